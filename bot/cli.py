@@ -1,0 +1,132 @@
+"""The `bitrag` command line: ingest, ask, sources, forget, chat."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bot.core import BotCore, Conversation
+from bot.render import print_view
+from bot.settings import Settings, get_settings
+from bot.views import AnswerView, IngestView, MessageView
+from bot.wiring import open_service
+from rag.errors import BitragError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="bitrag: answers from your team's documents, with citations, on a 1-bit vector index.")
+console = Console()
+errors = Console(stderr=True)
+T = TypeVar("T")
+
+TenantOption = Annotated[str | None, typer.Option("--tenant", "-t", help="Knowledge base (default DEFAULT_TENANT)")]
+
+
+def _run(work: Callable[[BotCore, Settings], Awaitable[T]]) -> T:
+    """Load settings, open the service, run `work`, close; BitragErrors end the command with their message."""
+    try:
+        settings = get_settings()
+    except BitragError as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+
+    async def main() -> T:
+        service = await open_service(settings)
+        try:
+            return await work(BotCore(service), settings)
+        finally:
+            await service.close()
+
+    try:
+        return asyncio.run(main())
+    except BitragError as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def ingest(paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursive)")],
+           tenant: TenantOption = None) -> None:
+    """Add documents to a knowledge base. Unchanged files are skipped; changed files replace their old version."""
+
+    async def work(core: BotCore, settings: Settings) -> IngestView | MessageView:
+        bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"),
+                        TimeElapsedColumn(), console=errors, transient=True)
+        tasks: dict[str, int] = {}
+
+        def progress(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = bars.add_task(name, total=total)
+            bars.update(tasks[name], completed=done, total=total)
+
+        with bars:
+            view = await core.ingest_paths(Conversation(tenant or settings.default_tenant), paths, progress)
+        return view  # type: ignore[return-value]
+
+    view = _run(work)
+    print_view(console, view)
+    if isinstance(view, MessageView) and view.level == "error":
+        raise typer.Exit(1)
+    if isinstance(view, IngestView) and view.report.results and len(view.report.failed) == len(view.report.results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def ask(question: Annotated[str, typer.Argument(help="The question")], tenant: TenantOption = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+        top_k: Annotated[int | None, typer.Option("--top-k", "-k", min=1, max=50)] = None) -> None:
+    """Answer a question from the documents, with numbered citations."""
+
+    async def work(core: BotCore, settings: Settings) -> AnswerView | MessageView:
+        conversation = Conversation(tenant or settings.default_tenant)
+        return await core.ask(conversation, question, top_k=top_k)  # type: ignore[return-value]
+
+    view = _run(work)
+    if isinstance(view, MessageView):
+        errors.print(f"[red]{view.text}[/red]")
+        raise typer.Exit(1)
+    if as_json and view.answer is not None:
+        sys.stdout.write(json.dumps(view.answer.as_json(), ensure_ascii=False) + "\n")
+    else:
+        print_view(console, view)
+
+
+@app.command()
+def sources(tenant: TenantOption = None) -> None:
+    """List the documents of a knowledge base."""
+    print_view(console, _run(lambda core, s: core.sources(Conversation(tenant or s.default_tenant))))
+
+
+@app.command()
+def forget(document: Annotated[str, typer.Argument(help="File name, document id or id prefix")],
+           tenant: TenantOption = None) -> None:
+    """Remove a document and all its chunks."""
+    view = _run(lambda core, s: core.forget(Conversation(tenant or s.default_tenant), document))
+    print_view(console, view)
+    if isinstance(view, MessageView) and view.level == "error":
+        raise typer.Exit(1)
+
+
+@app.command()
+def chat(tenant: TenantOption = None) -> None:
+    """An interactive chat in the terminal, through the same bot core as Slack and Discord."""
+    from bot.adapters.repl import run_repl
+
+    _run(lambda core, s: run_repl(core, Conversation(tenant or s.default_tenant, platform="terminal"), console))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""The platform-neutral bot: commands in, views out. Slack, Discord, the web UI and the terminal all call this.
+
+Adapters give a `Conversation` (who asks, in which tenant) and get back views (`bot.views`); every user-facing
+failure becomes a `MessageView(level="error")` with an actionable text, and unexpected ones are logged with a
+reference the user can quote.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.views import AnswerView, DocumentsView, ForgottenView, IngestView, MessageView, View
+from ingest.discover import discover
+from rag.errors import BitragError
+from rag.models import Progress, SourceFile, Turn
+from rag.service import AnswerDelta, AnswerDone, RagService
+
+log = logging.getLogger(__name__)
+
+HELP = """bitrag answers questions from this team's documents and cites where each answer comes from.
+
+  ask <question>     ask (or just type the question)
+  ingest <path>...   add files or folders (Markdown, text, PDF, DOCX, PPTX, HTML, code)
+  sources            list the documents in this knowledge base
+  forget <doc>       remove a document (by name or id, as listed by sources)
+  help               this text"""
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Where a request comes from. `tenant` selects the knowledge base; nothing crosses tenants."""
+
+    tenant: str
+    user: str = "local"
+    platform: str = "local"
+    channel: str | None = None
+
+
+def failure(exc: BaseException) -> MessageView:
+    """The view for a failed request: our own errors are shown as they are, anything else gets a log reference."""
+    if isinstance(exc, BitragError):
+        return MessageView(str(exc), level="error")
+    reference = uuid.uuid4().hex[:8]
+    log.error("Unexpected error (ref %s)", reference, exc_info=exc)
+    return MessageView(f"Something went wrong on our side (ref {reference}); it has been logged. "
+                       "Please try again.", level="error")
+
+
+class BotCore:
+    def __init__(self, service: RagService) -> None:
+        self.service = service
+
+    async def ask(self, conversation: Conversation, question: str, history: Sequence[Turn] = (),
+                  top_k: int | None = None) -> View:
+        try:
+            return AnswerView.of(question, await self.service.ask(question, conversation.tenant, history, top_k))
+        except Exception as exc:
+            return failure(exc)
+
+    async def ask_stream(self, conversation: Conversation, question: str,
+                         history: Sequence[Turn] = ()) -> AsyncIterator[str | View]:
+        """Yields raw text deltas while the LLM writes, then the final view (answer or error)."""
+        try:
+            async for event in self.service.ask_stream(question, conversation.tenant, history):
+                if isinstance(event, AnswerDelta):
+                    yield event.text
+                elif isinstance(event, AnswerDone):
+                    yield AnswerView.of(question, event.answer)
+        except Exception as exc:
+            yield failure(exc)
+
+    async def ingest(self, conversation: Conversation, files: Sequence[SourceFile],
+                     progress: Progress | None = None, skipped: Sequence[tuple[str, str]] = ()) -> View:
+        try:
+            report = await self.service.ingest(files, conversation.tenant, progress)
+        except Exception as exc:
+            return failure(exc)
+        return IngestView(report, list(skipped))
+
+    async def ingest_paths(self, conversation: Conversation, paths: Sequence[Path],
+                           progress: Progress | None = None) -> View:
+        if not paths:
+            return MessageView("Say which files or folders to ingest, e.g. ingest docs/handbook.md", "error")
+        files, skipped = discover(paths)
+        return await self.ingest(conversation, files, progress, skipped)
+
+    async def sources(self, conversation: Conversation) -> View:
+        try:
+            return DocumentsView(await self.service.sources(conversation.tenant))
+        except Exception as exc:
+            return failure(exc)
+
+    async def forget(self, conversation: Conversation, reference: str) -> View:
+        if not reference.strip():
+            return MessageView("Say which document to forget: forget <name or id> (see sources).", "error")
+        try:
+            return ForgottenView(await self.service.forget(conversation.tenant, reference))
+        except Exception as exc:
+            return failure(exc)
+
+    @staticmethod
+    def help() -> MessageView:
+        return MessageView(HELP)
+
+
+@dataclass(frozen=True)
+class ParsedCommand:
+    name: str  # ask | ingest | sources | forget | help | unknown
+    argument: str
+
+
+COMMANDS = ("ask", "ingest", "sources", "forget", "help")
+
+
+def parse_command(text: str) -> ParsedCommand:
+    """`/ingest a.md`, `/forget x`, `sources`, `help` → that command; any other text is a question.
+
+    Only a leading `/` (or `!`) makes a command, except the bare words `sources` and `help`, so that a question
+    such as "help me find the expense policy" is still asked."""
+    stripped = text.strip()
+    if stripped.lower() in ("sources", "help"):
+        return ParsedCommand(stripped.lower(), "")
+    if stripped.startswith(("/", "!")):
+        word, _, rest = stripped[1:].partition(" ")
+        if word.lower() not in COMMANDS:
+            return ParsedCommand("unknown", word)
+        return ParsedCommand(word.lower(), rest.strip())
+    return ParsedCommand("ask", stripped)
+
+
+def split_paths(argument: str) -> list[Path]:
+    """Paths as a shell would split them (quotes allowed for names with spaces)."""
+    return [Path(p).expanduser() for p in shlex.split(argument)]

@@ -1,0 +1,88 @@
+"""What the bot core hands to adapters: plain data, no platform markup. Each adapter renders these its own way
+(Block Kit, Discord embeds, rich in a terminal)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rag.models import Answer, DocumentInfo, IngestReport
+
+
+@dataclass
+class SourceLine:
+    n: int
+    name: str
+    location: str | None
+    score: float
+    doc_id: str
+    excerpt: str
+    link: str | None = None
+
+    @property
+    def label(self) -> str:
+        """`[2] handbook.md — Vacation › Carry-over (0.71)`"""
+        where = f" — {self.location}" if self.location else ""
+        return f"[{self.n}] {self.name}{where} ({self.score:.2f})"
+
+
+@dataclass
+class AnswerView:
+    question: str
+    body: str  # Markdown with [n] markers
+    sources: list[SourceLine]
+    mode: str
+    timings_ms: dict[str, float]
+    grounded: bool
+    notice: str | None = None  # shown apart from the answer, e.g. "the LLM failed, extractive answer"
+    answer: Answer | None = field(default=None, repr=False)
+
+    @property
+    def timing_line(self) -> str:
+        return " · ".join(f"{k} {v:.0f} ms" for k, v in self.timings_ms.items())
+
+    @classmethod
+    def of(cls, question: str, answer: Answer) -> AnswerView:
+        sources = [SourceLine(n=s.n, name=s.source, location=s.location, score=s.score, doc_id=s.doc_id,
+                              excerpt=s.text, link=s.link) for s in answer.sources]
+        return cls(question=question, body=answer.text, sources=sources, mode=answer.mode,
+                   timings_ms=answer.timings_ms, grounded=answer.grounded, notice=answer.warning, answer=answer)
+
+
+@dataclass
+class MessageView:
+    text: str
+    level: Literal["info", "error"] = "info"
+
+
+@dataclass
+class IngestView:
+    report: IngestReport
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # found while walking folders
+
+    @property
+    def summary(self) -> str:
+        report = self.report
+        parts = [f"{report.documents} document(s) added or updated ({report.chunks} chunks)"]
+        unchanged = report.count("unchanged")
+        if unchanged:
+            parts.append(f"{unchanged} unchanged")
+        skipped = report.count("skipped") + len(self.skipped)
+        if skipped:
+            parts.append(f"{skipped} skipped")
+        if report.failed:
+            parts.append(f"{len(report.failed)} failed")
+        return ", ".join(parts)
+
+
+@dataclass
+class DocumentsView:
+    documents: list[DocumentInfo]
+
+
+@dataclass
+class ForgottenView:
+    document: DocumentInfo
+
+
+View = AnswerView | MessageView | IngestView | DocumentsView | ForgottenView

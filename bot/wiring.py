@@ -1,0 +1,35 @@
+"""Composition root: builds a `RagService` with the ingestion layer's parser plugged in."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+from ingest.parser import FileParser
+from rag.embed import Embedder, create_embedder
+from rag.service import RagService
+from rag.settings import RagSettings
+
+log = logging.getLogger(__name__)
+
+# Room left in the model's input for the "title › heading" line prepended to each chunk before embedding.
+CONTEXT_TOKENS = 40
+
+
+def quiet_third_party_warnings() -> None:
+    """milvus-lite imports the deprecated pkg_resources; users cannot act on that warning."""
+    warnings.filterwarnings("ignore", message=".*pkg_resources.*")
+
+
+def make_parser(settings: RagSettings, embedder: Embedder) -> FileParser:
+    chunk_tokens = min(settings.chunk_tokens, max(32, embedder.max_tokens - CONTEXT_TOKENS))
+    if chunk_tokens < settings.chunk_tokens:
+        log.info("CHUNK_TOKENS lowered to %d: %s reads at most %d tokens", chunk_tokens, embedder.model_id,
+                 embedder.max_tokens)
+    return FileParser(embedder.count_tokens, chunk_tokens, settings.chunk_overlap, settings.max_file_mb)
+
+
+async def open_service(settings: RagSettings, embedder: Embedder | None = None) -> RagService:
+    quiet_third_party_warnings()
+    embedder = embedder or await create_embedder(settings)
+    return await RagService.open(settings, make_parser(settings, embedder), embedder)

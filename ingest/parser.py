@@ -1,0 +1,69 @@
+"""`FileParser`: the ingestion layer's implementation of `rag.models.DocumentParser`.
+
+Checks come before reading (size, emptiness, type), so an oversized or unsupported upload costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+from llama_index.core import Document
+
+from ingest.chunking import Chunker
+from ingest.formats import Kind, kind_of, supported_list
+from ingest.readers import read_docx, read_html, read_pdf, read_pptx, read_text
+from rag.errors import ParseError, UnsupportedFileError
+from rag.models import ParsedDocument, SourceFile
+
+READERS: dict[Kind, Callable[[Path, str], list[Document]]] = {
+    "markdown": read_text, "text": read_text, "code": read_text, "pdf": read_pdf,
+    "docx": read_docx, "pptx": read_pptx, "html": read_html,
+}
+MARKDOWN_LIKE = {"markdown", "docx", "html"}
+
+
+def content_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def title_of(name: str) -> str:
+    """`security-policy_v2.pdf` → `security policy v2`: gives chunks their document's topic when embedded."""
+    return Path(name).stem.replace("_", " ").replace("-", " ").strip()
+
+
+class FileParser:
+    def __init__(self, count_tokens: Callable[[str], int], chunk_tokens: int, chunk_overlap: int,
+                 max_file_mb: float) -> None:
+        self._chunker = Chunker(count_tokens, chunk_tokens, chunk_overlap)
+        self._max_bytes = int(max_file_mb * 1024 * 1024)
+        self._max_file_mb = max_file_mb
+
+    def check(self, name: str, size: int) -> Kind:
+        """Validate a file by name and size alone (adapters call this before downloading anything)."""
+        kind = kind_of(Path(name))
+        if kind is None:
+            raise UnsupportedFileError(f"{name}: this file type is not supported. Supported: {supported_list()}.")
+        if size == 0:
+            raise ParseError(f"{name} is empty (0 bytes).")
+        if size > self._max_bytes:
+            raise ParseError(f"{name} is {size / 1048576:.1f} MB, over the {self._max_file_mb:g} MB limit "
+                             "(MAX_FILE_MB): split it or ask an admin to raise the limit.")
+        return kind
+
+    def parse(self, file: SourceFile) -> ParsedDocument:
+        try:
+            size = file.path.stat().st_size
+        except OSError as exc:
+            raise ParseError(f"{file.name} could not be read: {exc.strerror}.") from None
+        kind = self.check(file.name, size)
+        documents = READERS[kind](file.path, file.name)
+        chunks = self._chunker.split(documents, title_of(file.name), markdown=kind in MARKDOWN_LIKE)
+        if not chunks:
+            raise ParseError(f"{file.name} contains no text to index.")
+        return ParsedDocument(chunks=chunks, content_hash=content_hash(file.path), kind=kind)

@@ -1,0 +1,146 @@
+"""Plain data passed between the layers: what goes into ingestion and what comes out of a question."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file to ingest. `name` is what citations show; `key` identifies "the same document" across versions
+    (a local path, a Slack file id…): a new version under the same key replaces the old one."""
+
+    path: Path
+    name: str
+    key: str
+    link: str | None = None  # where a user can open the original (a Slack permalink, a Discord message)
+
+    @classmethod
+    def local(cls, path: Path) -> SourceFile:
+        resolved = path.resolve()
+        return cls(path=resolved, name=resolved.name, key=str(resolved))
+
+
+@dataclass
+class Chunk:
+    """A piece of a document. `embed_text` is what the embedder sees (text plus its heading context);
+    `location` is the human-readable place in the document ("p. 3", "slide 2", "Setup › Linux")."""
+
+    text: str
+    embed_text: str
+    location: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ParsedDocument:
+    chunks: list[Chunk]
+    content_hash: str
+    kind: str  # file type, for summaries
+
+
+class DocumentParser(Protocol):
+    """What `RagService` needs from the ingestion layer (implemented by `ingest.parser.FileParser`)."""
+
+    def parse(self, file: SourceFile) -> ParsedDocument:
+        """Read and chunk one file. Raises `rag.errors.ParseError` with a user-facing reason."""
+        ...
+
+
+@dataclass
+class Source:
+    """A cited source, numbered as in the answer text."""
+
+    n: int
+    source: str
+    doc_id: str
+    location: str | None
+    score: float
+    text: str
+    link: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"n": self.n, "source": self.source, "doc_id": self.doc_id, "location": self.location,
+                "score": round(self.score, 4), "text": self.text}
+
+
+AnswerMode = Literal["groq", "openai-compatible", "extractive"]
+
+
+@dataclass
+class Answer:
+    text: str
+    sources: list[Source]
+    timings_ms: dict[str, float]
+    mode: AnswerMode
+    grounded: bool = True  # False when nothing retrieved was similar enough: the answer says "I don't know"
+    warning: str | None = None  # e.g. the LLM failed and the extractive fallback answered
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "answer": self.text,
+            "sources": [s.as_json() for s in self.sources],
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "mode": self.mode,
+        }
+        if self.warning:
+            data["warning"] = self.warning
+        return data
+
+
+@dataclass
+class Turn:
+    """One earlier message of a conversation, passed as history."""
+
+    role: Literal["user", "assistant"]
+    text: str
+
+
+IngestStatus = Literal["added", "replaced", "unchanged", "skipped", "failed"]
+
+
+@dataclass
+class FileResult:
+    name: str
+    status: IngestStatus
+    chunks: int = 0
+    reason: str | None = None
+    doc_id: str | None = None
+
+
+@dataclass
+class IngestReport:
+    results: list[FileResult] = field(default_factory=list)
+
+    def count(self, *statuses: IngestStatus) -> int:
+        return sum(1 for r in self.results if r.status in statuses)
+
+    @property
+    def documents(self) -> int:
+        return self.count("added", "replaced")
+
+    @property
+    def chunks(self) -> int:
+        return sum(r.chunks for r in self.results if r.status in ("added", "replaced"))
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+
+@dataclass
+class DocumentInfo:
+    doc_id: str
+    source: str
+    chunks: int
+    created_at: float
+    key: str
+    link: str | None = None
+
+
+class Progress(Protocol):
+    """Called while a file is being ingested: `done` of `total` chunks embedded and stored."""
+
+    def __call__(self, name: str, done: int, total: int) -> None: ...

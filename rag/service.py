@@ -1,0 +1,288 @@
+"""`RagService`: the one async API every adapter uses — ask, ingest, sources, forget.
+
+It composes the embedder, the Milvus store, the document registry, the retriever and the generator, and owns the
+per-document ingestion protocol (pending → inserted → ready; see `registry.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.citations import renumber
+from rag.embed import Embedder, create_embedder
+from rag.errors import BitragError, LLMError
+from rag.extractive import extract
+from rag.generate import ChatGenerator, create_generator
+from rag.models import (
+    Answer,
+    AnswerMode,
+    DocumentInfo,
+    DocumentParser,
+    FileResult,
+    IngestReport,
+    Progress,
+    Source,
+    SourceFile,
+    Turn,
+)
+from rag.prompt import build_messages
+from rag.quantize import binarize, vector_bytes
+from rag.registry import DocumentRow, Registry
+from rag.retrieve import Hit, Retriever
+from rag.settings import RagSettings
+from rag.store import ChunkRecord, MilvusStore
+from rag.tenants import validate_tenant
+
+log = logging.getLogger(__name__)
+
+DONT_KNOW = ("I don't know: none of the documents in this knowledge base covers that closely enough. "
+             "The closest sources are listed below.")
+EMPTY_KB = "I don't know: this knowledge base has no documents yet. Add some with ingest."
+
+
+@dataclass
+class AnswerDelta:
+    """A piece of streamed answer text (raw: citation numbers are final only in `AnswerDone`)."""
+
+    text: str
+
+
+@dataclass
+class AnswerDone:
+    answer: Answer
+
+
+AnswerEvent = AnswerDelta | AnswerDone
+
+
+def _ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000
+
+
+class RagService:
+    def __init__(self, settings: RagSettings, embedder: Embedder, store: MilvusStore, registry: Registry,
+                 generator: ChatGenerator | None, parser: DocumentParser) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store
+        self.registry = registry
+        self.generator = generator
+        self.parser = parser
+        self.retriever = Retriever(store, registry, settings.rescore, settings.oversample)
+
+    @classmethod
+    async def open(cls, settings: RagSettings, parser: DocumentParser,
+                   embedder: Embedder | None = None) -> RagService:
+        """Build every component from settings and finish any ingestion a previous process left half-done."""
+        embedder = embedder or await create_embedder(settings)
+        registry = await asyncio.to_thread(Registry, settings.registry_url)
+        store = MilvusStore(settings)
+        try:
+            await store.open(embedder.model_id, embedder.dim)
+        except BaseException:
+            registry.close()
+            raise
+        service = cls(settings, embedder, store, registry, create_generator(settings), parser)
+        await service.recover()
+        return service
+
+    async def close(self) -> None:
+        if self.generator is not None:
+            await self.generator.aclose()
+        await self.store.close()
+        await asyncio.to_thread(self.registry.close)
+
+    async def recover(self) -> int:
+        """Remove the chunks of documents left `pending` or `deleting` (a crash mid-ingest or mid-forget)."""
+        abandoned = await asyncio.to_thread(self.registry.abandoned)
+        for document in abandoned:
+            log.info("Cleaning up %s document %s (%s)", document.state, document.doc_id[:12], document.source)
+            await self._discard(document)
+        return len(abandoned)
+
+    # --- asking ----------------------------------------------------------------------------------------------
+
+    async def ask(self, question: str, tenant: str, history: Sequence[Turn] = (), top_k: int | None = None) -> Answer:
+        """Answer in one piece (the LLM is called without streaming)."""
+        timings: dict[str, float] = {}
+        hits, early = await self._retrieve(question, tenant, history, top_k, timings)
+        if early is not None:
+            return early
+        started = time.perf_counter()
+        raw, mode, warning = await self._generate(question, hits, history, None)
+        timings["generate"] = _ms(started)
+        return self._finish(raw, hits, mode, timings, warning)
+
+    async def ask_stream(self, question: str, tenant: str, history: Sequence[Turn] = (),
+                         top_k: int | None = None) -> AsyncIterator[AnswerEvent]:
+        """Yield `AnswerDelta`s as the LLM writes, then one `AnswerDone` with the cleaned, cited answer."""
+        timings: dict[str, float] = {}
+        hits, early = await self._retrieve(question, tenant, history, top_k, timings)
+        if early is not None:
+            yield AnswerDone(early)
+            return
+        started = time.perf_counter()
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        task = asyncio.create_task(self._generate(question, hits, history, queue))
+        try:
+            while (delta := await queue.get()) is not None:
+                yield AnswerDelta(delta)
+            raw, mode, warning = await task
+        finally:
+            task.cancel()
+        timings["generate"] = _ms(started)
+        yield AnswerDone(self._finish(raw, hits, mode, timings, warning))
+
+    async def _retrieve(self, question: str, tenant: str, history: Sequence[Turn], top_k: int | None,
+                        timings: dict[str, float]) -> tuple[list[Hit], Answer | None]:
+        validate_tenant(tenant)
+        question = question.strip()
+        if not question:
+            raise BitragError("Ask a question, for example: what is our vacation policy?")
+        started = time.perf_counter()
+        # A follow-up ("and on weekends?") is searched together with the previous question.
+        previous = next((t.text for t in reversed(history) if t.role == "user"), "")
+        query = (await self.embedder.embed([f"{previous}\n{question}" if previous else question]))[0]
+        timings["embed"] = _ms(started)
+        hits = await self.retriever.retrieve(query, tenant, top_k or self.settings.top_k, timings)
+        timings["generate"] = 0.0
+        if not hits:
+            return hits, Answer(EMPTY_KB, [], timings, self._mode, grounded=False)
+        if hits[0].score < self.settings.min_similarity:
+            closest = [_source(n, hit) for n, hit in enumerate(hits[:3], start=1)]
+            return hits, Answer(DONT_KNOW, closest, timings, self._mode, grounded=False)
+        return hits, None
+
+    @property
+    def _mode(self) -> AnswerMode:
+        return self.generator.mode if self.generator is not None else "extractive"
+
+    async def _generate(self, question: str, hits: list[Hit], history: Sequence[Turn],
+                        queue: asyncio.Queue[str | None] | None) -> tuple[str, AnswerMode, str | None]:
+        """The raw answer text, the mode that wrote it, and a warning when the LLM failed and extraction stood in."""
+        try:
+            if self.generator is None:
+                return extract(question, hits), "extractive", None
+            messages = build_messages(question, hits, history[-self.settings.history_turns * 2:] if history else ())
+            if queue is None:
+                return await self.generator.complete(messages), self.generator.mode, None
+            parts = []
+            async for delta in self.generator.stream(messages):
+                parts.append(delta)
+                queue.put_nowait(delta)
+            return "".join(parts), self.generator.mode, None
+        except LLMError as exc:
+            log.warning("LLM failed, answering extractively: %s", exc)
+            return extract(question, hits), "extractive", f"{exc} Showing an extractive answer instead."
+        finally:
+            if queue is not None:
+                queue.put_nowait(None)
+
+    def _finish(self, raw: str, hits: list[Hit], mode: AnswerMode, timings: dict[str, float],
+                warning: str | None) -> Answer:
+        text, order = renumber(raw, len(hits))
+        sources = [_source(n, hits[original - 1]) for n, original in enumerate(order, start=1)]
+        if not sources:  # nothing cited (e.g. the model said it does not know): show what was closest
+            sources = [_source(n, hit) for n, hit in enumerate(hits[:3], start=1)]
+        return Answer(text, sources, timings, mode, grounded=bool(order), warning=warning)
+
+    # --- ingesting -------------------------------------------------------------------------------------------
+
+    async def ingest(self, files: Sequence[SourceFile], tenant: str, progress: Progress | None = None) -> IngestReport:
+        """Ingest files one by one; a file that fails is reported with its reason and never stops the rest."""
+        validate_tenant(tenant)
+        report = IngestReport()
+        for file in files:
+            try:
+                result = await self._ingest_one(file, tenant, progress)
+            except BitragError as exc:  # ParseError, StoreUnavailableError…
+                result = FileResult(file.name, "failed", reason=str(exc))
+            report.results.append(result)
+        return report
+
+    async def _ingest_one(self, file: SourceFile, tenant: str, progress: Progress | None) -> FileResult:
+        parsed = await asyncio.to_thread(self.parser.parse, file)
+        chunks, doc_id = parsed.chunks, parsed.content_hash
+        existing = await asyncio.to_thread(self.registry.find, tenant, doc_id)
+        if existing is not None:
+            if existing.state != "ready":
+                return FileResult(file.name, "skipped", reason="the same content is being ingested or removed "
+                                  "right now; try again in a minute", doc_id=doc_id)
+            if existing.source_key == file.key:
+                return FileResult(file.name, "unchanged", chunks=existing.chunks, doc_id=doc_id)
+            return FileResult(file.name, "skipped", doc_id=doc_id,
+                              reason=f"the same content is already in the knowledge base as {existing.source}")
+        previous = await asyncio.to_thread(self.registry.current_version, tenant, file.key)
+        vectors = await self._embed_chunks(file.name, [c.embed_text for c in chunks], progress)
+        precise = self.settings.rescore == "precise"
+        document, ids = await asyncio.to_thread(
+            self.registry.begin, tenant, doc_id, file.name, file.key, file.link, len(chunks),
+            vectors if precise else None)
+        try:
+            bits = binarize(vectors)
+            records = [ChunkRecord(id=cid, tenant=tenant, doc_id=doc_id, source=file.name, text=chunk.text,
+                                   bits=bits[i].tobytes(),
+                                   meta={**chunk.meta, "location": chunk.location, "link": file.link})
+                       for i, (cid, chunk) in enumerate(zip(ids, chunks, strict=True))]
+            await self.store.insert(records)
+            retired = await asyncio.to_thread(self.registry.commit, document)
+        except BaseException:
+            await asyncio.shield(self._discard(document, quiet=True))
+            raise
+        for old in retired:
+            await self._discard(old, quiet=True)
+        return FileResult(file.name, "replaced" if previous else "added", chunks=len(ids), doc_id=doc_id)
+
+    async def _embed_chunks(self, name: str, texts: list[str], progress: Progress | None) -> np.ndarray:
+        step = self.settings.embed_batch_size * 4
+        parts = []
+        for start in range(0, len(texts), step):
+            parts.append(await self.embedder.embed(texts[start:start + step]))
+            if progress is not None:
+                progress(name, min(start + step, len(texts)), len(texts))
+        return np.concatenate(parts) if parts else np.zeros((0, self.embedder.dim), dtype=np.float32)
+
+    async def _discard(self, document: DocumentRow, quiet: bool = False) -> None:
+        """Delete a document's chunks from Milvus, then its registry rows. If Milvus is down the rows stay
+        (`pending`/`deleting`, so invisible) and `recover()` finishes the job later."""
+        try:
+            ids = await asyncio.to_thread(self.registry.chunk_ids, document)
+            await self.store.delete(ids)
+            await asyncio.to_thread(self.registry.remove, document)
+        except BitragError:
+            if not quiet:
+                raise
+            log.warning("Could not remove document %s yet; it stays hidden and will be cleaned up on restart",
+                        document.doc_id[:12])
+
+    # --- documents -------------------------------------------------------------------------------------------
+
+    async def sources(self, tenant: str) -> list[DocumentInfo]:
+        validate_tenant(tenant)
+        return [row.info() for row in await asyncio.to_thread(self.registry.documents, tenant)]
+
+    async def forget(self, tenant: str, ref: str) -> DocumentInfo:
+        """Remove a document (by id, id prefix or file name); it disappears from answers at once."""
+        validate_tenant(tenant)
+        document = await asyncio.to_thread(self.registry.resolve, tenant, ref)
+        await asyncio.to_thread(self.registry.mark_deleting, document)
+        await self._discard(document)
+        return document.info()
+
+    async def stats(self) -> dict[str, object]:
+        counts = await asyncio.to_thread(self.registry.stats)
+        dim = self.embedder.dim
+        return {**counts, "model": self.embedder.model_id, "dim": dim, "milvus": self.store.mode,
+                "rescore": self.settings.rescore, "vector_bytes_ram": vector_bytes(dim),
+                "vector_bytes_float32": dim * 4}
+
+
+def _source(n: int, hit: Hit) -> Source:
+    return Source(n=n, source=hit.source, doc_id=hit.doc_id, location=hit.location, score=hit.score, text=hit.text,
+                  link=hit.link)

@@ -1,0 +1,96 @@
+"""Settings of the retrieval and generation layer, read from the environment and `.env`.
+
+`bot.settings.Settings` extends this class with the chat-platform settings, so a running bitrag has exactly
+one settings object. Field names map to upper-case environment variables (`milvus_uri` → `MILVUS_URI`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.errors import ConfigError
+
+RescoreMode = Literal["precise", "asymmetric", "none"]
+LLMChoice = Literal["auto", "groq", "openai-compatible", "extractive"]
+
+
+class RagSettings(BaseSettings):
+    """Everything `rag/` and `ingest/` need; see `.env.example` for the documentation of each variable."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Storage
+    milvus_uri: str = "./data/bitrag.db"
+    milvus_token: SecretStr | None = None
+    milvus_collection: str = Field(default="bitrag_chunks", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+    milvus_nlist: int = Field(default=1024, ge=1, le=65536)
+    milvus_nprobe: int = Field(default=32, ge=1, le=65536)
+    registry_url: str = "sqlite:///./data/registry.sqlite3"
+
+    # Embeddings
+    embedder: Literal["local", "openai"] = "local"
+    embed_model: str | None = None
+    embed_dimensions: int | None = Field(default=None, ge=8)
+    embed_batch_size: int = Field(default=64, ge=1, le=2048)
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+
+    # Retrieval
+    rescore: RescoreMode = "precise"
+    oversample: int = Field(default=10, ge=1, le=100)
+    top_k: int = Field(default=5, ge=1, le=50)
+    min_similarity: float = Field(default=0.2, ge=-1.0, le=1.0)
+
+    # Ingestion
+    chunk_tokens: int = Field(default=200, ge=32, le=8192)
+    chunk_overlap: int = Field(default=30, ge=0, le=1024)
+    max_file_mb: float = Field(default=50.0, gt=0)
+
+    # Generation
+    llm: LLMChoice = "auto"
+    groq_api_key: SecretStr | None = None
+    groq_base_url: str | None = None
+    groq_model: str = "llama-3.3-70b-versatile"
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "llama3.1"
+    llm_temperature: float = Field(default=0.1, ge=0.0, le=2.0)
+    llm_timeout_s: float = Field(default=60.0, gt=0)
+    llm_max_retries: int = Field(default=2, ge=0, le=10)
+    history_turns: int = Field(default=6, ge=0, le=50)
+
+    @property
+    def milvus_is_lite(self) -> bool:
+        """A URI without a network scheme is a Milvus Lite database file."""
+        return not self.milvus_uri.startswith(("http://", "https://", "tcp://", "grpc://", "unix:"))
+
+    @property
+    def resolved_embed_model(self) -> str:
+        if self.embed_model:
+            return self.embed_model
+        return "all-MiniLM-L6-v2" if self.embedder == "local" else "text-embedding-3-small"
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_settings(cls: type[S], **overrides: object) -> S:
+    """Build settings, turning pydantic's errors into one `ConfigError` that names each bad variable.
+
+    Values of secret fields are never echoed back.
+    """
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            annotation = cls.model_fields.get(field)
+            secret = annotation is not None and "SecretStr" in str(annotation.annotation)
+            shown = "" if secret else f" (got {err.get('input')!r})"
+            problems.append(f"{field.upper()}: {err['msg']}{shown}")
+        raise ConfigError("Invalid configuration — fix these environment variables or .env entries:\n  "
+                          + "\n  ".join(problems)) from None

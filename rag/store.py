@@ -1,0 +1,188 @@
+"""The Milvus collection of binary chunk vectors (pymilvus `MilvusClient`, Lite or server).
+
+One collection holds every tenant; every read goes through `tenant_filter`, and no method searches without
+a tenant. Lite gets `BIN_FLAT` (the only binary index it has) and no partition key (Lite's filtered search
+fails on partition-key collections); a server gets `BIN_IVF_FLAT` and `tenant` as its partition key. The
+metric is always passed explicitly: left out, Lite silently uses JACCARD. The binary field is never returned
+by `search()` (Lite retries for minutes and fails); `get_bits()` fetches it by primary key instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rag.errors import ModelMismatchError, StoreUnavailableError
+from rag.settings import RagSettings
+from rag.tenants import tenant_filter, validate_tenant
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+MAX_TEXT_BYTES = 60_000  # VARCHAR max_length is 65,535 bytes
+INSERT_BATCH = 2_000
+T = TypeVar("T")
+
+
+@dataclass
+class ChunkRecord:
+    id: int
+    tenant: str
+    doc_id: str
+    source: str
+    text: str
+    bits: bytes
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Candidate:
+    id: int
+    hamming: int
+    doc_id: str
+    source: str
+    text: str
+    meta: dict[str, Any]
+
+
+def _clip_utf8(text: str, limit: int = MAX_TEXT_BYTES) -> str:
+    data = text.encode("utf-8")
+    return text if len(data) <= limit else data[:limit].decode("utf-8", errors="ignore")
+
+
+class MilvusStore:
+    """Async facade over the synchronous `MilvusClient`: every call runs in a worker thread."""
+
+    def __init__(self, settings: RagSettings) -> None:
+        self._uri = settings.milvus_uri
+        self._token = settings.milvus_token.get_secret_value() if settings.milvus_token else ""
+        self._is_lite = settings.milvus_is_lite
+        self.collection = settings.milvus_collection
+        self._nlist = settings.milvus_nlist
+        self._nprobe = settings.milvus_nprobe
+        self._client: Any = None
+        self.dim = 0
+
+    @property
+    def mode(self) -> str:
+        return "lite" if self._is_lite else "server"
+
+    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except (ModelMismatchError, StoreUnavailableError):
+            raise
+        except Exception as exc:
+            log.warning("Milvus call %s failed: %s", getattr(fn, "__name__", fn), exc)
+            raise StoreUnavailableError(
+                f"The knowledge base is unavailable (Milvus at {self._describe_uri()}): {_short(exc)}. "
+                "Try again in a moment.") from exc
+
+    def _describe_uri(self) -> str:
+        return self._uri if self._is_lite else self._uri.split("@")[-1]
+
+    async def open(self, model_id: str, dim: int) -> None:
+        """Connect, then create the collection or check that it was built for this model."""
+        self.dim = dim
+        await self._call(self._open_sync, model_id, dim)
+
+    def _open_sync(self, model_id: str, dim: int) -> None:
+        from pymilvus import MilvusClient
+
+        if self._is_lite:
+            Path(self._uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        self._client = MilvusClient(uri=self._uri, token=self._token)
+        if self._client.has_collection(self.collection):
+            self._check_model(model_id, dim)
+            self._client.load_collection(self.collection)
+        else:
+            self._create(model_id, dim)
+
+    def _check_model(self, model_id: str, dim: int) -> None:
+        description = self._client.describe_collection(self.collection).get("description") or "{}"
+        try:
+            recorded = json.loads(description)
+        except json.JSONDecodeError:
+            recorded = {}
+        if recorded.get("model") != model_id or int(recorded.get("dim", -1)) != dim:
+            raise ModelMismatchError(
+                f"Collection {self.collection!r} in {self._describe_uri()} was built with embedding model "
+                f"{recorded.get('model', 'unknown')!r} (dim {recorded.get('dim', '?')}), but EMBEDDER/EMBED_MODEL "
+                f"now select {model_id!r} (dim {dim}). Switch back to that model, or set MILVUS_COLLECTION to a "
+                "new name (or use a fresh MILVUS_URI) and re-ingest your documents.")
+
+    def _create(self, model_id: str, dim: int) -> None:
+        from pymilvus import DataType, MilvusClient
+
+        description = json.dumps({"bitrag_schema": SCHEMA_VERSION, "model": model_id, "dim": dim})
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False, description=description)
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("tenant", DataType.VARCHAR, max_length=128, is_partition_key=not self._is_lite)
+        schema.add_field("doc_id", DataType.VARCHAR, max_length=64)
+        schema.add_field("source", DataType.VARCHAR, max_length=1024)
+        schema.add_field("vector", DataType.BINARY_VECTOR, dim=dim)
+        schema.add_field("text", DataType.VARCHAR, max_length=65_535)
+        schema.add_field("meta", DataType.JSON)
+        index = self._client.prepare_index_params()
+        if self._is_lite:
+            index.add_index(field_name="vector", index_type="BIN_FLAT", metric_type="HAMMING")
+        else:
+            index.add_index(field_name="vector", index_type="BIN_IVF_FLAT", metric_type="HAMMING",
+                            params={"nlist": self._nlist})
+            index.add_index(field_name="tenant", index_type="INVERTED")
+        extra = {} if self._is_lite else {"num_partitions": 64}
+        self._client.create_collection(self.collection, schema=schema, index_params=index,
+                                       consistency_level="Strong", **extra)
+
+    async def insert(self, records: Sequence[ChunkRecord]) -> None:
+        rows = [{"id": r.id, "tenant": validate_tenant(r.tenant), "doc_id": r.doc_id, "source": r.source[:1000],
+                 "vector": r.bits, "text": _clip_utf8(r.text), "meta": r.meta} for r in records]
+        for start in range(0, len(rows), INSERT_BATCH):
+            await self._call(self._client.insert, self.collection, rows[start:start + INSERT_BATCH])
+
+    async def search(self, tenant: str, query_bits: bytes, limit: int) -> list[Candidate]:
+        """The `limit` nearest chunks of `tenant` by Hamming distance (BIN_FLAT is exact)."""
+        params: dict[str, Any] = {"metric_type": "HAMMING"}
+        if not self._is_lite:
+            params["params"] = {"nprobe": self._nprobe}
+        hits = await self._call(
+            self._client.search, self.collection, data=[query_bits], anns_field="vector", limit=limit,
+            filter=tenant_filter(tenant), output_fields=["doc_id", "source", "text", "meta"], search_params=params)
+        return [Candidate(id=int(h["id"]), hamming=int(h["distance"]), doc_id=h["entity"]["doc_id"],
+                          source=h["entity"]["source"], text=h["entity"]["text"], meta=h["entity"]["meta"] or {})
+                for h in hits[0]]
+
+    async def get_bits(self, ids: Sequence[int]) -> dict[int, bytes]:
+        if not ids:
+            return {}
+        rows = await self._call(self._client.get, self.collection, ids=list(ids), output_fields=["vector"])
+        return {int(r["id"]): bytes(_first(r["vector"])) for r in rows}
+
+    async def delete(self, ids: Sequence[int]) -> None:
+        for start in range(0, len(ids), INSERT_BATCH):
+            await self._call(self._client.delete, self.collection, ids=list(ids[start:start + INSERT_BATCH]))
+
+    async def count(self, tenant: str | None = None) -> int:
+        expr = tenant_filter(tenant) if tenant is not None else ""
+        rows = await self._call(self._client.query, self.collection, filter=expr, output_fields=["count(*)"])
+        return int(rows[0]["count(*)"])
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await asyncio.to_thread(self._client.close)
+            self._client = None
+
+
+def _first(value: Any) -> Any:
+    """`get()` returns a binary vector as `[bytes]` on pymilvus 2.6; older versions return bytes."""
+    return value[0] if isinstance(value, list) else value
+
+
+def _short(exc: Exception) -> str:
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return message.splitlines()[0][:300]
