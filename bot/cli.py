@@ -35,7 +35,7 @@ def _run(work: Callable[[BotCore, Settings], Awaitable[T]]) -> T:
     try:
         settings = get_settings()
     except BitragError as exc:
-        errors.print(f"[red]{exc}[/red]")
+        errors.print(str(exc), style="red", markup=False)
         raise typer.Exit(2) from None
     logging.basicConfig(level=settings.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 
@@ -49,7 +49,7 @@ def _run(work: Callable[[BotCore, Settings], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except BitragError as exc:
-        errors.print(f"[red]{exc}[/red]")
+        errors.print(str(exc), style="red", markup=False)
         raise typer.Exit(1) from None
 
 
@@ -92,7 +92,7 @@ def ask(question: Annotated[str, typer.Argument(help="The question")], tenant: T
 
     view = _run(work)
     if isinstance(view, MessageView):
-        errors.print(f"[red]{view.text}[/red]")
+        errors.print(view.text, style="red", markup=False)
         raise typer.Exit(1)
     if as_json and view.answer is not None:
         sys.stdout.write(json.dumps(view.answer.as_json(), ensure_ascii=False) + "\n")
@@ -114,6 +114,62 @@ def forget(document: Annotated[str, typer.Argument(help="File name, document id 
     print_view(console, view)
     if isinstance(view, MessageView) and view.level == "error":
         raise typer.Exit(1)
+
+
+@app.command("eval")
+def evaluate_command(dataset: Annotated[Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/")],
+                     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+                     oversample: Annotated[int | None, typer.Option(min=1, max=100)] = None,
+                     max_docs: Annotated[int | None, typer.Option(min=10)] = None,
+                     max_queries: Annotated[int | None, typer.Option(min=1)] = None,
+                     milvus_uri: Annotated[str | None, typer.Option(help="Milvus server (default: temporary Lite)")]
+                     = None) -> None:
+    """Retrieval quality of float32 vs binary vs default rescoring on a BEIR collection."""
+    from rag.embed import create_embedder
+    from rag.evaluation import evaluate, load_beir
+
+    overrides: dict[str, object] = {}
+    if oversample:
+        overrides["oversample"] = oversample
+    if milvus_uri:
+        overrides["milvus_uri"] = milvus_uri
+    try:
+        settings = get_settings(**overrides)
+        data = load_beir(dataset, max_docs=max_docs, max_queries=max_queries)
+    except (BitragError, OSError) as exc:
+        errors.print(str(exc), style="red", markup=False)
+        raise typer.Exit(2) from None
+
+    async def main() -> dict:
+        embedder = await create_embedder(settings)
+        bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=errors, transient=True)
+        tasks: dict[str, int] = {}
+
+        def progress(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = bars.add_task(label, total=total)
+            bars.update(tasks[label], completed=done)
+
+        try:
+            with bars:
+                return await evaluate(data, embedder, settings, Path("data/cache/embeddings"), progress)
+        finally:
+            await embedder.aclose()
+
+    result = asyncio.run(main())
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
+    from rich.table import Table
+
+    table = Table("mode", "NDCG@10", "Recall@100", "P@5", "R@5", "NDCG@5", "bytes/vector", "p50 ms", "p99 ms",
+                  title=f"{result['dataset']}: {result['docs']} docs, {result['queries']} queries, {result['model']}")
+    for mode, m in result["modes"].items():
+        table.add_row(mode, *(f"{m[k]:.4f}" for k in ("ndcg@10", "recall@100", "p@5", "r@5", "ndcg@5")),
+                      str(m["bytes_per_vector"]), f"{m['search_ms_p50']:.1f}", f"{m['search_ms_p99']:.1f}")
+    console.print(table)
+    console.print(f"retention (default / float32 NDCG@10): {result['retention_ndcg10']:.4f}")
 
 
 @app.command()

@@ -35,9 +35,13 @@ def read_text(path: Path, name: str) -> list[Document]:
 def read_pdf(path: Path, name: str) -> list[Document]:
     from llama_index.readers.file import PDFReader
     from pypdf.errors import FileNotDecryptedError, PdfReadError, PdfStreamError
+    from tenacity import RetryError
 
     try:
-        pages = PDFReader().load_data(path)
+        try:
+            pages = PDFReader().load_data(path)
+        except RetryError as retried:  # PDFReader retries reads; the last attempt's error is the real one
+            raise retried.last_attempt.exception() or retried from None
     except FileNotDecryptedError:
         raise ParseError(f"{name} is password-protected: remove the password and upload it again.") from None
     except (PdfReadError, PdfStreamError, ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -29,5 +29,6 @@ def renumber(text: str, available: int) -> tuple[str, list[int]]:
         return "".join(f"[{n}]" for n in kept)
 
     cleaned = MARKER.sub(replace, text)
+    cleaned = re.sub(r"(\[\d+\])(?:\1)+", r"\1", cleaned)  # "[1][1]" → "[1]"
     cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", cleaned)  # "fact [9]." with [9] dropped → "fact."
     return cleaned.strip(), order

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rag.errors import ModelMismatchError, StoreUnavailableError
+from rag.milvus import DataType, MilvusClient
 from rag.settings import RagSettings
 from rag.tenants import tenant_filter, validate_tenant
 
@@ -69,6 +70,11 @@ class MilvusStore:
         self.dim = 0
 
     @property
+    def client(self) -> Any:
+        """The underlying `MilvusClient` (for evaluation and benchmarks that add their own collections)."""
+        return self._client
+
+    @property
     def mode(self) -> str:
         return "lite" if self._is_lite else "server"
 
@@ -92,8 +98,6 @@ class MilvusStore:
         await self._call(self._open_sync, model_id, dim)
 
     def _open_sync(self, model_id: str, dim: int) -> None:
-        from pymilvus import MilvusClient
-
         if self._is_lite:
             Path(self._uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
         self._client = MilvusClient(uri=self._uri, token=self._token)
@@ -117,8 +121,6 @@ class MilvusStore:
                 "new name (or use a fresh MILVUS_URI) and re-ingest your documents.")
 
     def _create(self, model_id: str, dim: int) -> None:
-        from pymilvus import DataType, MilvusClient
-
         description = json.dumps({"bitrag_schema": SCHEMA_VERSION, "model": model_id, "dim": dim})
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False, description=description)
         schema.add_field("id", DataType.INT64, is_primary=True)

@@ -1,0 +1,233 @@
+"""Retrieval-quality evaluation on a BEIR-format collection: float32 vs binary vs the default rescoring.
+
+All three modes run in the same process over the same embeddings and the same Milvus Lite instance:
+- `float32`: a FLOAT_VECTOR collection (FLAT, inner product) — exact float search, the quality ceiling;
+- `binary`: the 1-bit collection ranked by Hamming distance alone;
+- `default`: what `bitrag ask` does — Hamming candidates rescored as configured by RESCORE/OVERSAMPLE.
+Metrics follow BEIR/pytrec_eval: NDCG with linear gains of graded relevance, recall and precision at k.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import random
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.embed import Embedder
+from rag.milvus import DataType, MilvusClient
+from rag.quantize import binarize, vector_bytes
+from rag.registry import Registry
+from rag.retrieve import Retriever
+from rag.settings import RagSettings
+from rag.store import ChunkRecord, MilvusStore
+
+TENANT = "eval"
+MODES = ("float32", "binary", "default")
+
+
+@dataclass
+class BeirData:
+    name: str
+    doc_ids: list[str]
+    doc_texts: list[str]
+    query_ids: list[str]
+    query_texts: list[str]
+    qrels: dict[str, dict[str, int]]
+    fingerprint: str  # identifies the exact document selection, for the embedding cache
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def load_beir(folder: Path, split: str = "test", max_docs: int | None = None, max_queries: int | None = None,
+              seed: int = 13) -> BeirData:
+    """Read corpus.jsonl, queries.jsonl and qrels/<split>.tsv. With `max_docs`, every document judged for the
+    kept queries is kept and random other documents fill up to `max_docs` (a smaller but still hard haystack)."""
+    qrels: dict[str, dict[str, int]] = {}
+    with (folder / "qrels" / f"{split}.tsv").open(encoding="utf-8") as handle:
+        for line in handle:
+            parts = line.strip().split("\t")
+            if len(parts) < 3 or not parts[2].lstrip("-").isdigit():
+                continue  # header or blank line
+            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    queries = {str(q["_id"]): q["text"] for q in _read_jsonl(folder / "queries.jsonl") if str(q["_id"]) in qrels}
+    query_ids = sorted(queries, key=lambda q: (len(q), q))
+    if max_queries:
+        query_ids = query_ids[:max_queries]
+    qrels = {q: qrels[q] for q in query_ids}
+    corpus = {str(d["_id"]): f"{d.get('title', '')} {d.get('text', '')}".strip()
+              for d in _read_jsonl(folder / "corpus.jsonl")}
+    doc_ids = list(corpus)
+    if max_docs and max_docs < len(doc_ids):
+        judged = {d for rels in qrels.values() for d in rels if d in corpus}
+        others = [d for d in doc_ids if d not in judged]
+        random.Random(seed).shuffle(others)
+        chosen = judged | set(others[:max(0, max_docs - len(judged))])
+        doc_ids = [d for d in doc_ids if d in chosen]
+    fingerprint = hashlib.sha256("\n".join(doc_ids).encode() + (folder / "corpus.jsonl").read_bytes()).hexdigest()
+    return BeirData(folder.name, doc_ids, [corpus[d] for d in doc_ids], query_ids,
+                    [queries[q] for q in query_ids], qrels, fingerprint[:16])
+
+
+# --- metrics ------------------------------------------------------------------------------------------------
+
+def ndcg_at(ranked: Sequence[str], rels: dict[str, int], k: int) -> float:
+    dcg = sum(rels.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sorted((r for r in rels.values() if r > 0), reverse=True)[:k]
+    idcg = sum(r / math.log2(i + 2) for i, r in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def recall_at(ranked: Sequence[str], rels: dict[str, int], k: int) -> float:
+    relevant = {d for d, r in rels.items() if r > 0}
+    return len(relevant & set(ranked[:k])) / len(relevant) if relevant else 0.0
+
+
+def precision_at(ranked: Sequence[str], rels: dict[str, int], k: int) -> float:
+    relevant = {d for d, r in rels.items() if r > 0}
+    return len(relevant & set(ranked[:k])) / k
+
+
+def score_runs(runs: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[str, float]:
+    """Mean metrics over queries (the names of the issue's JSON)."""
+    metrics = {"ndcg@10": (ndcg_at, 10), "recall@100": (recall_at, 100), "p@5": (precision_at, 5),
+               "r@5": (recall_at, 5), "ndcg@5": (ndcg_at, 5)}
+    return {name: float(np.mean([fn(runs[q], qrels[q], k) for q in runs])) for name, (fn, k) in metrics.items()}
+
+
+def percentile_ms(samples: list[float], q: float) -> float:
+    return float(np.percentile(np.array(samples) * 1000, q)) if samples else 0.0
+
+
+# --- embedding (cached) -------------------------------------------------------------------------------------
+
+async def embed_cached(embedder: Embedder, texts: list[str], cache: Path | None, key: str,
+                       progress: Callable[[int, int], None] | None = None, batch: int = 256) -> np.ndarray:
+    """Embeddings of `texts`, read from `cache/<model>-<key>.npy` when present (keyed by model and content)."""
+    path = None
+    if cache is not None:
+        slug = embedder.model_id.replace("/", "_")
+        path = cache / f"{slug}-{key}.npy"
+        if path.exists():
+            return np.load(path)
+    parts = []
+    for start in range(0, len(texts), batch):
+        parts.append(await embedder.embed(texts[start:start + batch]))
+        if progress:
+            progress(min(start + batch, len(texts)), len(texts))
+    vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.dim), np.float32)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, vectors)
+    return vectors
+
+
+# --- the run ------------------------------------------------------------------------------------------------
+
+async def evaluate(data: BeirData, embedder: Embedder, settings: RagSettings, cache: Path | None = None,
+                   progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    """Build the three indexes in a fresh database and score every query in every mode."""
+    def step(label: str) -> Callable[[int, int], None] | None:
+        return (lambda done, total: progress(label, done, total)) if progress else None
+
+    docs = await embed_cached(embedder, data.doc_texts, cache, f"docs-{data.fingerprint}", step("embed corpus"))
+    query_key = hashlib.sha256("\n".join(data.query_texts).encode()).hexdigest()[:16]
+    queries = await embed_cached(embedder, data.query_texts, cache, f"queries-{query_key}", step("embed queries"))
+
+    with tempfile.TemporaryDirectory(prefix="bitrag-eval-") as tmp:
+        uri = settings.milvus_uri if not settings.milvus_is_lite else str(Path(tmp) / "eval.db")
+        run_settings = settings.model_copy(update={
+            "milvus_uri": uri, "milvus_collection": f"eval_{int(time.time())}",
+            "registry_url": f"sqlite:///{Path(tmp) / 'registry.sqlite3'}"})
+        store = MilvusStore(run_settings)
+        await store.open(embedder.model_id, embedder.dim)
+        registry = Registry(run_settings.registry_url)
+        try:
+            ids = await _load_binary(store, registry, data, docs, run_settings.rescore == "precise", step)
+            float_search = await _float_collection(store, docs, run_settings.milvus_collection + "_f32")
+            retriever = Retriever(store, registry, run_settings.rescore, run_settings.oversample)
+            by_id = dict(zip(ids, data.doc_ids, strict=True))
+            runs: dict[str, dict[str, list[str]]] = {m: {} for m in MODES}
+            latency: dict[str, list[float]] = {m: [] for m in MODES}
+            for i, (qid, query) in enumerate(zip(data.query_ids, queries, strict=True)):
+                started = time.perf_counter()
+                runs["float32"][qid] = [data.doc_ids[j] for j in await float_search(query, 100)]
+                latency["float32"].append(time.perf_counter() - started)
+                started = time.perf_counter()
+                hamming = await store.search(TENANT, binarize(query)[0].tobytes(), 100)
+                latency["binary"].append(time.perf_counter() - started)
+                runs["binary"][qid] = [by_id[c.id] for c in hamming]
+                started = time.perf_counter()
+                top10 = await retriever.retrieve(query, TENANT, 10)  # exactly what `ask` does for top_k = 10
+                latency["default"].append(time.perf_counter() - started)
+                top100 = await retriever.retrieve(query, TENANT, 100)
+                head = [by_id[h.id] for h in top10]
+                runs["default"][qid] = head + [d for d in (by_id[h.id] for h in top100) if d not in head]
+                if progress:
+                    progress("search", i + 1, len(data.query_ids))
+        finally:
+            await store.close()
+            registry.close()
+
+    dim = embedder.dim
+    ram = {"float32": dim * 4, "binary": vector_bytes(dim), "default": vector_bytes(dim)}
+    modes = {}
+    for mode in MODES:
+        modes[mode] = {k: round(v, 4) for k, v in score_runs(runs[mode], data.qrels).items()}
+        modes[mode].update(bytes_per_vector=ram[mode], search_ms_p50=round(percentile_ms(latency[mode], 50), 2),
+                           search_ms_p99=round(percentile_ms(latency[mode], 99), 2))
+    modes["default"]["disk_bytes_per_vector"] = dim * 2 if settings.rescore == "precise" else 0
+    retention = modes["default"]["ndcg@10"] / modes["float32"]["ndcg@10"] if modes["float32"]["ndcg@10"] else 0.0
+    return {"dataset": data.name, "docs": len(data.doc_ids), "queries": len(data.query_ids),
+            "model": embedder.model_id, "rescore": settings.rescore, "oversample": settings.oversample,
+            "modes": modes, "retention_ndcg10": round(retention, 4)}
+
+
+async def _load_binary(store: MilvusStore, registry: Registry, data: BeirData, docs: np.ndarray, precise: bool,
+                       step: Callable[[str], Callable[[int, int], None] | None]) -> list[int]:
+    """The corpus as one registry document with one chunk per BEIR document, inserted like `ingest` does."""
+    document, ids = await asyncio.to_thread(registry.begin, TENANT, data.fingerprint, data.name, data.name, None,
+                                            len(data.doc_ids), docs if precise else None)
+    bits = binarize(docs)
+    records = [ChunkRecord(id=cid, tenant=TENANT, doc_id=doc_id, source=data.name, text="", bits=bits[i].tobytes())
+               for i, (cid, doc_id) in enumerate(zip(ids, data.doc_ids, strict=True))]
+    await store.insert(records)
+    await asyncio.to_thread(registry.commit, document)
+    report = step("index")
+    if report:
+        report(len(records), len(records))
+    return ids
+
+
+async def _float_collection(store: MilvusStore, docs: np.ndarray, name: str) -> Callable[..., Any]:
+    """A float32 FLAT/IP collection beside the binary one, in the same Milvus; returns its search function."""
+    client = store.client
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=docs.shape[1])
+    index = client.prepare_index_params()
+    index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+    await asyncio.to_thread(client.create_collection, name, schema=schema, index_params=index,
+                            consistency_level="Strong")
+    rows = [{"id": i, "vector": v} for i, v in enumerate(docs.tolist())]
+    for start in range(0, len(rows), 2000):
+        await asyncio.to_thread(client.insert, name, rows[start:start + 2000])
+
+    async def search(query: np.ndarray, limit: int) -> list[int]:
+        hits = await asyncio.to_thread(client.search, name, data=[query.tolist()], anns_field="vector", limit=limit,
+                                       search_params={"metric_type": "IP"})
+        return [int(h["id"]) for h in hits[0]]
+
+    return search

@@ -1,0 +1,57 @@
+"""Shared fixtures: one real embedding model per session, and a fresh Milvus Lite + registry per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from bot.settings import Settings
+from bot.wiring import open_service
+from rag.embed import LocalEmbedder
+from rag.service import RagService
+from tests.fakes.llm import FakeLLM
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DOCS = ROOT / "examples" / "docs"
+SCIFACT = ROOT.parent / "shared" / "data" / "scifact"
+
+# slack_sdk ignores NO_PROXY, and nothing here needs a proxy: every peer is on 127.0.0.1.
+for variable in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+    os.environ.pop(variable, None)
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> LocalEmbedder:
+    return LocalEmbedder()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """Settings isolated from the developer's .env and data/: everything lives in tmp_path."""
+
+    def build(**overrides: object) -> Settings:
+        values: dict[str, object] = {"milvus_uri": str(tmp_path / "milvus.db"),
+                                     "registry_url": f"sqlite:///{tmp_path / 'registry.sqlite3'}", "llm": "extractive"}
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return build
+
+
+@pytest_asyncio.fixture
+async def service(make_settings: Callable[..., Settings], embedder: LocalEmbedder) -> AsyncIterator[RagService]:
+    svc = await open_service(make_settings(), embedder)
+    yield svc
+    await svc.close()
+
+
+@pytest_asyncio.fixture
+async def fake_llm() -> AsyncIterator[FakeLLM]:
+    server = await FakeLLM().start()
+    yield server
+    await server.stop()

@@ -1,0 +1,92 @@
+"""A fake OpenAI-compatible chat-completions server on 127.0.0.1, for the real groq and openai SDKs.
+
+Serves both the Groq path (`/openai/v1/chat/completions`, what `AsyncGroq` calls) and the OpenAI one
+(`/v1/chat/completions`), streaming (SSE) and not. Behaviour is scripted per test: the reply (a string or a
+function of the request), a number of 429s (with Retry-After) or 500s to return first, and a required key.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class FakeLLM:
+    reply: str | Callable[[dict[str, Any]], str] = "The answer is in the documents [1]."
+    api_key: str = "gsk-test-key"
+    rate_limit_first: int = 0
+    fail_first: int = 0
+    retry_after: str = "0"
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+    url: str = ""
+    _runner: web.AppRunner | None = None
+
+    async def start(self) -> FakeLLM:
+        app = web.Application()
+        app.router.add_post("/openai/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/chat/completions", self._chat)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def _error(self, status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> web.Response:
+        self.statuses.append(status)
+        body = {"error": {"message": message, "type": kind, "code": kind}}
+        return web.Response(status=status, body=json.dumps(body).encode(), content_type="application/json",
+                            headers=headers)
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append(body)
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return self._error(401, "Invalid API Key", "invalid_api_key")
+        if self.rate_limit_first > 0:
+            self.rate_limit_first -= 1
+            return self._error(429, "Rate limit reached", "rate_limit_exceeded", {"Retry-After": self.retry_after})
+        if self.fail_first > 0:
+            self.fail_first -= 1
+            return self._error(500, "Internal error", "server_error")
+        text = self.reply(body) if callable(self.reply) else self.reply
+        self.statuses.append(200)
+        if not body.get("stream"):
+            return web.Response(body=json.dumps(self._completion(body, text)).encode(),
+                                content_type="application/json")
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        words = text.split(" ")
+        deltas = [{"role": "assistant", "content": ""}] + [
+            {"content": w + (" " if i < len(words) - 1 else "")} for i, w in enumerate(words)]
+        for delta in deltas:
+            await response.write(f"data: {json.dumps(self._chunk(body, delta, None))}\n\n".encode())
+        await response.write(f"data: {json.dumps(self._chunk(body, {}, 'stop'))}\n\n".encode())
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+    @staticmethod
+    def _completion(body: dict[str, Any], text: str) -> dict[str, Any]:
+        return {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
+                "model": body.get("model", "fake"),
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20}}
+
+    @staticmethod
+    def _chunk(body: dict[str, Any], delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+        return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()),
+                "model": body.get("model", "fake"),
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}

@@ -1,0 +1,78 @@
+"""The `bitrag` console script, run as a user would (a subprocess, configured by environment variables)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SAMPLE_DOCS
+
+BITRAG = [sys.executable, "-m", "bot.cli"]
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*BITRAG, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env.update(PYTHONPATH=str(ROOT), MILVUS_URI=str(tmp_path / "kb.db"),
+               REGISTRY_URL=f"sqlite:///{tmp_path / 'registry.sqlite3'}", LLM="extractive", COLUMNS="200")
+    return env
+
+
+@pytest.mark.slow
+def test_ingest_ask_json_sources_forget(cli_env: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "notes.bin"
+    bad.write_bytes(b"\x00\x01")
+    ingest = run(["ingest", str(SAMPLE_DOCS), str(bad), "--tenant", "acme"], cli_env, tmp_path)
+    assert ingest.returncode == 0, ingest.stderr
+    assert "7 document(s) added or updated" in ingest.stdout and "1 failed" in ingest.stdout
+    assert "notes.bin: this file type is not supported" in ingest.stdout
+
+    again = run(["ingest", str(SAMPLE_DOCS), "--tenant", "acme"], cli_env, tmp_path)
+    assert "0 document(s) added or updated (0 chunks), 7 unchanged" in again.stdout
+
+    asked = run(["ask", "When does Kestrel v2 ship?", "--tenant", "acme", "--json", "--top-k", "3"], cli_env, tmp_path)
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)  # exactly one JSON object on stdout
+    assert set(answer) == {"answer", "sources", "timings_ms", "mode"}
+    assert answer["mode"] == "extractive" and "September 15" in answer["answer"]
+    assert answer["sources"][0]["source"] == "roadmap-q3-2026.pptx" and answer["sources"][0]["n"] == 1
+    assert set(answer["sources"][0]) == {"n", "source", "doc_id", "location", "score", "text"}
+    assert set(answer["timings_ms"]) == {"embed", "search", "rescore", "generate"}
+
+    forgot = run(["forget", "expense-policy.md", "--tenant", "acme"], cli_env, tmp_path)
+    assert forgot.returncode == 0 and "Forgot expense-policy.md" in forgot.stdout
+    listed = run(["sources", "--tenant", "acme"], cli_env, tmp_path).stdout
+    assert "expense-policy.md" not in listed and "security-policy.pdf" in listed
+    missing = run(["forget", "nope.md", "--tenant", "acme"], cli_env, tmp_path)
+    assert missing.returncode == 1 and "No document 'nope.md'" in missing.stderr + missing.stdout
+
+
+def test_a_wrong_setting_names_the_variable(cli_env: dict[str, str], tmp_path: Path) -> None:
+    result = run(["sources"], {**cli_env, "RESCORE": "sometimes", "OVERSAMPLE": "0"}, tmp_path)
+    assert result.returncode == 2
+    assert "RESCORE" in result.stderr and "OVERSAMPLE" in result.stderr
+
+
+def test_secret_values_are_not_echoed_in_setting_errors(cli_env: dict[str, str], tmp_path: Path) -> None:
+    result = run(["sources"], {**cli_env, "GROQ_API_KEY": "gsk-very-secret", "TOP_K": "many"}, tmp_path)
+    assert "TOP_K" in result.stderr and "gsk-very-secret" not in result.stderr + result.stdout
+
+
+@pytest.mark.slow
+def test_chat_repl_answers_and_runs_commands(cli_env: dict[str, str], tmp_path: Path) -> None:
+    script = f"/ingest {SAMPLE_DOCS}\nWhen does Kestrel v2 ship?\nsources\n/forget roadmap-q3-2026.pptx\n/quit\n"
+    result = subprocess.run([*BITRAG, "chat", "--tenant", "acme"], input=script, env=cli_env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "7 document(s) added or updated" in result.stdout
+    assert "September 15" in result.stdout and "roadmap-q3-2026.pptx" in result.stdout
+    assert "Forgot roadmap-q3-2026.pptx" in result.stdout
