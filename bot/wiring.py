@@ -31,5 +31,11 @@ def make_parser(settings: RagSettings, embedder: Embedder) -> FileParser:
 
 async def open_service(settings: RagSettings, embedder: Embedder | None = None) -> RagService:
     quiet_third_party_warnings()
+    owned = embedder is None
     embedder = embedder or await create_embedder(settings)
-    return await RagService.open(settings, make_parser(settings, embedder), embedder)
+    try:
+        return await RagService.open(settings, make_parser(settings, embedder), embedder)
+    except BaseException:
+        if owned:
+            await embedder.aclose()
+        raise

@@ -7,6 +7,9 @@ function of the request), a number of 429s (with Retry-After) or 500s to return 
 
 from __future__ import annotations
 
+import array
+import base64
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -32,6 +35,7 @@ class FakeLLM:
         app = web.Application()
         app.router.add_post("/openai/v1/chat/completions", self._chat)
         app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/embeddings", self._embeddings)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -77,6 +81,26 @@ class FakeLLM:
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        """Deterministic pseudo-embeddings (from a hash of the text), float lists or base64 as the SDK asks."""
+        body = await request.json()
+        self.requests.append(body)
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return self._error(401, "Incorrect API key provided", "invalid_api_key")
+        dim = body.get("dimensions") or 1536
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = []
+        for i, text in enumerate(inputs):
+            seed = hashlib.sha256(text.encode()).digest()
+            vector = [((seed[j % 32] ^ (j * 31 % 256)) - 127.5) / 128 for j in range(dim)]
+            encoded = (base64.b64encode(array.array("f", vector).tobytes()).decode()
+                       if body.get("encoding_format") == "base64" else vector)
+            data.append({"object": "embedding", "index": i, "embedding": encoded})
+        self.statuses.append(200)
+        payload = {"object": "list", "data": data, "model": body["model"],
+                   "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+        return web.Response(body=json.dumps(payload).encode(), content_type="application/json")
 
     @staticmethod
     def _completion(body: dict[str, Any], text: str) -> dict[str, Any]:
