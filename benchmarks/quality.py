@@ -13,11 +13,13 @@ from pathlib import Path
 
 from benchmarks.common import ROOT, save
 from bot.settings import get_settings
+from bot.wiring import quiet_third_party_warnings
 from rag.embed import create_embedder
 from rag.evaluation import evaluate, load_beir
 
 
 async def main(dataset: Path) -> None:
+    quiet_third_party_warnings()
     settings = get_settings()
     embedder = await create_embedder(settings)
     data = load_beir(dataset)

@@ -39,6 +39,7 @@ async def answer_streaming(core: BotCore, conversation: Conversation, question: 
             else:
                 final = item
                 live.update(render(item))
+    console.print()
     return final
 
 
