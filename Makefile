@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 
 run: install
 	$(BIN)/bitrag ingest examples/docs
-	$(BIN)/bitrag chat
+	$(BIN)/bitrag run
 
 test: install
 	$(BIN)/ruff check .

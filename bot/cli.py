@@ -173,6 +173,42 @@ def evaluate_command(dataset: Annotated[Path, typer.Argument(help="BEIR folder: 
 
 
 @app.command()
+def serve(platform: Annotated[str, typer.Argument(help="slack")],
+          port: Annotated[int | None, typer.Option(help="HTTP port (Slack HTTP mode)")] = None) -> None:
+    """Run a chat adapter until interrupted."""
+    if platform != "slack":
+        errors.print(f"Unknown platform {platform!r}: use slack.", style="red", markup=False)
+        raise typer.Exit(2)
+    _run(lambda core, s: _serve_slack(core, s, port or s.slack_port))
+
+
+async def _serve_slack(core: BotCore, settings: Settings, port: int) -> None:
+    from bot.adapters.slack.app import SlackAdapter
+    from bot.adapters.slack.serve import serve as serve_slack
+    from bot.feedback import FeedbackStore
+
+    feedback = FeedbackStore(settings.feedback_url)
+    try:
+        await serve_slack(SlackAdapter(core, settings, feedback), port)
+    finally:
+        feedback.close()
+
+
+@app.command()
+def run(tenant: TenantOption = None) -> None:
+    """What `make run` starts: the chat adapters whose credentials are configured, else the terminal chat."""
+    from bot.adapters.repl import run_repl
+
+    async def work(core: BotCore, settings: Settings) -> None:
+        if settings.slack_configured:
+            await _serve_slack(core, settings, settings.slack_port)
+        else:
+            await run_repl(core, Conversation(tenant or settings.default_tenant, platform="terminal"), console)
+
+    _run(work)
+
+
+@app.command()
 def chat(tenant: TenantOption = None) -> None:
     """An interactive chat in the terminal, through the same bot core as Slack and Discord."""
     from bot.adapters.repl import run_repl

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from rag.settings import RagSettings, load_settings
 
@@ -12,6 +12,20 @@ from rag.settings import RagSettings, load_settings
 class Settings(RagSettings):
     default_tenant: str = Field(default="local", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    feedback_url: str = "sqlite:///./data/feedback.sqlite3"
+    stream_interval_s: float = Field(default=1.0, ge=0.2, le=10)
+
+    # Slack
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_api_url: str | None = None
+    slack_port: int = Field(default=3000, ge=1, le=65535)
+    slack_ingest_allowed: str = "all"
+
+    @property
+    def slack_configured(self) -> bool:
+        return self.slack_bot_token is not None
 
 
 def get_settings(**overrides: object) -> Settings:

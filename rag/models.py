@@ -48,6 +48,10 @@ class DocumentParser(Protocol):
         """Read and chunk one file. Raises `rag.errors.ParseError` with a user-facing reason."""
         ...
 
+    def check(self, name: str, size: int) -> str:
+        """Validate type and size from the name and byte count alone, before anything is downloaded."""
+        ...
+
 
 @dataclass
 class Source:

@@ -1,0 +1,79 @@
+"""Fetching files from Slack for ingestion: type and size are checked from `files.info` before any download, the
+download uses the bot token (url_private + Bearer), and the token is only ever sent to URLs Slack itself returned."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from ingest.formats import kind_of
+from rag.errors import BitragError, ParseError
+from rag.models import DocumentParser, SourceFile
+
+FILE_ID = re.compile(r"\b(F[A-Z0-9]{6,})\b")
+DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=300, sock_read=60)
+
+
+def file_id_from_url(url: str) -> str | None:
+    """`https://team.slack.com/files/U1/F0ABC123/report.pdf` or a files-pri URL → `F0ABC123`."""
+    match = FILE_ID.search(url)
+    return match.group(1) if match else None
+
+
+def safe_name(name: str) -> str:
+    """A file name that cannot leave the download folder (no path parts, no control or shell characters)."""
+    base = Path(name.replace("\\", "/")).name
+    cleaned = re.sub(r"[^\w.\- ]+", "_", base, flags=re.UNICODE).strip(" .") or "file"
+    return cleaned[-200:]
+
+
+class SlackFiles:
+    def __init__(self, client: AsyncWebClient, token: str, parser: DocumentParser, max_bytes: int) -> None:
+        self._client = client
+        self._token = token
+        self._parser = parser
+        self._max_bytes = max_bytes
+
+    async def info(self, file: dict[str, Any]) -> dict[str, Any]:
+        """Complete file metadata (events often carry only the id)."""
+        if file.get("url_private") and file.get("name") and "size" in file:
+            return file
+        try:
+            return (await self._client.files_info(file=file["id"]))["file"]
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            raise BitragError(f"Slack would not give me file {file.get('id')} ({error}): make sure it was shared in "
+                              "a channel I am in, and that the app has the files:read scope.") from None
+
+    async def fetch(self, file: dict[str, Any], folder: Path) -> SourceFile:
+        info = await self.info(file)
+        name = str(info.get("name") or info.get("title") or info["id"])
+        self._parser.check(name, int(info.get("size") or 0))  # raises before downloading anything
+        url = info.get("url_private_download") or info.get("url_private")
+        if not url:
+            raise ParseError(f"{name}: Slack gave no download link (an external or deleted file?).")
+        path = folder / f"{info['id']}-{safe_name(name)}"
+        await self._download(url, name, path)
+        # Keyed by name: a new upload of "report.pdf" replaces the previous report.pdf of this workspace.
+        return SourceFile(path=path, name=name, key=f"slack:{name}", link=info.get("permalink"))
+
+    async def _download(self, url: str, name: str, path: Path) -> None:
+        headers = {"Authorization": f"Bearer {self._token}"}
+        async with aiohttp.ClientSession(timeout=DOWNLOAD_TIMEOUT) as session, session.get(url, headers=headers) as r:
+            if r.status != 200:
+                raise ParseError(f"{name}: the download from Slack failed (HTTP {r.status}); try sharing it again.")
+            if r.content_type == "text/html" and kind_of(Path(name)) != "html":
+                raise ParseError(f"{name}: Slack sent a login page instead of the file, so the bot token was not "
+                                 "accepted for downloads: reinstall the app with the files:read scope.")
+            size = 0
+            with path.open("wb") as out:
+                async for block in r.content.iter_chunked(1 << 16):
+                    size += len(block)
+                    if size > self._max_bytes:
+                        raise ParseError(f"{name} is larger than the MAX_FILE_MB limit.")
+                    out.write(block)

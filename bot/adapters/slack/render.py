@@ -1,0 +1,116 @@
+"""Block Kit and mrkdwn for bot-core views.
+
+Limits respected: 3,000 characters per section block, 50 blocks per message (answers spill into follow-up messages),
+40,000 characters of fallback text. Code blocks are never cut open (`split_markdown`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.streaming import split_markdown
+from bot.views import AnswerView, DocumentsView, ForgottenView, IngestView, MessageView, View
+
+SECTION_LIMIT = 3000
+BLOCKS_PER_MESSAGE = 45  # 50 is Slack's limit; leave room for the sources, notice, footer and buttons
+FEEDBACK_UP = "bitrag_feedback_up"
+FEEDBACK_DOWN = "bitrag_feedback_down"
+
+Message = tuple[str, list[dict[str, Any]]]  # (fallback text, blocks)
+
+
+def escape(text: str) -> str:
+    """Slack needs &, < and > escaped in mrkdwn text (they start links and mentions)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_mrkdwn(markdown: str) -> str:
+    """Markdown (what LLMs write) → Slack mrkdwn; code blocks and inline code are left alone."""
+    out = []
+    for i, part in enumerate(re.split(r"(```.*?```)", markdown, flags=re.S)):
+        if i % 2:
+            out.append(part)
+            continue
+        text = escape(part)
+        text = re.sub(r"\[([^\]]+)\]\((https?://[^)\s]+)\)", r"<\2|\1>", text)
+        text = re.sub(r"\*\*(.+?)\*\*|__(.+?)__", lambda m: f"*{m.group(1) or m.group(2)}*", text)
+        text = re.sub(r"^#{1,6}\s+(.+)$", r"*\1*", text, flags=re.M)
+        text = re.sub(r"^(\s*)[-*]\s+", r"\1• ", text, flags=re.M)
+        out.append(text)
+    return "".join(out)
+
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
+
+
+def source_lines(view: AnswerView) -> str:
+    lines = ["*Sources*" if view.grounded else "*Closest sources*"]
+    for s in view.sources:
+        name = f"<{s.link}|{escape(s.name)}>" if s.link else f"`{escape(s.name)}`"
+        where = f" · {escape(s.location)}" if s.location else ""
+        lines.append(f"[{s.n}] {name}{where} · {s.score:.2f}")
+    return "\n".join(lines)
+
+
+def feedback_buttons(answer_id: str) -> dict[str, Any]:
+    return {"type": "actions", "block_id": f"feedback:{answer_id}", "elements": [
+        {"type": "button", "action_id": FEEDBACK_UP, "value": answer_id, "text": {"type": "plain_text", "text": "👍"}},
+        {"type": "button", "action_id": FEEDBACK_DOWN, "value": answer_id,
+         "text": {"type": "plain_text", "text": "👎"}}]}
+
+
+def answer_messages(view: AnswerView, header: str | None = None, answer_id: str | None = None) -> list[Message]:
+    """The answer as one or more messages; sources, footer and vote buttons go on the last one."""
+    blocks = [section(header)] if header else []
+    blocks += [section(piece) for piece in split_markdown(to_mrkdwn(view.body), SECTION_LIMIT)]
+    tail: list[dict[str, Any]] = []
+    if view.notice:
+        tail.append(context(f":warning: {escape(view.notice)}"))
+    if view.sources:
+        tail.append(section(source_lines(view)[:SECTION_LIMIT]))
+    tail.append(context(f"{view.mode} · {view.timing_line}"))
+    if answer_id:
+        tail.append(feedback_buttons(answer_id))
+    pages = [blocks[i:i + BLOCKS_PER_MESSAGE] for i in range(0, len(blocks), BLOCKS_PER_MESSAGE)] or [[]]
+    pages[-1] += tail
+    fallback = view.body[:3900]
+    return [(fallback if i == 0 else "(continued)", page) for i, page in enumerate(pages)]
+
+
+def streaming_message(header: str | None, partial: str) -> Message:
+    text = to_mrkdwn(partial)[-SECTION_LIMIT + 10:] + " …"
+    return partial[:3900] or "…", ([section(header)] if header else []) + [section(text)]
+
+
+def view_message(view: View) -> Message:
+    """Any non-answer view as one message."""
+    if isinstance(view, AnswerView):
+        return answer_messages(view)[0]
+    if isinstance(view, MessageView):
+        text = (":warning: " if view.level == "error" else "") + escape(view.text)
+        return view.text, [section(text[:SECTION_LIMIT])]
+    if isinstance(view, IngestView):
+        lines = [f"*{escape(view.summary)}*"]
+        for r in view.report.results:
+            detail = f"{r.chunks} chunks" if r.status in ("added", "replaced", "unchanged") else escape(r.reason or "")
+            icon = {"added": ":white_check_mark:", "replaced": ":arrows_counterclockwise:", "unchanged": ":zzz:",
+                    "skipped": ":fast_forward:", "failed": ":x:"}[r.status]
+            lines.append(f"{icon} {escape(r.name)}: {r.status} — {detail}")
+        return view.summary, [section(piece) for piece in split_markdown("\n".join(lines), SECTION_LIMIT)][:45]
+    if isinstance(view, DocumentsView):
+        if not view.documents:
+            text = "No documents yet. Share a file with me (mention me or DM me with it), or use `/ingest`."
+            return text, [section(text)]
+        lines = [f"*{len(view.documents)} document(s)*"]
+        lines += [f"• {escape(d.source)} (`{d.doc_id[:12]}`, {d.chunks} chunks)" for d in view.documents]
+        return lines[0], [section(piece) for piece in split_markdown("\n".join(lines), SECTION_LIMIT)][:45]
+    if isinstance(view, ForgottenView):
+        text = f"Forgot {view.document.source} ({view.document.chunks} chunks)."
+        return text, [section(escape(text))]
+    raise TypeError(type(view).__name__)
