@@ -16,12 +16,13 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.slack.files import SlackFiles, file_id_from_url
+from bot.adapters.slack.files import SlackFiles, file_id_from_url, slack_error
 from bot.adapters.slack.render import (
     FEEDBACK_DOWN,
     FEEDBACK_UP,
@@ -114,23 +115,24 @@ class SlackAdapter:
         try:
             return dict((await self.client.auth_test()).data)  # type: ignore[arg-type]
         except SlackApiError as exc:
-            raise ConfigError(f"Slack rejected SLACK_BOT_TOKEN ({exc.response.get('error')}): copy the current Bot "
+            raise ConfigError(f"Slack rejected SLACK_BOT_TOKEN ({slack_error(exc)}): copy the current Bot "
                               "User OAuth Token from the app's OAuth & Permissions page") from None
 
     # --- middleware --------------------------------------------------------------------------------------------
 
-    async def _process_each_event_once(self, body: dict[str, Any], next: Any, ack: Any) -> None:
-        """Slack retries an event it thinks was not delivered (X-Slack-Retry-Num); answer it only once."""
+    async def _process_each_event_once(self, body: dict[str, Any], next: Any) -> BoltResponse | None:
+        """Slack retries an event it thinks was not delivered (X-Slack-Retry-Num); answer it only once.
+        A repeat gets a plain 200, so Slack stops retrying, and goes no further."""
         event_id = body.get("event_id") if isinstance(body, dict) else None
         if event_id:
             if event_id in self._seen_events:
                 log.info("Skipping retried event %s", event_id)
-                await ack()
-                return
+                return BoltResponse(status=200, body="")
             self._seen_events[event_id] = None
             while len(self._seen_events) > 10_000:
                 self._seen_events.popitem(last=False)
         await next()
+        return None
 
     async def _ignore(self) -> None:
         return None
@@ -154,9 +156,9 @@ class SlackAdapter:
         try:
             await self._answer(conversation, question, [], command["channel_id"], None, header)
         except SlackApiError as exc:
-            if exc.response.get("error") not in POSTING_FAILURES:
-                log.warning("Could not post an answer to /ask: %s", exc.response.get("error"))
-                await respond(text=f":warning: I could not post the answer ({exc.response.get('error')}).",
+            if slack_error(exc) not in POSTING_FAILURES:
+                log.warning("Could not post an answer to /ask: %s", slack_error(exc))
+                await respond(text=f":warning: I could not post the answer ({slack_error(exc)}).",
                               response_type="ephemeral")
                 return
             # Not a member of this channel (or a DM with someone else): answer through the response_url.
@@ -214,7 +216,7 @@ class SlackAdapter:
         try:
             await self._answer(conversation, question, history, channel, thread)
         except SlackApiError as exc:
-            log.warning("Could not answer in %s: %s", channel, exc.response.get("error"))
+            log.warning("Could not answer in %s: %s", channel, slack_error(exc))
         finally:
             await self._react(channel, ts, "eyes", add=False)
 
@@ -224,7 +226,7 @@ class SlackAdapter:
         try:
             replies = await self.client.conversations_replies(channel=channel, ts=thread, limit=100)
         except SlackApiError as exc:
-            log.info("No thread history for %s/%s: %s", channel, thread, exc.response.get("error"))
+            log.info("No thread history for %s/%s: %s", channel, thread, slack_error(exc))
             return False, []
         turns, participated = [], False
         for message in replies.get("messages", []):
@@ -244,7 +246,7 @@ class SlackAdapter:
             else:
                 await self.client.reactions_remove(channel=channel, timestamp=ts, name=name)
         except SlackApiError as exc:  # a missing reactions:write scope must not stop the answer
-            log.info("reaction %s failed: %s", name, exc.response.get("error"))
+            log.info("reaction %s failed: %s", name, slack_error(exc))
 
     # --- answering -------------------------------------------------------------------------------------------
 
@@ -372,7 +374,7 @@ class SlackAdapter:
                     return
             await self._ingest_files(conversation, files, command["channel_id"], None)
         except SlackApiError as exc:
-            await respond(text=f":warning: Slack refused ({exc.response.get('error')}). Is bitrag in this channel?",
+            await respond(text=f":warning: Slack refused ({slack_error(exc)}). Is bitrag in this channel?",
                           response_type="ephemeral")
         except Exception as exc:
             await respond(text=failure(exc).text, response_type="ephemeral")

@@ -19,6 +19,12 @@ FILE_ID = re.compile(r"\b(F[A-Z0-9]{6,})\b")
 DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=300, sock_read=60)
 
 
+def slack_error(exc: SlackApiError) -> str:
+    """Slack's error code (`not_in_channel`…), or the HTTP status when the answer was not JSON."""
+    data = exc.response.data
+    return str(data.get("error")) if isinstance(data, dict) else f"HTTP {exc.response.status_code}"
+
+
 def file_id_from_url(url: str) -> str | None:
     """`https://team.slack.com/files/U1/F0ABC123/report.pdf` or a files-pri URL → `F0ABC123`."""
     match = FILE_ID.search(url)
@@ -46,7 +52,7 @@ class SlackFiles:
         try:
             return (await self._client.files_info(file=file["id"]))["file"]
         except SlackApiError as exc:
-            error = exc.response.get("error")
+            error = slack_error(exc)
             raise BitragError(f"Slack would not give me file {file.get('id')} ({error}): make sure it was shared in "
                               "a channel I am in, and that the app has the files:read scope.") from None
 

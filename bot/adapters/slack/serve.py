@@ -15,11 +15,13 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 
 
-async def start_http(adapter: SlackAdapter, port: int, host: str = "0.0.0.0") -> web.AppRunner:
+async def start_http(adapter: SlackAdapter, port: int, host: str = "0.0.0.0") -> tuple[web.AppRunner, int]:
+    """Serve the bolt app's aiohttp application; returns the runner and the bound port (port 0 picks one)."""
     runner = web.AppRunner(adapter.app.web_app(path=EVENTS_PATH))
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    return runner
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
 
 async def serve(adapter: SlackAdapter, port: int, stop: asyncio.Event | None = None) -> None:
@@ -34,7 +36,7 @@ async def serve(adapter: SlackAdapter, port: int, stop: asyncio.Event | None = N
         finally:
             await handler.close_async()
         return
-    runner = await start_http(adapter, port)
+    runner, port = await start_http(adapter, port)
     log.warning("Slack: HTTP mode, listening on :%d%s for %s", port, EVENTS_PATH, identity.get("team"))
     try:
         await stop.wait()

@@ -1,0 +1,224 @@
+"""A fake Slack on 127.0.0.1 for the real slack_sdk/slack-bolt: Web API (`/api/<method>`), the file CDN
+(url_private, Bearer required; without it Slack's HTML login page is returned, as real Slack does), response_url
+webhooks, and a Socket Mode websocket that pushes envelopes and collects acks.
+
+State is kept like Slack keeps it where the bot reads it back: messages per channel (threads for
+conversations.replies), files (files.info / files.list) and users (users.info).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+BOT_TOKEN = "xoxb-test-token"
+APP_TOKEN = "xapp-test-token"
+BOT_USER = "UBOT"
+BOT_ID = "BBOT"
+TEAM = "T1"
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=json.dumps(data).encode(), status=status, content_type="application/json",
+                        headers=headers)
+
+
+@dataclass
+class FakeSlack:
+    calls: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)  # (method, args, authorization)
+    webhooks: list[dict[str, Any]] = field(default_factory=list)
+    downloads: list[tuple[str, str]] = field(default_factory=list)  # (path, authorization)
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    file_bytes: dict[str, bytes] = field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rate_limits: dict[str, int] = field(default_factory=dict)  # method → number of 429s to answer first
+    socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    url: str = ""
+    _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _runner: web.AppRunner | None = None
+    _sockets: list[web.WebSocketResponse] = field(default_factory=list)
+
+    async def start(self) -> FakeSlack:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # slack_sdk reads some methods with GET
+        app.router.add_get("/files-pri/{path:.*}", self._download)
+        app.router.add_post("/commands/{tail:.*}", self._webhook)
+        app.router.add_get("/link", self._socket)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        for ws in self._sockets:
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # --- helpers for tests -----------------------------------------------------------------------------------
+
+    def next_ts(self) -> str:
+        return f"{int(time.time())}.{next(self._ts):06d}"
+
+    def add_message(self, channel: str, text: str, user: str = "U1", thread_ts: str | None = None,
+                    **extra: Any) -> dict[str, Any]:
+        message = {"type": "message", "user": user, "text": text, "ts": self.next_ts(), **extra}
+        if thread_ts:
+            message["thread_ts"] = thread_ts
+        self.messages.setdefault(channel, []).append(message)
+        return message
+
+    def add_file(self, file_id: str, name: str, data: bytes, user: str = "U1", channel: str = "C1") -> dict[str, Any]:
+        info = {"id": file_id, "name": name, "title": name, "size": len(data), "user": user, "channels": [channel],
+                "created": int(time.time()), "mimetype": "application/octet-stream",
+                "url_private": f"{self.url}/files-pri/{TEAM}-{file_id}/{name}",
+                "url_private_download": f"{self.url}/files-pri/{TEAM}-{file_id}/download/{name}",
+                "permalink": f"https://fake.slack.com/files/{user}/{file_id}/{name}"}
+        self.files[file_id] = info
+        self.file_bytes[file_id] = data
+        return info
+
+    def methods(self) -> list[str]:
+        return [method for method, _, _ in self.calls]
+
+    def bot_posts(self) -> list[dict[str, Any]]:
+        return [args for method, args, _ in self.calls if method == "chat.postMessage"]
+
+    def final_text(self, ts: str) -> str:
+        """The text of a message as it stands now (its blocks' text included)."""
+        for messages in self.messages.values():
+            for message in messages:
+                if message["ts"] == ts:
+                    return message["text"] + "\n" + _blocks_text(message.get("blocks"))
+        raise KeyError(ts)
+
+    async def push(self, envelope: dict[str, Any]) -> None:
+        """Send a Socket Mode envelope to every connected client."""
+        for ws in self._sockets:
+            await ws.send_str(json.dumps(envelope))
+
+    # --- handlers --------------------------------------------------------------------------------------------
+
+    async def _args(self, request: web.Request) -> dict[str, Any]:
+        args: dict[str, Any] = dict(request.query)
+        if request.method == "GET":
+            pass
+        elif request.content_type == "application/json":
+            args.update(await request.json())
+        else:
+            args.update(dict(await request.post()))
+        for key in ("blocks", "attachments"):
+            if isinstance(args.get(key), str):
+                args[key] = json.loads(args[key])
+        return args
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await self._args(request)
+        auth = request.headers.get("Authorization", "")
+        self.calls.append((method, args, auth))
+        if self.rate_limits.get(method, 0) > 0:
+            self.rate_limits[method] -= 1
+            return _json({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": "1"})
+        expected = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+        if auth != f"Bearer {expected}":
+            return _json({"ok": False, "error": "invalid_auth"})
+        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        return _json(handler(args) if handler else {"ok": True})
+
+    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": "https://fake.slack.com/", "team": "Fake", "user": "bitrag", "team_id": TEAM,
+                "user_id": BOT_USER, "bot_id": BOT_ID, "is_enterprise_install": False}
+
+    def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = args["channel"]
+        if channel.startswith("CNOTIN"):
+            return {"ok": False, "error": "not_in_channel"}
+        message = {"type": "message", "user": BOT_USER, "bot_id": BOT_ID, "text": args.get("text", ""),
+                   "blocks": args.get("blocks"), "ts": self.next_ts()}
+        if args.get("thread_ts"):
+            message["thread_ts"] = args["thread_ts"]
+        self.messages.setdefault(channel, []).append(message)
+        return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
+
+    def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        for message in self.messages.get(args["channel"], []):
+            if message["ts"] == args["ts"]:
+                message.update(text=args.get("text", ""), blocks=args.get("blocks"))
+                return {"ok": True, "channel": args["channel"], "ts": args["ts"]}
+        return {"ok": False, "error": "message_not_found"}
+
+    def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        thread = args["ts"]
+        thread_messages = [m for m in self.messages.get(args["channel"], [])
+                           if m["ts"] == thread or m.get("thread_ts") == thread]
+        return {"ok": True, "messages": thread_messages, "has_more": False}
+
+    def _files_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        info = self.files.get(args["file"])
+        return {"ok": True, "file": info} if info else {"ok": False, "error": "file_not_found"}
+
+    def _files_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        files = [f for f in self.files.values()
+                 if f["user"] == args.get("user") and args.get("channel") in f["channels"]]
+        return {"ok": True, "files": sorted(files, key=lambda f: -f["created"])}
+
+    def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "user": {"id": args["user"], **self.users.get(args["user"], {})}}
+
+    def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": self.url.replace("http://", "ws://") + "/link?ticket=t"}
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        auth = request.headers.get("Authorization", "")
+        self.downloads.append((request.path, auth))
+        if auth != f"Bearer {BOT_TOKEN}":
+            return web.Response(text="<html><body>Sign in to Slack</body></html>", content_type="text/html")
+        file_id = request.match_info["path"].split("/")[0].split("-", 1)[1]
+        return web.Response(body=self.file_bytes[file_id], content_type="application/octet-stream")
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        self.webhooks.append(await request.json())
+        return web.Response(text="ok")
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_str(json.dumps({"type": "hello", "num_connections": 1,
+                                      "connection_info": {"app_id": "A1"}, "debug_info": {"host": "fake"}}))
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                self.socket_acks.append(json.loads(message.data))
+        self._sockets.remove(ws)
+        return ws
+
+
+def _blocks_text(blocks: list[dict[str, Any]] | None) -> str:
+    parts: list[str] = []
+    for block in blocks or []:
+        if "text" in block and isinstance(block["text"], dict):
+            parts.append(block["text"]["text"])
+        for element in block.get("elements", []):
+            if isinstance(element, dict) and isinstance(element.get("text"), str):
+                parts.append(element["text"])
+    return "\n".join(parts)
+
+
+async def wait_for(predicate: Any, timeout: float = 30.0) -> None:
+    """Poll until `predicate()` is true (lazy listeners finish after the HTTP response)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
