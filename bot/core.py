@@ -33,12 +33,19 @@ HELP = """bitrag answers questions from this team's documents and cites where ea
 
 @dataclass(frozen=True)
 class Conversation:
-    """Where a request comes from. `tenant` selects the knowledge base; nothing crosses tenants."""
+    """Where a request comes from. `tenant` is the knowledge base written to (ingest); reads (ask, sources, forget)
+    cover `tenant` plus `also_reads` — e.g. a channel's own documents and its workspace-wide ones. Nothing else
+    is ever searched."""
 
     tenant: str
     user: str = "local"
     platform: str = "local"
     channel: str | None = None
+    also_reads: tuple[str, ...] = ()
+
+    @property
+    def read_scope(self) -> tuple[str, ...]:
+        return (self.tenant, *self.also_reads)
 
 
 def failure(exc: BaseException) -> MessageView:
@@ -58,7 +65,7 @@ class BotCore:
     async def ask(self, conversation: Conversation, question: str, history: Sequence[Turn] = (),
                   top_k: int | None = None) -> View:
         try:
-            return AnswerView.of(question, await self.service.ask(question, conversation.tenant, history, top_k))
+            return AnswerView.of(question, await self.service.ask(question, conversation.read_scope, history, top_k))
         except Exception as exc:
             return failure(exc)
 
@@ -66,7 +73,7 @@ class BotCore:
                          history: Sequence[Turn] = ()) -> AsyncIterator[str | View]:
         """Yields raw text deltas while the LLM writes, then the final view (answer or error)."""
         try:
-            async for event in self.service.ask_stream(question, conversation.tenant, history):
+            async for event in self.service.ask_stream(question, conversation.read_scope, history):
                 if isinstance(event, AnswerDelta):
                     yield event.text
                 elif isinstance(event, AnswerDone):
@@ -91,7 +98,7 @@ class BotCore:
 
     async def sources(self, conversation: Conversation) -> View:
         try:
-            return DocumentsView(await self.service.sources(conversation.tenant))
+            return DocumentsView(await self.service.sources(conversation.read_scope))
         except Exception as exc:
             return failure(exc)
 
@@ -99,7 +106,7 @@ class BotCore:
         if not reference.strip():
             return MessageView("Say which document to forget: forget <name or id> (see sources).", "error")
         try:
-            return ForgottenView(await self.service.forget(conversation.tenant, reference))
+            return ForgottenView(await self.service.forget(conversation.read_scope, reference))
         except Exception as exc:
             return failure(exc)
 

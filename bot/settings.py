@@ -22,6 +22,7 @@ class Settings(RagSettings):
     slack_api_url: str | None = None
     slack_port: int = Field(default=3000, ge=1, le=65535)
     slack_ingest_allowed: str = "all"
+    slack_channel_scoped: bool = False
 
     @property
     def slack_configured(self) -> bool:

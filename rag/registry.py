@@ -168,27 +168,28 @@ class Registry:
 
     # --- retrieval -------------------------------------------------------------------------------------------
 
-    def visible(self, tenant: str, ids: Sequence[int], with_vectors: bool) -> dict[int, bytes | None]:
-        """The subset of `ids` that belong to `tenant`'s ready documents, with their float16 vectors."""
+    def visible(self, tenants: Sequence[str], ids: Sequence[int], with_vectors: bool) -> dict[int, bytes | None]:
+        """The subset of `ids` that belong to ready documents of `tenants`, with their float16 vectors."""
         if not ids:
             return {}
-        marks = ",".join("?" * len(ids))
+        marks, tenant_marks = ",".join("?" * len(ids)), ",".join("?" * len(tenants))
         column = "c.vector" if with_vectors else "NULL"
         with self._lock:
             rows = self._db.execute(
-                f"SELECT c.id, {column} FROM chunks c JOIN documents d ON d.id = c.document "
-                f"WHERE d.tenant = ? AND d.state = 'ready' AND c.id IN ({marks})", (tenant, *ids)).fetchall()
+                f"SELECT c.id, {column} FROM chunks c JOIN documents d ON d.id = c.document WHERE d.tenant IN "
+                f"({tenant_marks}) AND d.state = 'ready' AND c.id IN ({marks})", (*tenants, *ids)).fetchall()
         return {int(cid): blob for cid, blob in rows}
 
     # --- listing ---------------------------------------------------------------------------------------------
 
-    def documents(self, tenant: str) -> list[DocumentRow]:
-        return self._rows("WHERE tenant = ? AND state = 'ready' ORDER BY source, created_at", (tenant,))
+    def documents(self, tenants: Sequence[str]) -> list[DocumentRow]:
+        marks = ",".join("?" * len(tenants))
+        return self._rows(f"WHERE tenant IN ({marks}) AND state = 'ready' ORDER BY source, created_at", tuple(tenants))
 
-    def resolve(self, tenant: str, ref: str) -> DocumentRow:
-        """A document by doc id, unique doc-id prefix (≥ 6 characters) or source name."""
+    def resolve(self, tenants: Sequence[str], ref: str) -> DocumentRow:
+        """A document of `tenants` by doc id, unique doc-id prefix (≥ 6 characters) or source name."""
         ref = ref.strip()
-        docs = self.documents(tenant)
+        docs = self.documents(tenants)
         matches = [d for d in docs if d.doc_id == ref] or [d for d in docs if d.source == ref]
         if not matches and len(ref) >= 6:
             matches = [d for d in docs if d.doc_id.startswith(ref)]

@@ -15,6 +15,7 @@ from rag.registry import Registry
 from rag.rescore import asymmetric_similarity, hamming_similarity, precise_similarity
 from rag.settings import RescoreMode
 from rag.store import Candidate, MilvusStore
+from rag.tenants import Scope, scope_tenants
 
 
 @dataclass
@@ -42,18 +43,19 @@ class Retriever:
         self.mode = mode
         self.oversample = oversample
 
-    async def retrieve(self, query: np.ndarray, tenant: str, top_k: int,
+    async def retrieve(self, query: np.ndarray, scope: Scope, top_k: int,
                        timings: dict[str, float] | None = None) -> list[Hit]:
-        """The `top_k` best chunks of `tenant` for a unit-length float query; adds search/rescore ms to timings."""
+        """The `top_k` best chunks of the scope's tenants for a unit-length float query; adds search/rescore ms."""
+        tenants = scope_tenants(scope)
         timings = timings if timings is not None else {}
         started = time.perf_counter()
         limit = top_k * (self.oversample if self.mode != "none" else 1)
-        candidates = await self._store.search(tenant, binarize(query)[0].tobytes(), limit)
+        candidates = await self._store.search(tenants, binarize(query)[0].tobytes(), limit)
         searched = time.perf_counter()
         timings["search"] = (searched - started) * 1000
 
-        # Only chunks of this tenant's committed documents count (see registry.py for why).
-        visible = await asyncio.to_thread(self._registry.visible, tenant, [c.id for c in candidates],
+        # Only chunks of these tenants' committed documents count (see registry.py for why).
+        visible = await asyncio.to_thread(self._registry.visible, tenants, [c.id for c in candidates],
                                           self.mode == "precise")
         candidates = [c for c in candidates if c.id in visible]
         scores = await self._scores(query, candidates, visible)

@@ -37,7 +37,7 @@ from rag.registry import DocumentRow, Registry
 from rag.retrieve import Hit, Retriever
 from rag.settings import RagSettings
 from rag.store import ChunkRecord, MilvusStore
-from rag.tenants import validate_tenant
+from rag.tenants import Scope, scope_tenants, validate_tenant
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +108,8 @@ class RagService:
 
     # --- asking ----------------------------------------------------------------------------------------------
 
-    async def ask(self, question: str, tenant: str, history: Sequence[Turn] = (), top_k: int | None = None) -> Answer:
-        """Answer in one piece (the LLM is called without streaming)."""
+    async def ask(self, question: str, tenant: Scope, history: Sequence[Turn] = (), top_k: int | None = None) -> Answer:
+        """Answer in one piece (the LLM is called without streaming). `tenant` may be several tenants to search."""
         timings: dict[str, float] = {}
         hits, early = await self._retrieve(question, tenant, history, top_k, timings)
         if early is not None:
@@ -119,7 +119,7 @@ class RagService:
         timings["generate"] = _ms(started)
         return self._finish(raw, hits, mode, timings, warning)
 
-    async def ask_stream(self, question: str, tenant: str, history: Sequence[Turn] = (),
+    async def ask_stream(self, question: str, tenant: Scope, history: Sequence[Turn] = (),
                          top_k: int | None = None) -> AsyncIterator[AnswerEvent]:
         """Yield `AnswerDelta`s as the LLM writes, then one `AnswerDone` with the cleaned, cited answer."""
         timings: dict[str, float] = {}
@@ -139,9 +139,9 @@ class RagService:
         timings["generate"] = _ms(started)
         yield AnswerDone(self._finish(raw, hits, mode, timings, warning))
 
-    async def _retrieve(self, question: str, tenant: str, history: Sequence[Turn], top_k: int | None,
+    async def _retrieve(self, question: str, tenant: Scope, history: Sequence[Turn], top_k: int | None,
                         timings: dict[str, float]) -> tuple[list[Hit], Answer | None]:
-        validate_tenant(tenant)
+        tenant = scope_tenants(tenant)
         question = question.strip()
         if not question:
             raise BitragError("Ask a question, for example: what is our vacation policy?")
@@ -263,14 +263,12 @@ class RagService:
 
     # --- documents -------------------------------------------------------------------------------------------
 
-    async def sources(self, tenant: str) -> list[DocumentInfo]:
-        validate_tenant(tenant)
-        return [row.info() for row in await asyncio.to_thread(self.registry.documents, tenant)]
+    async def sources(self, tenant: Scope) -> list[DocumentInfo]:
+        return [row.info() for row in await asyncio.to_thread(self.registry.documents, scope_tenants(tenant))]
 
-    async def forget(self, tenant: str, ref: str) -> DocumentInfo:
+    async def forget(self, tenant: Scope, ref: str) -> DocumentInfo:
         """Remove a document (by id, id prefix or file name); it disappears from answers at once."""
-        validate_tenant(tenant)
-        document = await asyncio.to_thread(self.registry.resolve, tenant, ref)
+        document = await asyncio.to_thread(self.registry.resolve, scope_tenants(tenant), ref)
         await asyncio.to_thread(self.registry.mark_deleting, document)
         await self._discard(document)
         return document.info()

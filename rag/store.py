@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from rag.errors import ModelMismatchError, StoreUnavailableError
 from rag.milvus import DataType, MilvusClient
 from rag.settings import RagSettings
-from rag.tenants import tenant_filter, validate_tenant
+from rag.tenants import Scope, tenant_filter, validate_tenant
 
 log = logging.getLogger(__name__)
 
@@ -147,14 +147,14 @@ class MilvusStore:
         for start in range(0, len(rows), INSERT_BATCH):
             await self._call(self._client.insert, self.collection, rows[start:start + INSERT_BATCH])
 
-    async def search(self, tenant: str, query_bits: bytes, limit: int) -> list[Candidate]:
-        """The `limit` nearest chunks of `tenant` by Hamming distance (BIN_FLAT is exact)."""
+    async def search(self, scope: Scope, query_bits: bytes, limit: int) -> list[Candidate]:
+        """The `limit` nearest chunks of the scope's tenants by Hamming distance (BIN_FLAT is exact)."""
         params: dict[str, Any] = {"metric_type": "HAMMING"}
         if not self._is_lite:
             params["params"] = {"nprobe": self._nprobe}
         hits = await self._call(
             self._client.search, self.collection, data=[query_bits], anns_field="vector", limit=limit,
-            filter=tenant_filter(tenant), output_fields=["doc_id", "source", "text", "meta"], search_params=params)
+            filter=tenant_filter(scope), output_fields=["doc_id", "source", "text", "meta"], search_params=params)
         return [Candidate(id=int(h["id"]), hamming=int(h["distance"]), doc_id=h["entity"]["doc_id"],
                           source=h["entity"]["source"], text=h["entity"]["text"], meta=h["entity"]["meta"] or {})
                 for h in hits[0]]

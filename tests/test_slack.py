@@ -332,3 +332,60 @@ async def test_invalid_token_is_a_clear_startup_error(fake_slack, make_settings,
         assert "xoxb-revoked" not in str(raised.value)
     finally:
         await service.close()
+
+
+async def test_streaming_answer_is_edited_at_a_throttled_rate(fake_slack, make_settings, embedder, fake_llm) -> None:
+    fake_llm.reply = " ".join(["Kestrel v2 ships on September 15, 2026 [1]."] * 6)
+    fake_llm.token_delay = 0.05  # 43 tokens ≈ 2.2 s of writing
+    harness, close = await make_harness(fake_slack, make_settings, embedder, llm="groq", groq_api_key=fake_llm.api_key,
+                                        groq_base_url=fake_llm.url)  # stream_interval_s = 0.2
+    try:
+        await ingest_samples(harness.adapter.core.service, TEAM)
+        started = time.monotonic()
+        event = {**harness.user_message(f"<@{BOT_USER}> When does Kestrel v2 ship?"), "type": "app_mention"}
+        await harness.event(event)
+        await wait_for(lambda: "reactions.remove" in fake_slack.methods())
+        elapsed = time.monotonic() - started
+        updates = [args for method, args, _ in fake_slack.calls if method == "chat.update"]
+        partial = [u for u in updates if "…" in json.dumps(u.get("blocks"), ensure_ascii=False)]
+        assert len(partial) >= 3  # the answer grew in place while the model wrote
+        assert len(updates) <= elapsed / 0.2 + 2  # never faster than one edit per STREAM_INTERVAL_S
+        reply = next(m for m in fake_slack.messages["C1"] if m.get("thread_ts") == event["ts"])
+        final = fake_slack.final_text(reply["ts"])
+        assert "…" not in final.split("*Sources*")[0] and "roadmap-q3-2026.pptx" in final
+    finally:
+        await close()
+
+
+async def test_channel_scoped_documents_stay_in_their_channel(fake_slack, make_settings, embedder) -> None:
+    harness, close = await make_harness(fake_slack, make_settings, embedder, slack_channel_scoped=True)
+    try:
+        secret = fake_slack.add_file("F0SECRET01", "launch.md", b"# Launch\n\nThe Hydra launch code is 7-alpha-9.\n")
+        shared = fake_slack.add_file("F0SHARED01", "lunch.md", b"# Lunch\n\nThe canteen serves ramen on Tuesdays.\n")
+        first = harness.user_message(f"<@{BOT_USER}>", channel="CSECRET", files=[{"id": secret["id"]}])
+        await harness.event({**first, "type": "app_mention"})
+        second = harness.user_message(f"<@{BOT_USER}> workspace-wide", channel="CSECRET", files=[{"id": shared["id"]}])
+        await harness.event({**second, "type": "app_mention"})
+        await wait_for(lambda: posted(fake_slack, "CSECRET", "lunch.md: added"))
+        service = harness.adapter.core.service
+        assert [d.source for d in await service.sources(f"{TEAM}:CSECRET")] == ["launch.md"]
+        assert [d.source for d in await service.sources(TEAM)] == ["lunch.md"]
+
+        async def ask(channel: str, question_text: str) -> str:
+            question = harness.user_message(f"<@{BOT_USER}> {question_text}", channel=channel)
+            await harness.event({**question, "type": "app_mention"})
+
+            def answered() -> bool:
+                return any("ources*" in fake_slack.final_text(m["ts"]) for m in fake_slack.messages[channel]
+                           if m.get("thread_ts") == question["ts"])
+
+            await wait_for(answered)
+            reply = next(m for m in fake_slack.messages[channel] if m.get("thread_ts") == question["ts"])
+            return fake_slack.final_text(reply["ts"])
+
+        assert "7-alpha-9" in await ask("CSECRET", "What is the Hydra launch code?")
+        elsewhere = await ask("COTHER", "What is the Hydra launch code?")
+        assert "7-alpha-9" not in elsewhere and "launch.md" not in elsewhere
+        assert "lunch.md" in await ask("COTHER", "What does the canteen serve on Tuesdays?")  # workspace-wide
+    finally:
+        await close()

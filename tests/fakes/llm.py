@@ -8,6 +8,7 @@ function of the request), a number of 429s (with Retry-After) or 500s to return 
 from __future__ import annotations
 
 import array
+import asyncio
 import base64
 import hashlib
 import json
@@ -26,6 +27,7 @@ class FakeLLM:
     rate_limit_first: int = 0
     fail_first: int = 0
     retry_after: str = "0"
+    token_delay: float = 0.0  # seconds between streamed tokens, like a real model writing
     requests: list[dict[str, Any]] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
     url: str = ""
@@ -77,6 +79,8 @@ class FakeLLM:
             {"content": w + (" " if i < len(words) - 1 else "")} for i, w in enumerate(words)]
         for delta in deltas:
             await response.write(f"data: {json.dumps(self._chunk(body, delta, None))}\n\n".encode())
+            if self.token_delay:
+                await asyncio.sleep(self.token_delay)
         await response.write(f"data: {json.dumps(self._chunk(body, {}, 'stop'))}\n\n".encode())
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()

@@ -57,6 +57,9 @@ def strip_mentions(text: str) -> str:
     return " ".join(MENTION.sub(" ", text or "").split())
 
 
+WORKSPACE_WIDE = re.compile(r"(?i)(?:--)?workspace(?:-wide)?\b")
+
+
 def check_tokens(settings: Settings) -> None:
     """Fail fast, naming the variable, before any network call."""
     if settings.slack_bot_token is None:
@@ -118,6 +121,16 @@ class SlackAdapter:
             raise ConfigError(f"Slack rejected SLACK_BOT_TOKEN ({slack_error(exc)}): copy the current Bot "
                               "User OAuth Token from the app's OAuth & Permissions page") from None
 
+    def conversation(self, team: str, user: str, channel: str, workspace_wide: bool = False) -> Conversation:
+        """The tenant is the workspace; with SLACK_CHANNEL_SCOPED, documents added in a channel belong to that
+        channel (`team:channel`) unless marked workspace-wide, and a channel reads its own plus the workspace's."""
+        if not self.settings.slack_channel_scoped or channel.startswith("D"):
+            return Conversation(tenant=team, user=user, platform="slack", channel=channel)
+        own = f"{team}:{channel}"
+        if workspace_wide:
+            return Conversation(tenant=team, user=user, platform="slack", channel=channel, also_reads=(own,))
+        return Conversation(tenant=own, user=user, platform="slack", channel=channel, also_reads=(team,))
+
     # --- middleware --------------------------------------------------------------------------------------------
 
     async def _process_each_event_once(self, body: dict[str, Any], next: Any) -> BoltResponse | None:
@@ -150,8 +163,7 @@ class SlackAdapter:
         question = command.get("text", "").strip()
         if not question:
             return
-        conversation = Conversation(tenant=command["team_id"], user=command["user_id"], platform="slack",
-                                    channel=command["channel_id"])
+        conversation = self.conversation(command["team_id"], command["user_id"], command["channel_id"])
         header = f"*<@{command['user_id']}> asked:* {escape(question)}"
         try:
             await self._answer(conversation, question, [], command["channel_id"], None, header)
@@ -197,17 +209,18 @@ class SlackAdapter:
     async def _handle_message(self, event: dict[str, Any], context: Any, follow_up_only: bool = False) -> None:
         channel, ts = event["channel"], event["ts"]
         thread = event.get("thread_ts") or ts
-        conversation = Conversation(tenant=context.team_id or event.get("team", ""), user=event.get("user", ""),
-                                    platform="slack", channel=channel)
+        question = strip_mentions(event.get("text", ""))
+        conversation = self.conversation(context.team_id or event.get("team", ""), event.get("user", ""), channel,
+                                         workspace_wide=bool(WORKSPACE_WIDE.search(question)))
         history: list[Turn] = []
         if thread != ts:
             participated, history = await self._thread_history(channel, thread, ts, context.bot_user_id)
             if follow_up_only and not participated:
                 return  # a thread bitrag is not part of
-        question = strip_mentions(event.get("text", ""))
         if event.get("files"):
             await self._ingest_files(conversation, event["files"], channel, thread)
-            if not question or re.fullmatch(r"(?i)ingest|add( this| these)?|index( this)?", question):
+            instruction = WORKSPACE_WIDE.sub("", question).strip()
+            if not instruction or re.fullmatch(r"(?i)ingest|add( this| these)?|index( this)?", instruction):
                 return
         if not question:
             await self.client.chat_postMessage(channel=channel, thread_ts=thread, text=SLACK_HELP)
@@ -345,20 +358,21 @@ class SlackAdapter:
         return view
 
     async def _ack_ingest(self, ack: Any, command: dict[str, Any]) -> None:
-        if command.get("text", "").strip():
+        if WORKSPACE_WIDE.sub("", command.get("text", "")).strip():
             await ack(":inbox_tray: Fetching that file from Slack…")
         else:
             await ack("To add documents, share files in a message that mentions me, or send them to me in a DM. "
                       "I'm now looking for the files you shared most recently in this channel…")
 
     async def _run_ingest(self, command: dict[str, Any], respond: Any) -> None:
-        conversation = Conversation(tenant=command["team_id"], user=command["user_id"], platform="slack",
-                                    channel=command["channel_id"])
+        argument = command.get("text", "").strip()
+        conversation = self.conversation(command["team_id"], command["user_id"], command["channel_id"],
+                                         workspace_wide=bool(WORKSPACE_WIDE.search(argument)))
+        argument = WORKSPACE_WIDE.sub("", argument).strip()
         try:
             if not await self._may_change(conversation.user):
                 await respond(text=self.policy.refusal(INGEST_VARIABLE), response_type="ephemeral")
                 return
-            argument = command.get("text", "").strip()
             if argument:
                 file_id = file_id_from_url(argument)
                 if file_id is None:
@@ -394,8 +408,7 @@ class SlackAdapter:
         await ack()
 
     async def _run_bitrag(self, command: dict[str, Any], respond: Any) -> None:
-        conversation = Conversation(tenant=command["team_id"], user=command["user_id"], platform="slack",
-                                    channel=command["channel_id"])
+        conversation = self.conversation(command["team_id"], command["user_id"], command["channel_id"])
         word, _, argument = command.get("text", "").strip().partition(" ")
         word = word.lower()
         visible = False
