@@ -173,13 +173,28 @@ def evaluate_command(dataset: Annotated[Path, typer.Argument(help="BEIR folder: 
 
 
 @app.command()
-def serve(platform: Annotated[str, typer.Argument(help="slack")],
+def serve(platform: Annotated[str, typer.Argument(help="slack or discord")],
           port: Annotated[int | None, typer.Option(help="HTTP port (Slack HTTP mode)")] = None) -> None:
     """Run a chat adapter until interrupted."""
-    if platform != "slack":
-        errors.print(f"Unknown platform {platform!r}: use slack.", style="red", markup=False)
+    if platform not in ("slack", "discord"):
+        errors.print(f"Unknown platform {platform!r}: use slack or discord.", style="red", markup=False)
         raise typer.Exit(2)
-    _run(lambda core, s: _serve_slack(core, s, port or s.slack_port))
+    if platform == "discord":
+        _run(_serve_discord)
+    else:
+        _run(lambda core, s: _serve_slack(core, s, port or s.slack_port))
+
+
+async def _serve_discord(core: BotCore, settings: Settings) -> None:
+    from bot.adapters.discord.bot import BitragDiscord
+    from bot.adapters.discord.serve import serve as serve_discord
+    from bot.feedback import FeedbackStore
+
+    feedback = FeedbackStore(settings.feedback_url)
+    try:
+        await serve_discord(BitragDiscord(core, settings, feedback))
+    finally:
+        feedback.close()
 
 
 async def _serve_slack(core: BotCore, settings: Settings, port: int) -> None:
@@ -200,8 +215,13 @@ def run(tenant: TenantOption = None) -> None:
     from bot.adapters.repl import run_repl
 
     async def work(core: BotCore, settings: Settings) -> None:
+        adapters = []
         if settings.slack_configured:
-            await _serve_slack(core, settings, settings.slack_port)
+            adapters.append(_serve_slack(core, settings, settings.slack_port))
+        if settings.discord_configured:
+            adapters.append(_serve_discord(core, settings))
+        if adapters:
+            await asyncio.gather(*adapters)
         else:
             await run_repl(core, Conversation(tenant or settings.default_tenant, platform="terminal"), console)
 

@@ -24,9 +24,20 @@ class Settings(RagSettings):
     slack_ingest_allowed: str = "all"
     slack_channel_scoped: bool = False
 
+    # Discord
+    discord_token: SecretStr | None = None
+    discord_api_url: str | None = None
+    discord_gateway_url: str | None = None
+    discord_guild_ids: str = ""
+    discord_ingest_allowed: str = "everyone"
+
     @property
     def slack_configured(self) -> bool:
         return self.slack_bot_token is not None
+
+    @property
+    def discord_configured(self) -> bool:
+        return self.discord_token is not None
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -11,6 +11,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.uploads import safe_name
 from ingest.formats import kind_of
 from rag.errors import BitragError, ParseError
 from rag.models import DocumentParser, SourceFile
@@ -29,13 +30,6 @@ def file_id_from_url(url: str) -> str | None:
     """`https://team.slack.com/files/U1/F0ABC123/report.pdf` or a files-pri URL → `F0ABC123`."""
     match = FILE_ID.search(url)
     return match.group(1) if match else None
-
-
-def safe_name(name: str) -> str:
-    """A file name that cannot leave the download folder (no path parts, no control or shell characters)."""
-    base = Path(name.replace("\\", "/")).name
-    cleaned = re.sub(r"[^\w.\- ]+", "_", base, flags=re.UNICODE).strip(" .") or "file"
-    return cleaned[-200:]
 
 
 class SlackFiles:

@@ -1,0 +1,340 @@
+"""The Discord bot (discord.py 2.x): mentions answered in a thread on the question, thread follow-ups and replies
+continue the conversation, `/ask` `/ingest` `/sources` `/forget` `/help` app commands, attachments, 👍/👎 buttons.
+
+Thin by design: events become bot-core calls (`BotCore`), views are rendered by `render.py`. The tenant is the guild
+id; DMs use a per-user tenant (`dm:<user id>`). Answers never ping anyone (allowed mentions: none) and links never
+unfurl.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.adapters.discord.render import answer_pages, streaming_text, view_text
+from bot.core import HELP, BotCore, Conversation, failure
+from bot.feedback import FeedbackStore
+from bot.settings import Settings
+from bot.streaming import ThrottledEditor
+from bot.uploads import safe_name
+from bot.views import AnswerView, IngestView, MessageView, View
+from rag.errors import BitragError, ConfigError
+from rag.models import FileResult, SourceFile, Turn
+
+log = logging.getLogger(__name__)
+
+INGEST_WORD = re.compile(r"(?i)\bingest\b")
+MENTION = re.compile(r"<@!?\d+>")
+DISCORD_HELP = HELP.replace("  ask <question>     ask (or just type the question)",
+                            "  /ask question:     or mention me (replies in my threads need no mention)").replace(
+    "  ingest <path>...   add files or folders", "  /ingest file:      or mention me with attachments and 'ingest'")
+INGEST_VARIABLE = "DISCORD_INGEST_ALLOWED"
+
+
+def parse_policy(value: str) -> tuple[str, str]:
+    """`everyone`, `manage_guild`, or `role:<name or id>` → (kind, role)."""
+    value = value.strip()
+    if value.lower() in ("everyone", "all", ""):
+        return "everyone", ""
+    if value.lower() in ("manage_guild", "manage_server", "admins"):
+        return "manage_guild", ""
+    if value.lower().startswith("role:") and value[5:].strip():
+        return "role", value[5:].strip()
+    raise ConfigError(f"{INGEST_VARIABLE}={value!r}: use everyone, manage_guild, or role:<role name or id>")
+
+
+def check_token(settings: Settings) -> str:
+    if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
+        raise ConfigError("DISCORD_TOKEN is not set: copy the bot token from the Developer Portal (your application "
+                          "› Bot › Reset Token) into .env")
+    token = settings.discord_token.get_secret_value().strip()
+    if token.count(".") != 2 or " " in token:
+        raise ConfigError("DISCORD_TOKEN does not look like a bot token (three dot-separated parts); copy it again "
+                          "from the Developer Portal › Bot")
+    parse_policy(settings.discord_ingest_allowed)
+    return token
+
+
+class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"bitrag:vote:(?P<vote>up|down):(?P<id>\w+)"):
+    """👍/👎 that keep working after a restart (the answer id lives in the custom id)."""
+
+    def __init__(self, vote: str, answer_id: str) -> None:
+        super().__init__(discord.ui.Button(label="👍" if vote == "up" else "👎", style=discord.ButtonStyle.secondary,
+                                           custom_id=f"bitrag:vote:{vote}:{answer_id}"))
+        self.vote, self.answer_id = vote, answer_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button,
+                             match: re.Match[str]) -> VoteButton:
+        return cls(match["vote"], match["id"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        feedback: FeedbackStore = interaction.client.feedback  # type: ignore[attr-defined]
+        known = await asyncio.to_thread(feedback.vote, self.answer_id, str(interaction.user.id),
+                                        1 if self.vote == "up" else -1)
+        await interaction.response.send_message("Thanks for the feedback!" if known else
+                                                "That answer is too old to rate.", ephemeral=True)
+
+
+def vote_view(answer_id: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(VoteButton("up", answer_id))
+    view.add_item(VoteButton("down", answer_id))
+    return view
+
+
+class BitragDiscord(discord.Client):
+    def __init__(self, core: BotCore, settings: Settings, feedback: FeedbackStore, **options: Any) -> None:
+        check_token(settings)
+        intents = discord.Intents.default()
+        intents.message_content = True  # privileged: mentions and thread follow-ups need the text
+        super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none(), **options)
+        self.core, self.settings, self.feedback = core, settings, feedback
+        self.policy = parse_policy(settings.discord_ingest_allowed)
+        self.tree = app_commands.CommandTree(self)
+        self._register_commands()
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(VoteButton)
+        guilds = [int(g) for g in self.settings.discord_guild_ids.replace(" ", "").split(",") if g]
+        for guild_id in guilds:  # development: instant per-guild registration
+            guild = discord.Object(guild_id)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+        if not guilds:  # production: global commands
+            await self.tree.sync()
+
+    # --- helpers ---------------------------------------------------------------------------------------------
+
+    def conversation(self, guild: discord.Guild | None, user: discord.abc.User, channel_id: int | None) -> Conversation:
+        tenant = str(guild.id) if guild is not None else f"dm:{user.id}"
+        return Conversation(tenant=tenant, user=str(user.id), platform="discord",
+                            channel=str(channel_id) if channel_id else None)
+
+    def may_change(self, user: discord.abc.User, guild: discord.Guild | None,
+                   permissions: discord.Permissions | None = None) -> bool:
+        """`permissions`: what Discord resolved for an interaction's user in its channel (preferred when given)."""
+        kind, role = self.policy
+        if guild is None or kind == "everyone":  # a DM knowledge base belongs to its user
+            return True
+        member = user if isinstance(user, discord.Member) else guild.get_member(user.id)
+        if member is None:
+            return False
+        if kind == "manage_guild":
+            return (permissions or member.guild_permissions).manage_guild
+        return any(r.name == role or str(r.id) == role for r in member.roles)
+
+    def refusal(self) -> str:
+        kind, role = self.policy
+        who = "members with the Manage Server permission" if kind == "manage_guild" else f"members with the {role} role"
+        return f"Sorry, only {who} can add or remove documents here. Ask an admin, or to change {INGEST_VARIABLE}."
+
+    async def record(self, view: AnswerView, conversation: Conversation) -> str:
+        return await asyncio.to_thread(self.feedback.record_answer, view, "discord", conversation.tenant,
+                                       conversation.channel, conversation.user)
+
+    async def stream_answer(self, conversation: Conversation, question: str, history: list[Turn],
+                            edit: Any, send: Any) -> None:
+        """Stream into one message via `edit(content=..., view=...)`, then finish; overflow pages go to `send`."""
+        editor = ThrottledEditor(lambda text: edit(content=streaming_text(text)), self.settings.stream_interval_s)
+        partial, final = "", None
+        async for item in self.core.ask_stream(conversation, question, history):
+            if isinstance(item, str):
+                partial += item
+                await editor.update(partial)
+            else:
+                final = item
+        view: View = final or MessageView("No answer was produced.", "error")
+        if not isinstance(view, AnswerView):
+            await editor.finish(lambda: edit(content=view_text(view)))
+            return
+        pages = answer_pages(view)
+        buttons = vote_view(await self.record(view, conversation))
+        if len(pages) == 1:
+            await editor.finish(lambda: edit(content=pages[0], view=buttons))
+            return
+        await editor.finish(lambda: edit(content=pages[0]))
+        for i, page in enumerate(pages[1:], start=2):
+            await send(page, view=buttons if i == len(pages) else discord.utils.MISSING)
+
+    async def fetch_attachments(self, attachments: list[discord.Attachment], folder: Path,
+                                link: str | None) -> tuple[list[SourceFile], list[FileResult]]:
+        """Check each attachment's name and size before downloading it; failures are reported, not raised."""
+        fetched, failed = [], []
+        for attachment in attachments:
+            try:
+                self.core.service.parser.check(attachment.filename, attachment.size)
+                path = folder / f"{attachment.id}-{safe_name(attachment.filename)}"
+                path.write_bytes(await attachment.read())
+                fetched.append(SourceFile(path=path, name=attachment.filename, key=f"discord:{attachment.filename}",
+                                          link=link))
+            except BitragError as exc:
+                failed.append(FileResult(attachment.filename, "failed", reason=str(exc)))
+            except discord.HTTPException as exc:
+                reason = f"{attachment.filename}: the download failed ({exc.status}); try again."
+                failed.append(FileResult(attachment.filename, "failed", reason=reason))
+        return fetched, failed
+
+    async def ingest_attachments(self, conversation: Conversation, attachments: list[discord.Attachment],
+                                 edit: Any, link: str | None) -> None:
+        editor = ThrottledEditor(lambda text: edit(content=text), self.settings.stream_interval_s)
+        tasks: set[asyncio.Task[None]] = set()
+
+        def progress(name: str, done: int, total: int) -> None:
+            task = asyncio.get_running_loop().create_task(editor.update(f"📥 {name}: {done}/{total} chunks…"))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        with tempfile.TemporaryDirectory(prefix="bitrag-discord-") as folder:
+            fetched, failed = await self.fetch_attachments(attachments, Path(folder), link)
+            view = await self.core.ingest(conversation, fetched, progress)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if isinstance(view, IngestView):
+            view.report.results[:0] = failed
+        await editor.finish(lambda: edit(content=view_text(view)))
+
+    # --- messages --------------------------------------------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or self.user is None:
+            return
+        in_dm = message.guild is None
+        thread = message.channel if isinstance(message.channel, discord.Thread) else None
+        in_our_thread = thread is not None and thread.owner_id == self.user.id
+        mentioned = any(u.id == self.user.id for u in message.mentions) and f"{self.user.id}>" in message.content
+        reference = message.reference.resolved if message.reference else None
+        replied = isinstance(reference, discord.Message) and reference.author.id == self.user.id
+        log.debug("message %s: dm=%s our_thread=%s mentioned=%s replied=%s (%r)", message.id, in_dm, in_our_thread,
+                  mentioned, replied, type(reference).__name__)
+        if not (in_dm or in_our_thread or mentioned or replied):
+            return
+        text = " ".join(MENTION.sub(" ", message.content).split())
+        conversation = self.conversation(message.guild, message.author, message.channel.id)
+        try:
+            if message.attachments and (in_dm or INGEST_WORD.search(text)):
+                await self._ingest_from_message(message, conversation)
+                text = INGEST_WORD.sub("", text).strip()
+                if not text:
+                    return
+            if not text:
+                await message.reply(DISCORD_HELP, mention_author=False)
+                return
+            history = await self._history(message, thread if in_our_thread else None,
+                                          reference if replied else None)
+            await self._answer_message(message, conversation, text, history, create_thread=not (
+                in_dm or in_our_thread or replied))
+        except discord.HTTPException as exc:
+            log.warning("Discord API error while answering: %s %s", exc.status, exc.text)
+            await self._tell(message, f"⚠️ Discord refused part of my answer ({exc.status}); please try again.")
+
+    async def _tell(self, message: discord.Message, text: str) -> None:
+        try:
+            await message.channel.send(text)
+        except discord.HTTPException:
+            log.warning("Could not tell the user either")
+
+    async def _ingest_from_message(self, message: discord.Message, conversation: Conversation) -> None:
+        if not self.may_change(message.author, message.guild):
+            await message.reply(self.refusal(), mention_author=False)
+            return
+        status = await message.reply(f"📥 Ingesting {', '.join(a.filename for a in message.attachments)}…",
+                                     mention_author=False)
+        await self.ingest_attachments(conversation, list(message.attachments), status.edit, message.jump_url)
+
+    async def _history(self, message: discord.Message, thread: discord.Thread | None,
+                       replied_to: discord.Message | None) -> list[Turn]:
+        turns: list[Turn] = []
+        if thread is not None:
+            if isinstance(thread.parent, discord.TextChannel):
+                try:  # the question the thread was started on
+                    starter = await thread.parent.fetch_message(thread.id)
+                    turns.append(Turn("user", " ".join(MENTION.sub(" ", starter.content).split())))
+                except discord.HTTPException:
+                    pass
+            async for earlier in thread.history(limit=50, before=message, oldest_first=True):
+                turns.append(self._turn(earlier))
+        elif replied_to is not None:
+            turns.append(self._turn(replied_to))
+        turns = [t for t in turns if t.text]
+        return turns[-self.settings.history_turns * 2:]
+
+    def _turn(self, message: discord.Message) -> Turn:
+        if self.user is not None and message.author.id == self.user.id:
+            return Turn("assistant", message.content.split("\n\n**Sources**")[0].split("\n\n**Closest")[0])
+        return Turn("user", " ".join(MENTION.sub(" ", message.content).split()))
+
+    async def _answer_message(self, message: discord.Message, conversation: Conversation, question: str,
+                              history: list[Turn], create_thread: bool) -> None:
+        destination: discord.abc.Messageable = message.channel
+        reply_to: discord.Message | None = message
+        if create_thread:
+            try:
+                destination = await message.create_thread(name=question[:90] or "bitrag", auto_archive_duration=1440)
+                reply_to = None
+            except discord.HTTPException:  # threads not allowed here: reply in the channel instead
+                destination = message.channel
+        async with destination.typing():
+            if reply_to is not None:
+                answer = await reply_to.reply("🔎 Searching…", mention_author=False, suppress_embeds=True)
+            else:
+                answer = await destination.send("🔎 Searching…", suppress_embeds=True)
+            await self.stream_answer(conversation, question, history, answer.edit,
+                                     lambda page, view: destination.send(page, view=view, suppress_embeds=True))
+
+    # --- app commands ----------------------------------------------------------------------------------------
+
+    def _register_commands(self) -> None:
+        tree = self.tree
+
+        @tree.command(name="ask", description="Ask a question about this server's documents")
+        @app_commands.describe(question="What do you want to know?")
+        async def ask(interaction: discord.Interaction, question: str) -> None:
+            await interaction.response.defer(thinking=True)
+            conversation = self.conversation(interaction.guild, interaction.user, interaction.channel_id)
+            try:
+                await self.stream_answer(conversation, question, [], interaction.edit_original_response,
+                                         lambda page, view: interaction.followup.send(page, view=view))
+            except Exception as exc:
+                await interaction.edit_original_response(content=f"⚠️ {failure(exc).text}")
+
+        @tree.command(name="ingest", description="Add files to this server's knowledge base")
+        async def ingest(interaction: discord.Interaction, file: discord.Attachment,
+                         file2: discord.Attachment | None = None, file3: discord.Attachment | None = None) -> None:
+            if not self.may_change(interaction.user, interaction.guild, interaction.permissions):
+                await interaction.response.send_message(self.refusal(), ephemeral=True)
+                return
+            attachments = [a for a in (file, file2, file3) if a is not None]
+            await interaction.response.defer(thinking=True)
+            status = await interaction.edit_original_response(
+                content=f"📥 Ingesting {', '.join(a.filename for a in attachments)}…")
+            conversation = self.conversation(interaction.guild, interaction.user, interaction.channel_id)
+            await self.ingest_attachments(conversation, attachments, interaction.edit_original_response,
+                                          status.jump_url)
+
+        @tree.command(name="sources", description="List the documents bitrag answers from")
+        async def sources(interaction: discord.Interaction) -> None:
+            conversation = self.conversation(interaction.guild, interaction.user, interaction.channel_id)
+            await interaction.response.send_message(view_text(await self.core.sources(conversation)), ephemeral=True)
+
+        @tree.command(name="forget", description="Remove a document from the knowledge base")
+        @app_commands.describe(document="File name or id, as listed by /sources")
+        async def forget(interaction: discord.Interaction, document: str) -> None:
+            if not self.may_change(interaction.user, interaction.guild, interaction.permissions):
+                await interaction.response.send_message(self.refusal(), ephemeral=True)
+                return
+            conversation = self.conversation(interaction.guild, interaction.user, interaction.channel_id)
+            view = await self.core.forget(conversation, document)
+            failed = isinstance(view, MessageView) and view.level == "error"
+            await interaction.response.send_message(view_text(view), ephemeral=failed)
+
+        @tree.command(name="help", description="What bitrag can do")
+        async def help_command(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message(DISCORD_HELP, ephemeral=True)

@@ -1,0 +1,56 @@
+"""Discord messages for bot-core views: Markdown as Discord renders it, at most 2,000 characters per message,
+code blocks never cut open, links wrapped in <…> so they do not unfurl."""
+
+from __future__ import annotations
+
+from bot.streaming import split_markdown
+from bot.views import AnswerView, DocumentsView, ForgottenView, IngestView, MessageView, View
+
+LIMIT = 2000
+
+
+def sources_block(view: AnswerView) -> str:
+    lines = ["**Sources**" if view.grounded else "**Closest sources**"]
+    for s in view.sources:
+        name = f"[{s.name}](<{s.link}>)" if s.link else f"`{s.name}`"
+        where = f" · {s.location}" if s.location else ""
+        lines.append(f"[{s.n}] {name}{where} · {s.score:.2f}")
+    return "\n".join(lines)
+
+
+def answer_pages(view: AnswerView) -> list[str]:
+    """The answer body, then notice, sources and footer, packed into messages of at most 2,000 characters."""
+    tail = []
+    if view.notice:
+        tail.append(f"⚠️ {view.notice}")
+    if view.sources:
+        tail.append(sources_block(view))
+    tail.append(f"-# {view.mode} · {view.timing_line}")
+    return split_markdown(view.body + "\n\n" + "\n\n".join(tail), LIMIT)
+
+
+def streaming_text(partial: str) -> str:
+    return (partial[-(LIMIT - 10):] if len(partial) > LIMIT - 10 else partial) + " …"
+
+
+def view_text(view: View) -> str:
+    if isinstance(view, AnswerView):
+        return answer_pages(view)[0]
+    if isinstance(view, MessageView):
+        return ("⚠️ " if view.level == "error" else "") + view.text
+    if isinstance(view, IngestView):
+        icons = {"added": "✅", "replaced": "🔄", "unchanged": "💤", "skipped": "⏭️", "failed": "❌"}
+        lines = [f"**{view.summary}**"]
+        for r in view.report.results:
+            detail = f"{r.chunks} chunks" if r.status in ("added", "replaced", "unchanged") else (r.reason or "")
+            lines.append(f"{icons[r.status]} {r.name}: {r.status} — {detail}")
+        return split_markdown("\n".join(lines), LIMIT)[0]
+    if isinstance(view, DocumentsView):
+        if not view.documents:
+            return "No documents yet. Use `/ingest` with a file, or mention me with an attachment and the word ingest."
+        lines = [f"**{len(view.documents)} document(s)**"]
+        lines += [f"• {d.source} (`{d.doc_id[:12]}`, {d.chunks} chunks)" for d in view.documents]
+        return split_markdown("\n".join(lines), LIMIT)[0]
+    if isinstance(view, ForgottenView):
+        return f"Forgot {view.document.source} ({view.document.chunks} chunks)."
+    raise TypeError(type(view).__name__)
