@@ -263,3 +263,31 @@ async def test_invalid_and_missing_tokens_are_clear_errors(fake_discord, make_se
         assert "wrong" not in str(raised.value)
     finally:
         await client.close()
+
+
+async def test_vote_buttons_store_the_vote_with_the_answer(bot: Running) -> None:
+    answer = await ask_by_mention(bot.fake, "What is the learning budget?")
+    _up, down = answer["components"][0]["components"]
+    await bot.fake.click(answer, down["custom_id"], GUILD_A, USER)
+    await wait_for(lambda: bot.fake.callbacks)
+    assert bot.fake.callbacks[-1]["data"]["content"] == "Thanks for the feedback!"
+    answer_id = down["custom_id"].rsplit(":", 1)[1]
+    assert bot.client.feedback.votes(answer_id) == [(str(USER), -1)]
+    assert bot.client.feedback.answer(answer_id)["question"] == "What is the learning budget?"
+
+
+async def test_answers_suppress_pings_and_link_previews(bot: Running) -> None:
+    await ask_by_mention(bot.fake, "What is the learning budget?")
+    sent = [body for method, path, body in bot.fake.bodies if method == "POST" and path.endswith("/messages")]
+    assert sent and all(body.get("allowed_mentions") == {"parse": []} for body in sent)
+    assert all(body.get("flags", 0) & 4 for body in sent)  # SUPPRESS_EMBEDS
+
+
+async def test_reply_in_the_channel_where_threads_are_not_allowed(bot: Running) -> None:
+    bot.fake.threads_forbidden = True
+    question = await bot.fake.message(CHANNEL_A, USER, f"<@{BOT_ID}> How long must passwords be?", guild=GUILD_A,
+                                      mentions_bot=True)
+    await wait_for(lambda: any(final(m) for m in bot.fake.bot_messages(CHANNEL_A)))
+    answer = next(m for m in bot.fake.bot_messages(CHANNEL_A) if final(m))
+    assert str(answer["message_reference"]["message_id"]) == question["id"]
+    assert "14 characters" in answer["content"]

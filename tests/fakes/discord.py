@@ -53,6 +53,8 @@ class FakeDiscord:
     rate_limits: dict[str, int] = field(default_factory=dict)  # "METHOD path-prefix" → 429s to answer first
     roles: dict[int, dict[str, Any]] = field(default_factory=dict)
     members: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    bodies: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # (method, path, JSON payload)
+    threads_forbidden: bool = False
     identifies: int = 0
     resumes: int = 0
     url: str = ""
@@ -153,6 +155,19 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", data)
         return data
 
+    async def click(self, message: dict[str, Any], custom_id: str, guild: int, user_id: int) -> dict[str, Any]:
+        """A user clicks a button on a message: INTERACTION_CREATE of type 3 (message component)."""
+        channel = int(message["channel_id"]) if int(message["channel_id"]) in self.channels else CHANNEL_A
+        data = {"id": str(self.snowflake()), "application_id": str(APP_ID), "type": 3,
+                "token": f"tok{self.snowflake()}", "version": 1, "guild_id": str(guild), "channel_id": str(channel),
+                "channel": {**self.channels[channel]}, "message": message, "app_permissions": EVERYONE_PERMS,
+                "member": {**self.member(guild, user_id, f"user{user_id}"), "permissions": EVERYONE_PERMS},
+                "locale": "en-US", "guild_locale": "en-US", "entitlements": [], "authorizing_integration_owners": {},
+                "context": 0, "attachment_size_limit": 26214400,
+                "data": {"custom_id": custom_id, "component_type": 2}}
+        await self.dispatch("INTERACTION_CREATE", data)
+        return data
+
     def rate_limit(self, method: str, path_prefix: str, times: int = 1) -> None:
         self.rate_limits[f"{method} {path_prefix}"] = times
 
@@ -203,6 +218,7 @@ class FakeDiscord:
         if not interaction_call and request.headers.get("Authorization") != f"Bot {TOKEN}":
             return _json({"message": "401: Unauthorized", "code": 0}, 401)
         body = await self._payload(request) if request.method in ("POST", "PATCH", "PUT") else {}
+        self.bodies.append((request.method, path, body))
         parts = path.strip("/").split("/")
         if path == "/users/@me":
             return _json(BOT_USER)
@@ -256,6 +272,8 @@ class FakeDiscord:
                                edited_timestamp=_now())
             return _json(message)
         if len(parts) == 5 and parts[4] == "threads":
+            if self.threads_forbidden:
+                return _json({"message": "Missing Permissions", "code": 50013}, 403)
             thread_id = int(parts[3])
             thread = {"id": str(thread_id), "type": 11, "guild_id": guild, "parent_id": str(channel),
                       "owner_id": str(BOT_ID), "name": body.get("name", "thread"), "message_count": 0,

@@ -1,0 +1,84 @@
+"""Platform rendering limits: long answers split without breaking code blocks, within each platform's limits."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.adapters.discord.render import answer_pages
+from bot.adapters.slack.render import answer_messages, to_mrkdwn
+from bot.permissions import ChangePolicy
+from bot.streaming import ThrottledEditor, split_markdown
+from bot.views import AnswerView, SourceLine
+from rag.errors import ConfigError
+
+CODE = "```python\n" + "".join(f"print({i})  # a line of code that takes some room\n" for i in range(200)) + "```"
+LONG = "\n\n".join(["Intro paragraph with a citation [1]."] + [f"Paragraph {i}. " * 30 for i in range(40)] + [CODE])
+
+
+def view(body: str = LONG) -> AnswerView:
+    return AnswerView(question="q", body=body, mode="groq", timings_ms={"embed": 1.0}, grounded=True,
+                      sources=[SourceLine(1, "guide.md", "Setup", 0.71, "d" * 64, "text", "https://x.slack.com/f")])
+
+
+def fences_balanced(text: str) -> bool:
+    return text.count("```") % 2 == 0
+
+
+@pytest.mark.parametrize("limit", [100, 500, 2000, 3000])
+def test_split_markdown_respects_the_limit_and_code_fences(limit: int) -> None:
+    pieces = split_markdown(LONG, limit)
+    assert all(len(p) <= limit for p in pieces)
+    assert all(fences_balanced(p) for p in pieces)
+    assert "".join(p.replace("```python\n", "").replace("\n```", "") for p in pieces).count("print(") == 200
+
+
+def test_slack_answer_spills_into_messages_within_block_kit_limits() -> None:
+    messages = answer_messages(view(LONG * 6), header="*<@U1> asked:* q", answer_id="abc")
+    assert len(messages) >= 2
+    for _, blocks in messages:
+        assert len(blocks) <= 50
+        for block in blocks:
+            if block["type"] == "section":
+                assert len(block["text"]["text"]) <= 3000 and fences_balanced(block["text"]["text"])
+    last = messages[-1][1]
+    assert last[-1]["type"] == "actions" and "<https://x.slack.com/f|guide.md>" in str(last)
+
+
+def test_discord_pages_fit_2000_characters_with_sources_last() -> None:
+    pages = answer_pages(view())
+    assert len(pages) > 3 and all(len(p) <= 2000 and fences_balanced(p) for p in pages)
+    assert "[guide.md](<https://x.slack.com/f>)" in pages[-1]  # <…> keeps the link from unfurling
+
+
+def test_markdown_becomes_mrkdwn() -> None:
+    text = to_mrkdwn("# Title\n**bold** and [link](https://a.b/c) <script> & more\n- item\n```\n**kept**\n```")
+    assert text == "*Title*\n*bold* and <https://a.b/c|link> &lt;script&gt; &amp; more\n• item\n```\n**kept**\n```"
+
+
+async def test_throttled_editor_never_edits_faster_than_its_interval() -> None:
+    edits: list[str] = []
+
+    async def edit(text: str) -> None:
+        edits.append(text)
+
+    editor = ThrottledEditor(edit, interval=0.1)
+    for i in range(50):
+        await editor.update(f"partial {i}")
+        await asyncio.sleep(0.01)
+    await editor.finish(lambda: edit("final"))
+    assert 3 <= len(edits) <= 8 and edits[-1] == "final"
+
+
+async def test_change_policy_allowlist_and_admins() -> None:
+    async def admin(user: str) -> bool:
+        return user == "UADMIN"
+
+    assert await ChangePolicy.parse("all", "X").allows("U1", admin)
+    listed = ChangePolicy.parse("U1, U2", "X")
+    assert await listed.allows("U2", admin) and not await listed.allows("U3", admin)
+    admins = ChangePolicy.parse("admins", "X")
+    assert await admins.allows("UADMIN", admin) and not await admins.allows("U1", admin)
+    with pytest.raises(ConfigError, match="SLACK_INGEST_ALLOWED"):
+        ChangePolicy.parse("U1; DROP TABLE", "SLACK_INGEST_ALLOWED")
