@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from bot.views import MessageView, View
 
 
 class ThrottledEditor:
@@ -41,6 +43,38 @@ class ThrottledEditor:
             self._pending = None
             self.edits += 1
             await edit()
+
+
+async def follow(events: AsyncIterator[str | View], editor: ThrottledEditor) -> View:
+    """Show the text deltas of `BotCore.ask_stream` through `editor`; return the final view."""
+    partial, final = "", None
+    async for item in events:
+        if isinstance(item, str):
+            partial += item
+            await editor.update(partial)
+        else:
+            final = item
+    return final or MessageView("No answer was produced.", "error")
+
+
+class ProgressReporter:
+    """An ingestion `Progress` callback (called synchronously on the loop) that shows "name: done/total chunks…"
+    through a throttled editor; `drain()` waits for edits still in flight before the final summary."""
+
+    def __init__(self, editor: ThrottledEditor, prefix: str) -> None:
+        self._editor = editor
+        self._prefix = prefix
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._editor.update(f"{self._prefix} {name}: {done}/{total} chunks…"))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 def split_markdown(text: str, limit: int) -> list[str]:

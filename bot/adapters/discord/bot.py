@@ -22,9 +22,9 @@ from bot.adapters.discord.render import answer_pages, streaming_text, view_text
 from bot.core import HELP, BotCore, Conversation, failure
 from bot.feedback import FeedbackStore
 from bot.settings import Settings
-from bot.streaming import ThrottledEditor
+from bot.streaming import ProgressReporter, ThrottledEditor, follow
 from bot.uploads import safe_name
-from bot.views import AnswerView, IngestView, MessageView, View
+from bot.views import AnswerView, IngestView, MessageView
 from rag.errors import BitragError, ConfigError
 from rag.models import FileResult, SourceFile, Turn
 
@@ -144,14 +144,7 @@ class BitragDiscord(discord.Client):
                             edit: Any, send: Any) -> None:
         """Stream into one message via `edit(content=..., view=...)`, then finish; overflow pages go to `send`."""
         editor = ThrottledEditor(lambda text: edit(content=streaming_text(text)), self.settings.stream_interval_s)
-        partial, final = "", None
-        async for item in self.core.ask_stream(conversation, question, history):
-            if isinstance(item, str):
-                partial += item
-                await editor.update(partial)
-            else:
-                final = item
-        view: View = final or MessageView("No answer was produced.", "error")
+        view = await follow(self.core.ask_stream(conversation, question, history), editor)
         if not isinstance(view, AnswerView):
             await editor.finish(lambda: edit(content=view_text(view)))
             return
@@ -185,18 +178,11 @@ class BitragDiscord(discord.Client):
     async def ingest_attachments(self, conversation: Conversation, attachments: list[discord.Attachment],
                                  edit: Any, link: str | None) -> None:
         editor = ThrottledEditor(lambda text: edit(content=text), self.settings.stream_interval_s)
-        tasks: set[asyncio.Task[None]] = set()
-
-        def progress(name: str, done: int, total: int) -> None:
-            task = asyncio.get_running_loop().create_task(editor.update(f"📥 {name}: {done}/{total} chunks…"))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-
+        progress = ProgressReporter(editor, "📥")
         with tempfile.TemporaryDirectory(prefix="bitrag-discord-") as folder:
             fetched, failed = await self.fetch_attachments(attachments, Path(folder), link)
             view = await self.core.ingest(conversation, fetched, progress)
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await progress.drain()
         if isinstance(view, IngestView):
             view.report.results[:0] = failed
         await editor.finish(lambda: edit(content=view_text(view)))

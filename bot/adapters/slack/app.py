@@ -37,7 +37,7 @@ from bot.core import HELP, BotCore, Conversation, failure
 from bot.feedback import FeedbackStore
 from bot.permissions import ChangePolicy
 from bot.settings import Settings
-from bot.streaming import ThrottledEditor
+from bot.streaming import ProgressReporter, ThrottledEditor, follow
 from bot.views import AnswerView, IngestView, MessageView, View
 from rag.errors import BitragError, ConfigError
 from rag.models import FileResult, Turn
@@ -276,14 +276,7 @@ class SlackAdapter:
             await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
 
         editor = ThrottledEditor(edit, self.settings.stream_interval_s)
-        partial, final = "", None
-        async for item in self.core.ask_stream(conversation, question, history):
-            if isinstance(item, str):
-                partial += item
-                await editor.update(partial)
-            else:
-                final = item
-        view = final or MessageView("No answer was produced.", "error")
+        view = await follow(self.core.ask_stream(conversation, question, history), editor)
         if isinstance(view, AnswerView):
             messages = answer_messages(view, header, await self._record(view, conversation))
         else:
@@ -332,13 +325,7 @@ class SlackAdapter:
                                                     text=f":inbox_tray: Ingesting {escape(names)}…")
         editor = ThrottledEditor(lambda text: self.client.chat_update(channel=channel, ts=status["ts"], text=text),
                                  self.settings.stream_interval_s)
-        tasks: set[asyncio.Task[None]] = set()
-
-        def progress(name: str, done: int, total: int) -> None:
-            task = asyncio.get_running_loop().create_task(editor.update(f":inbox_tray: {name}: {done}/{total} chunks…"))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-
+        progress = ProgressReporter(editor, ":inbox_tray:")
         failed: list[FileResult] = []
         with tempfile.TemporaryDirectory(prefix="bitrag-slack-") as folder:
             fetched = []
@@ -348,8 +335,7 @@ class SlackAdapter:
                 except BitragError as exc:
                     failed.append(FileResult(str(file.get("name") or file.get("id")), "failed", reason=str(exc)))
             view = await self.core.ingest(conversation, fetched, progress)
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await progress.drain()
         if isinstance(view, IngestView):
             view.report.results[:0] = failed
         text, blocks = view_message(view)
