@@ -51,6 +51,9 @@ def _run(work: Callable[[BotCore, Settings], Awaitable[T]]) -> T:
     except BitragError as exc:
         errors.print(str(exc), style="red", markup=False)
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        errors.print("Stopped.")
+        raise typer.Exit(130) from None
 
 
 @app.command()

@@ -34,8 +34,10 @@ async def open_service(settings: RagSettings, embedder: Embedder | None = None) 
     owned = embedder is None
     embedder = embedder or await create_embedder(settings)
     try:
-        return await RagService.open(settings, make_parser(settings, embedder), embedder)
+        service = await RagService.open(settings, make_parser(settings, embedder), embedder)
     except BaseException:
         if owned:
             await embedder.aclose()
         raise
+    service.owns_embedder = owned
+    return service

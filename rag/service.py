@@ -75,20 +75,26 @@ class RagService:
         self.generator = generator
         self.parser = parser
         self.retriever = Retriever(store, registry, settings.rescore, settings.oversample)
+        self.owns_embedder = False  # set when `open()` created it; a shared embedder is closed by its owner
 
     @classmethod
     async def open(cls, settings: RagSettings, parser: DocumentParser,
                    embedder: Embedder | None = None) -> RagService:
         """Build every component from settings and finish any ingestion a previous process left half-done."""
+        owned = embedder is None
         embedder = embedder or await create_embedder(settings)
         registry = await asyncio.to_thread(Registry, settings.registry_url)
         store = MilvusStore(settings)
         try:
             await store.open(embedder.model_id, embedder.dim)
+            service = cls(settings, embedder, store, registry, create_generator(settings), parser)
         except BaseException:
             registry.close()
+            await store.close()
+            if owned:
+                await embedder.aclose()
             raise
-        service = cls(settings, embedder, store, registry, create_generator(settings), parser)
+        service.owns_embedder = owned
         await service.recover()
         return service
 
@@ -97,6 +103,8 @@ class RagService:
             await self.generator.aclose()
         await self.store.close()
         await asyncio.to_thread(self.registry.close)
+        if self.owns_embedder:
+            await self.embedder.aclose()
 
     async def recover(self) -> int:
         """Remove the chunks of documents left `pending` or `deleting` (a crash mid-ingest or mid-forget)."""
