@@ -222,8 +222,9 @@ async def _float_collection(store: MilvusStore, docs: np.ndarray, name: str) -> 
     await asyncio.to_thread(client.create_collection, name, schema=schema, index_params=index,
                             consistency_level="Strong")
     rows = [{"id": i, "vector": v} for i, v in enumerate(docs.tolist())]
-    for start in range(0, len(rows), 2000):
-        await asyncio.to_thread(client.insert, name, rows[start:start + 2000])
+    batch = max(100, (2 << 20) // (docs.shape[1] * 4))  # ~2 MB per call: larger inserts slow down sharply
+    for start in range(0, len(rows), batch):
+        await asyncio.to_thread(client.insert, name, rows[start:start + batch])
 
     async def search(query: np.ndarray, limit: int) -> list[int]:
         hits = await asyncio.to_thread(client.search, name, data=[query.tolist()], anns_field="vector", limit=limit,

@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 MAX_TEXT_BYTES = 60_000  # VARCHAR max_length is 65,535 bytes
-INSERT_BATCH = 2_000
+INSERT_BATCH_BYTES = 2 << 20  # pymilvus inserts slow down sharply past a few MB per call
+DELETE_BATCH = 2_000
 T = TypeVar("T")
 
 
@@ -144,8 +145,16 @@ class MilvusStore:
     async def insert(self, records: Sequence[ChunkRecord]) -> None:
         rows = [{"id": r.id, "tenant": validate_tenant(r.tenant), "doc_id": r.doc_id, "source": r.source[:1000],
                  "vector": r.bits, "text": _clip_utf8(r.text), "meta": r.meta} for r in records]
-        for start in range(0, len(rows), INSERT_BATCH):
-            await self._call(self._client.insert, self.collection, rows[start:start + INSERT_BATCH])
+        batch: list[dict[str, Any]] = []
+        size = 0
+        for row in rows:
+            batch.append(row)
+            size += len(row["vector"]) + len(row["text"].encode()) + 200
+            if size >= INSERT_BATCH_BYTES:
+                await self._call(self._client.insert, self.collection, batch)
+                batch, size = [], 0
+        if batch:
+            await self._call(self._client.insert, self.collection, batch)
 
     async def search(self, scope: Scope, query_bits: bytes, limit: int) -> list[Candidate]:
         """The `limit` nearest chunks of the scope's tenants by Hamming distance (BIN_FLAT is exact)."""
@@ -166,8 +175,8 @@ class MilvusStore:
         return {int(r["id"]): bytes(_first(r["vector"])) for r in rows}
 
     async def delete(self, ids: Sequence[int]) -> None:
-        for start in range(0, len(ids), INSERT_BATCH):
-            await self._call(self._client.delete, self.collection, ids=list(ids[start:start + INSERT_BATCH]))
+        for start in range(0, len(ids), DELETE_BATCH):
+            await self._call(self._client.delete, self.collection, ids=list(ids[start:start + DELETE_BATCH]))
 
     async def count(self, tenant: str | None = None) -> int:
         expr = tenant_filter(tenant) if tenant is not None else ""
