@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint format clean
+.PHONY: install run test bench lint clean
 
 install: $(VENV)/.installed
 
@@ -21,6 +21,13 @@ run: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+bench: install
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m benchmarks.quality
+	$(BIN)/python -m benchmarks.ask_latency
+	$(BIN)/python -m benchmarks.slack_ack
+	$(BIN)/python -m benchmarks.scale --binary-sizes 10000000
 
 lint: install
 	$(BIN)/ruff check .

@@ -36,16 +36,22 @@ def vectors(seed: int, n: int, dim: int) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def lite_server_rss() -> int:
-    """RSS of the milvus-lite server processes started by this process (one per open database)."""
-    total = 0
+def lite_server_rss(database: Path) -> int:
+    """RSS of the milvus-lite server process serving `database` (Lite starts one server per database file)."""
     for child in psutil.Process().children(recursive=True):
         try:
-            if "milvus" in " ".join(child.cmdline()).lower():
-                total += child.memory_info().rss
+            if str(database) in child.cmdline():
+                return child.memory_info().rss
         except psutil.Error:
             continue
-    return total
+    return 0
+
+
+def release_lite_server(database: Path) -> None:
+    """Stop the database's server: closing the client leaves it running, and its memory would add up."""
+    from milvus_lite.server_manager import server_manager_instance
+
+    server_manager_instance.release_server(str(database))
 
 
 def folder_size(path: Path) -> int:
@@ -55,8 +61,9 @@ def folder_size(path: Path) -> int:
 def run_point(mode: str, n: int, dim: int, queries: np.ndarray, workdir: Path) -> dict[str, Any]:
     folder = workdir / f"{mode}-{dim}-{n}"
     folder.mkdir(parents=True)
-    client = MilvusClient(str(folder / "bench.db"))
-    rss_empty = lite_server_rss()
+    database = folder / "bench.db"
+    client = MilvusClient(str(database))
+    rss_empty = lite_server_rss(database)
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.INT64, is_primary=True)
     if mode == "binary":
@@ -86,8 +93,9 @@ def run_point(mode: str, n: int, dim: int, queries: np.ndarray, workdir: Path) -
                       search_params={"metric_type": metric})
         if i >= 5:  # warm-up excluded
             latencies.append((time.perf_counter() - t) * 1000)
-    rss = lite_server_rss()
+    rss = lite_server_rss(database)
     client.close()
+    release_lite_server(database)
     gc.collect()
     point = {"mode": mode, "dim": dim, "n": n, "insert_rows_per_s": round(n / insert_s),
              "server_rss_bytes": rss, "server_rss_growth_bytes": max(0, rss - rss_empty),

@@ -19,12 +19,6 @@ class SourceLine:
     excerpt: str
     link: str | None = None
 
-    @property
-    def label(self) -> str:
-        """`[2] handbook.md — Vacation › Carry-over (0.71)`"""
-        where = f" — {self.location}" if self.location else ""
-        return f"[{self.n}] {self.name}{where} ({self.score:.2f})"
-
 
 @dataclass
 class AnswerView:

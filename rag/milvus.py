@@ -29,4 +29,3 @@ def _import_pymilvus() -> ModuleType:
 pymilvus = _import_pymilvus()
 MilvusClient = pymilvus.MilvusClient
 DataType = pymilvus.DataType
-MilvusException = pymilvus.MilvusException

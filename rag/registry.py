@@ -200,9 +200,3 @@ class Registry:
             listed = ", ".join(f"{d.source} ({d.doc_id[:12]})" for d in matches)
             raise DocumentNotFoundError(f"{ref!r} matches {len(matches)} documents: {listed}. Use the id.")
         return matches[0]
-
-    def stats(self) -> dict[str, int]:
-        with self._lock:
-            docs, chunks = self._db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(chunks), 0) FROM documents WHERE state = 'ready'").fetchone()
-        return {"documents": int(docs), "chunks": int(chunks)}

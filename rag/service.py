@@ -32,7 +32,7 @@ from rag.models import (
     Turn,
 )
 from rag.prompt import build_messages
-from rag.quantize import binarize, vector_bytes
+from rag.quantize import binarize
 from rag.registry import DocumentRow, Registry
 from rag.retrieve import Hit, Retriever
 from rag.settings import RagSettings
@@ -280,13 +280,6 @@ class RagService:
         await asyncio.to_thread(self.registry.mark_deleting, document)
         await self._discard(document)
         return document.info()
-
-    async def stats(self) -> dict[str, object]:
-        counts = await asyncio.to_thread(self.registry.stats)
-        dim = self.embedder.dim
-        return {**counts, "model": self.embedder.model_id, "dim": dim, "milvus": self.store.mode,
-                "rescore": self.settings.rescore, "vector_bytes_ram": vector_bytes(dim),
-                "vector_bytes_float32": dim * 4}
 
 
 def _source(n: int, hit: Hit) -> Source:
