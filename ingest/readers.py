@@ -86,10 +86,11 @@ def read_docx(path: Path, name: str) -> list[Document]:
 
 
 def _heading_level(style: str) -> int:
+    """Word's Title sits above Heading 1, so Title → #, Heading N → N+1 #s (sections nest under the title)."""
     if style == "Title":
         return 1
     match = re.fullmatch(r"Heading (\d)", style)
-    return min(int(match.group(1)), 6) if match else 0
+    return min(int(match.group(1)) + 1, 6) if match else 0
 
 
 def read_pptx(path: Path, name: str) -> list[Document]:
@@ -137,7 +138,7 @@ def read_html(path: Path, name: str) -> list[Document]:
     for element in root.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "td", "th", "blockquote"]):
         if element.find_parent(["p", "li", "pre", "td", "th", "blockquote"]) is not None:
             continue  # its text is part of an enclosing block already
-        text = element.get_text(" ", strip=True)
+        text = re.sub(r"\s+([.,;:!?)])", r"\1", element.get_text(" ", strip=True))  # "<b>x</b>." → "x."
         if not text:
             continue
         if element.name[0] == "h":
