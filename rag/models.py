@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -100,6 +101,11 @@ class Turn:
 
     role: Literal["user", "assistant"]
     text: str
+
+
+def last_turns(history: Sequence[Turn], turns: int) -> list[Turn]:
+    """The last `turns` question/answer pairs of a history (none for 0: `history[-0:]` would be all of it)."""
+    return list(history)[-turns * 2:] if turns > 0 else []
 
 
 IngestStatus = Literal["added", "replaced", "unchanged", "skipped", "failed"]

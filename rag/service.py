@@ -30,6 +30,7 @@ from rag.models import (
     Source,
     SourceFile,
     Turn,
+    last_turns,
 )
 from rag.prompt import build_messages
 from rag.quantize import binarize
@@ -177,7 +178,7 @@ class RagService:
         try:
             if self.generator is None:
                 return extract(question, hits), "extractive", None
-            messages = build_messages(question, hits, history[-self.settings.history_turns * 2:] if history else ())
+            messages = build_messages(question, hits, last_turns(history, self.settings.history_turns))
             if queue is None:
                 return await self.generator.complete(messages), self.generator.mode, None
             parts = []

@@ -82,3 +82,11 @@ async def test_change_policy_allowlist_and_admins() -> None:
     assert await admins.allows("UADMIN", admin) and not await admins.allows("U1", admin)
     with pytest.raises(ConfigError, match="SLACK_INGEST_ALLOWED"):
         ChangePolicy.parse("U1; DROP TABLE", "SLACK_INGEST_ALLOWED")
+
+
+def test_history_is_bounded_and_zero_means_none() -> None:
+    from rag.models import Turn, last_turns
+
+    history = [Turn("user", f"q{i}") if i % 2 == 0 else Turn("assistant", f"a{i}") for i in range(10)]
+    assert [t.text for t in last_turns(history, 2)] == ["q6", "a7", "q8", "a9"]
+    assert last_turns(history, 0) == [] and last_turns([], 3) == []

@@ -26,7 +26,7 @@ from bot.streaming import ProgressReporter, ThrottledEditor, follow
 from bot.uploads import safe_name
 from bot.views import AnswerView, IngestView, MessageView
 from rag.errors import BitragError, ConfigError
-from rag.models import FileResult, SourceFile, Turn
+from rag.models import FileResult, SourceFile, Turn, last_turns
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +250,7 @@ class BitragDiscord(discord.Client):
         elif replied_to is not None:
             turns.append(self._turn(replied_to))
         turns = [t for t in turns if t.text]
-        return turns[-self.settings.history_turns * 2:]
+        return last_turns(turns, self.settings.history_turns)
 
     def _turn(self, message: discord.Message) -> Turn:
         if self.user is not None and message.author.id == self.user.id:

@@ -40,7 +40,7 @@ from bot.settings import Settings
 from bot.streaming import ProgressReporter, ThrottledEditor, follow
 from bot.views import AnswerView, IngestView, MessageView, View
 from rag.errors import BitragError, ConfigError
-from rag.models import FileResult, Turn
+from rag.models import FileResult, Turn, last_turns
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +250,7 @@ class SlackAdapter:
             text = message.get("text") if mine else strip_mentions(message.get("text", ""))
             if text:
                 turns.append(Turn("assistant" if mine else "user", text))
-        return participated, turns[-self.settings.history_turns * 2:]
+        return participated, last_turns(turns, self.settings.history_turns)
 
     async def _react(self, channel: str, ts: str, name: str, add: bool) -> None:
         try:
