@@ -6,6 +6,7 @@ buttons carry, so a vote can always be joined with what was voted on.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import threading
@@ -14,6 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Literal
 
+from bot.core import Conversation
 from bot.views import AnswerView
 from rag.registry import sqlite_path
 
@@ -39,13 +41,18 @@ class FeedbackStore:
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
 
-    def record_answer(self, view: AnswerView, platform: str, tenant: str, channel: str | None, user: str | None) -> str:
+    async def record(self, view: AnswerView, conversation: Conversation) -> str:
+        """Store an answer posted in `conversation` (off the event loop); returns the id its vote buttons carry."""
+        return await asyncio.to_thread(self.record_answer, view, conversation)
+
+    def record_answer(self, view: AnswerView, conversation: Conversation) -> str:
         answer_id = uuid.uuid4().hex[:16]
         sources = [{"n": s.n, "source": s.name, "doc_id": s.doc_id, "location": s.location, "score": s.score}
                    for s in view.sources]
         with self._lock:
             self._db.execute("INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                             (answer_id, platform, tenant, channel, user, view.question, view.body,
+                             (answer_id, conversation.platform, conversation.tenant, conversation.channel,
+                              conversation.user, view.question, view.body,
                               json.dumps(sources), view.mode, time.time()))
         return answer_id
 

@@ -15,7 +15,7 @@ STATUS_STYLE = {"added": "green", "replaced": "green", "unchanged": "dim", "skip
 
 
 def sources_table(view: AnswerView) -> Table:
-    table = Table(title="Sources" if view.grounded else "Closest sources", title_justify="left", box=None,
+    table = Table(title=view.sources_title, title_justify="left", box=None,
                   show_header=False, pad_edge=False)
     for line in view.sources:
         table.add_row(f"[{line.n}]", line.name, line.location or "", f"{line.score:.2f}")

@@ -32,6 +32,11 @@ class AnswerView:
     answer: Answer | None = field(default=None, repr=False)
 
     @property
+    def sources_title(self) -> str:
+        """Cited sources, or — for "I don't know" answers — merely the closest ones."""
+        return "Sources" if self.grounded else "Closest sources"
+
+    @property
     def timing_line(self) -> str:
         return " · ".join(f"{k} {v:.0f} ms" for k, v in self.timings_ms.items())
 

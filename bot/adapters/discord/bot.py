@@ -136,10 +136,6 @@ class BitragDiscord(discord.Client):
         who = "members with the Manage Server permission" if kind == "manage_guild" else f"members with the {role} role"
         return f"Sorry, only {who} can add or remove documents here. Ask an admin, or to change {INGEST_VARIABLE}."
 
-    async def record(self, view: AnswerView, conversation: Conversation) -> str:
-        return await asyncio.to_thread(self.feedback.record_answer, view, "discord", conversation.tenant,
-                                       conversation.channel, conversation.user)
-
     async def stream_answer(self, conversation: Conversation, question: str, history: list[Turn],
                             edit: Any, send: Any) -> None:
         """Stream into one message via `edit(content=..., view=...)`, then finish; overflow pages go to `send`."""
@@ -149,7 +145,7 @@ class BitragDiscord(discord.Client):
             await editor.finish(lambda: edit(content=view_text(view)))
             return
         pages = answer_pages(view)
-        buttons = vote_view(await self.record(view, conversation))
+        buttons = vote_view(await self.feedback.record(view, conversation))
         if len(pages) == 1:
             await editor.finish(lambda: edit(content=pages[0], view=buttons))
             return

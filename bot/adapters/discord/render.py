@@ -10,7 +10,7 @@ LIMIT = 2000
 
 
 def sources_block(view: AnswerView) -> str:
-    lines = ["**Sources**" if view.grounded else "**Closest sources**"]
+    lines = [f"**{view.sources_title}**"]
     for s in view.sources:
         name = f"[{s.name}](<{s.link}>)" if s.link else f"`{s.name}`"
         where = f" · {s.location}" if s.location else ""

@@ -184,7 +184,7 @@ class SlackAdapter:
             text, blocks = view_message(view)
             await respond(text=text, blocks=blocks, response_type="ephemeral")
             return
-        answer_id = await self._record(view, conversation)
+        answer_id = await self.feedback.record(view, conversation)
         for text, blocks in answer_messages(view, header, answer_id)[:5]:  # Slack allows 5 responses per URL
             await respond(text=text, blocks=blocks, response_type="in_channel", replace_original=False)
 
@@ -278,7 +278,7 @@ class SlackAdapter:
         editor = ThrottledEditor(edit, self.settings.stream_interval_s)
         view = await follow(self.core.ask_stream(conversation, question, history), editor)
         if isinstance(view, AnswerView):
-            messages = answer_messages(view, header, await self._record(view, conversation))
+            messages = answer_messages(view, header, await self.feedback.record(view, conversation))
         else:
             messages = [view_message(view)]
             if header:
@@ -288,10 +288,6 @@ class SlackAdapter:
         for more_text, more_blocks in messages[1:]:
             await self.client.chat_postMessage(channel=channel, thread_ts=thread or ts, text=more_text,
                                                blocks=more_blocks)
-
-    async def _record(self, view: AnswerView, conversation: Conversation) -> str:
-        return await asyncio.to_thread(self.feedback.record_answer, view, "slack", conversation.tenant,
-                                       conversation.channel, conversation.user)
 
     async def _on_vote(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         await ack()

@@ -50,7 +50,7 @@ def context(text: str) -> dict[str, Any]:
 
 
 def source_lines(view: AnswerView) -> str:
-    lines = ["*Sources*" if view.grounded else "*Closest sources*"]
+    lines = [f"*{view.sources_title}*"]
     for s in view.sources:
         name = f"<{s.link}|{escape(s.name)}>" if s.link else f"`{escape(s.name)}`"
         where = f" · {escape(s.location)}" if s.location else ""
