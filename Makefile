@@ -28,6 +28,11 @@ bench: install
 	$(BIN)/python -m benchmarks.ask_latency
 	$(BIN)/python -m benchmarks.slack_ack
 	$(BIN)/python -m benchmarks.scale --binary-sizes 10000000
+	$(BIN)/python -m benchmarks.server_ivf
+	$(BIN)/python -m benchmarks.ingest
+	$(BIN)/python -m benchmarks.e2e
+	$(BIN)/python -m benchmarks.generalization
+	$(BIN)/python -m benchmarks.report
 
 lint: install
 	$(BIN)/ruff check .

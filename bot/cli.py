@@ -125,6 +125,7 @@ def evaluate_command(dataset: Annotated[Path, typer.Argument(help="BEIR folder: 
                      oversample: Annotated[int | None, typer.Option(min=1, max=100)] = None,
                      max_docs: Annotated[int | None, typer.Option(min=10)] = None,
                      max_queries: Annotated[int | None, typer.Option(min=1)] = None,
+                     split: Annotated[str, typer.Option(help="qrels/<split>.tsv to score")] = "test",
                      milvus_uri: Annotated[str | None, typer.Option(help="Milvus server (default: temporary Lite)")]
                      = None) -> None:
     """Retrieval quality of float32 vs binary vs default rescoring on a BEIR collection."""
@@ -138,7 +139,7 @@ def evaluate_command(dataset: Annotated[Path, typer.Argument(help="BEIR folder: 
         overrides["milvus_uri"] = milvus_uri
     try:
         settings = get_settings(**overrides)
-        data = load_beir(dataset, max_docs=max_docs, max_queries=max_queries)
+        data = load_beir(dataset, split=split, max_docs=max_docs, max_queries=max_queries)
     except (BitragError, OSError) as exc:
         errors.print(str(exc), style="red", markup=False)
         raise typer.Exit(2) from None

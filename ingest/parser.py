@@ -6,6 +6,7 @@ Checks come before reading (size, emptiness, type), so an oversized or unsupport
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,8 +63,11 @@ class FileParser:
         except OSError as exc:
             raise ParseError(f"{file.name} could not be read: {exc.strerror}.") from None
         kind = self.check(file.name, size)
+        started = time.perf_counter()
         documents = READERS[kind](file.path, file.name)
+        read = time.perf_counter()
         chunks = self._chunker.split(documents, title_of(file.name), markdown=kind in MARKDOWN_LIKE)
         if not chunks:
             raise ParseError(f"{file.name} contains no text to index.")
-        return ParsedDocument(chunks=chunks, content_hash=content_hash(file.path), kind=kind)
+        timings = {"read": (read - started) * 1000, "split": (time.perf_counter() - read) * 1000}
+        return ParsedDocument(chunks=chunks, content_hash=content_hash(file.path), kind=kind, timings_ms=timings)

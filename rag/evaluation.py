@@ -77,7 +77,8 @@ def load_beir(folder: Path, split: str = "test", max_docs: int | None = None, ma
         chosen = judged | set(others[:max(0, max_docs - len(judged))])
         doc_ids = [d for d in doc_ids if d in chosen]
     fingerprint = hashlib.sha256("\n".join(doc_ids).encode() + (folder / "corpus.jsonl").read_bytes()).hexdigest()
-    return BeirData(folder.name, doc_ids, [corpus[d] for d in doc_ids], query_ids,
+    name = folder.name if split == "test" else f"{folder.name} ({split})"
+    return BeirData(name, doc_ids, [corpus[d] for d in doc_ids], query_ids,
                     [queries[q] for q in query_ids], qrels, fingerprint[:16])
 
 
@@ -156,6 +157,7 @@ async def evaluate(data: BeirData, embedder: Embedder, settings: RagSettings, ca
         registry = Registry(run_settings.registry_url)
         try:
             ids = await _load_binary(store, registry, data, docs, run_settings.rescore == "precise", step)
+            await store.settle()
             float_search = await _float_collection(store, docs, run_settings.milvus_collection + "_f32")
             retriever = Retriever(store, registry, run_settings.rescore, run_settings.oversample)
             by_id = dict(zip(ids, data.doc_ids, strict=True))
@@ -178,6 +180,9 @@ async def evaluate(data: BeirData, embedder: Embedder, settings: RagSettings, ca
                 if progress:
                     progress("search", i + 1, len(data.query_ids))
         finally:
+            if not run_settings.milvus_is_lite:  # a Lite database goes with the temporary folder
+                for name in (run_settings.milvus_collection, run_settings.milvus_collection + "_f32"):
+                    await asyncio.to_thread(store.client.drop_collection, name)
             await store.close()
             registry.close()
 
@@ -220,7 +225,7 @@ async def _float_collection(store: MilvusStore, docs: np.ndarray, name: str) -> 
     index = client.prepare_index_params()
     index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
     await asyncio.to_thread(client.create_collection, name, schema=schema, index_params=index,
-                            consistency_level="Strong")
+                            consistency_level="Session")  # Strong waits for a time tick on a server
     rows = [{"id": i, "vector": v} for i, v in enumerate(docs.tolist())]
     batch = max(100, (2 << 20) // (docs.shape[1] * 4))  # ~2 MB per call: larger inserts slow down sharply
     for start in range(0, len(rows), batch):

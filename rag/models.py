@@ -40,6 +40,7 @@ class ParsedDocument:
     chunks: list[Chunk]
     content_hash: str
     kind: str  # file type, for summaries
+    timings_ms: dict[str, float] = field(default_factory=dict)  # read, split: where ingestion time goes
 
 
 class DocumentParser(Protocol):
@@ -118,6 +119,7 @@ class FileResult:
     chunks: int = 0
     reason: str | None = None
     doc_id: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)  # read, split, embed, quantize, store
 
 
 @dataclass

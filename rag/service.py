@@ -228,13 +228,19 @@ class RagService:
             return FileResult(file.name, "skipped", doc_id=doc_id,
                               reason=f"the same content is already in the knowledge base as {existing.source}")
         previous = await asyncio.to_thread(self.registry.current_version, tenant, file.key)
+        timings = dict(parsed.timings_ms)
+        started = time.perf_counter()
         vectors = await self._embed_chunks(file.name, [c.embed_text for c in chunks], progress)
+        timings["embed"] = _ms(started)
+        started = time.perf_counter()
         precise = self.settings.rescore == "precise"
         document, ids = await asyncio.to_thread(
             self.registry.begin, tenant, doc_id, file.name, file.key, file.link, len(chunks),
             vectors if precise else None)
         try:
+            quantizing = time.perf_counter()
             bits = binarize(vectors)
+            timings["quantize"] = _ms(quantizing)
             records = [ChunkRecord(id=cid, tenant=tenant, doc_id=doc_id, source=file.name, text=chunk.text,
                                    bits=bits[i].tobytes(),
                                    meta={**chunk.meta, "location": chunk.location, "link": file.link})
@@ -244,9 +250,11 @@ class RagService:
         except BaseException:
             await asyncio.shield(self._discard(document, quiet=True))
             raise
+        timings["store"] = _ms(started) - timings["quantize"]  # registry (with float16 copies) + Milvus insert
         for old in retired:
             await self._discard(old, quiet=True)
-        return FileResult(file.name, "replaced" if previous else "added", chunks=len(ids), doc_id=doc_id)
+        return FileResult(file.name, "replaced" if previous else "added", chunks=len(ids), doc_id=doc_id,
+                          timings_ms=timings)
 
     async def _embed_chunks(self, name: str, texts: list[str], progress: Progress | None) -> np.ndarray:
         step = self.settings.embed_batch_size * 4

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from bot.wiring import open_service
 from rag.embed import LocalEmbedder
 from rag.service import RagService
 from tests.fakes.llm import FakeLLM
+from tests.milvus_server import milvus_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DOCS = ROOT / "examples" / "docs"
@@ -48,6 +49,13 @@ async def service(make_settings: Callable[..., Settings], embedder: LocalEmbedde
     svc = await open_service(make_settings(), embedder)
     yield svc
     await svc.close()
+
+
+@pytest.fixture(scope="session")
+def milvus_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real Milvus standalone server for the session, started on first use (~10 s)."""
+    with milvus_server(tmp_path_factory.mktemp("milvus-server")) as uri:
+        yield uri
 
 
 @pytest_asyncio.fixture

@@ -1,17 +1,43 @@
-"""The whole path on the sample documents: ingest → 1-bit Milvus → rescoring → cited answer."""
+"""The whole path on the sample documents: ingest → 1-bit Milvus → rescoring → cited answer.
+
+Every test that takes `service` runs twice: on Milvus Lite (BIN_FLAT, tenant as a plain field) and on a real Milvus
+server (PyPI `milvus==2.3.5`; tenant as partition key, Session consistency), as in production.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import uuid
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
+from bot.settings import Settings
+from bot.wiring import open_service
 from ingest.discover import discover
+from rag.embed import LocalEmbedder
 from rag.errors import DocumentNotFoundError, InvalidTenantError
 from rag.models import SourceFile
 from rag.service import RagService
 from tests.conftest import SAMPLE_DOCS
+
+
+@pytest_asyncio.fixture(params=["lite", "server"])
+async def service(request: pytest.FixtureRequest, make_settings: Callable[..., Settings],
+                  embedder: LocalEmbedder) -> AsyncIterator[RagService]:
+    overrides = {}
+    if request.param == "server":
+        overrides = {"milvus_uri": request.getfixturevalue("milvus_server_uri"),
+                     "milvus_collection": f"test_{uuid.uuid4().hex[:12]}"}
+    svc = await open_service(make_settings(**overrides), embedder)
+    yield svc
+    if request.param == "server":
+        await asyncio.to_thread(svc.store.client.drop_collection, svc.store.collection)
+    await svc.close()
+
 
 QUESTIONS = [
     ("How many days of paid vacation do employees get?", "employee-handbook.md", "28 days"),
