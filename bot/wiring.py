@@ -6,6 +6,7 @@ import logging
 import warnings
 
 from ingest.parser import FileParser
+from ingest.sandbox import shared_sandbox
 from rag.embed import Embedder, create_embedder
 from rag.service import RagService
 from rag.settings import RagSettings
@@ -26,7 +27,8 @@ def make_parser(settings: RagSettings, embedder: Embedder) -> FileParser:
     if chunk_tokens < settings.chunk_tokens:
         log.info("CHUNK_TOKENS lowered to %d: %s reads at most %d tokens", chunk_tokens, embedder.model_id,
                  embedder.max_tokens)
-    return FileParser(embedder.count_tokens, chunk_tokens, settings.chunk_overlap, settings.max_file_mb)
+    return FileParser(embedder.count_tokens, chunk_tokens, settings.chunk_overlap, settings.max_file_mb,
+                      shared_sandbox(settings.parse_memory_mb, settings.parse_timeout_s), settings.max_file_chunks)
 
 
 async def open_service(settings: RagSettings, embedder: Embedder | None = None) -> RagService:

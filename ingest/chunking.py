@@ -17,6 +17,9 @@ from llama_index.core.node_parser import MarkdownNodeParser, SentenceSplitter
 from rag.models import Chunk
 
 HEADING_LINE = re.compile(r"^#{1,6}\s+(.*)$")
+# `SentenceSplitter` tokenizes its whole input before splitting: one 50 MB line took 4 minutes and 6.8 GB. Text is
+# therefore cut into blocks of at most this many characters (at paragraph breaks, else at whitespace) first.
+BLOCK_CHARS = 16_000
 
 
 class Chunker:
@@ -31,7 +34,7 @@ class Chunker:
             for text, heading, meta in self._sections(document, markdown):
                 location = _location(heading, meta)
                 context = " › ".join(part for part in (title, heading) if part)
-                for piece in self._splitter.split_text(text):
+                for piece in (p for block in blocks(text) for p in self._splitter.split_text(block)):
                     if piece.strip():
                         chunks.append(Chunk(text=piece.strip(), embed_text=f"{context}\n{piece.strip()}",
                                             location=location, meta=dict(meta, **({"heading": heading} if heading
@@ -50,6 +53,21 @@ class Chunker:
             heading = " › ".join([*parents, own.group(1).strip()] if own else parents)
             sections.append((body if own else node.text, heading, meta))
         return sections
+
+
+def blocks(text: str, limit: int = BLOCK_CHARS) -> list[str]:
+    """`text` in pieces of at most `limit` characters, cut at the last paragraph break, else whitespace, else hard."""
+    pieces, start = [], 0
+    while len(text) - start > limit:
+        end = start + limit
+        cut = text.rfind("\n\n", start, end)
+        if cut < start + limit // 2:
+            cut = max(text.rfind(" ", start, end), text.rfind("\n", start, end))
+        if cut < start + limit // 2:
+            cut = end
+        pieces.append(text[start:cut])
+        start = cut
+    return [*pieces, text[start:]]
 
 
 def _location(heading: str, meta: dict) -> str | None:

@@ -10,18 +10,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from llama_index.core import Document
-
 from ingest.chunking import Chunker
 from ingest.formats import Kind, kind_of, supported_list
-from ingest.readers import read_docx, read_html, read_pdf, read_pptx, read_text
+from ingest.sandbox import ReaderSandbox
 from rag.errors import ParseError, UnsupportedFileError
 from rag.models import ParsedDocument, SourceFile
 
-READERS: dict[Kind, Callable[[Path, str], list[Document]]] = {
-    "markdown": read_text, "text": read_text, "code": read_text, "pdf": read_pdf,
-    "docx": read_docx, "pptx": read_pptx, "html": read_html,
-}
 MARKDOWN_LIKE = {"markdown", "docx", "html"}
 
 
@@ -40,8 +34,11 @@ def title_of(name: str) -> str:
 
 class FileParser:
     def __init__(self, count_tokens: Callable[[str], int], chunk_tokens: int, chunk_overlap: int,
-                 max_file_mb: float) -> None:
+                 max_file_mb: float, sandbox: ReaderSandbox, max_chunks: int = 10_000) -> None:
         self._chunker = Chunker(count_tokens, chunk_tokens, chunk_overlap)
+        self._chunk_tokens = chunk_tokens
+        self._max_chunks = max_chunks
+        self._sandbox = sandbox
         self._max_bytes = int(max_file_mb * 1024 * 1024)
         self._max_file_mb = max_file_mb
 
@@ -57,6 +54,11 @@ class FileParser:
                              "(MAX_FILE_MB): split it or ask an admin to raise the limit.")
         return kind
 
+    def _check_chunks(self, name: str, chunks: int) -> None:
+        if chunks > self._max_chunks:
+            raise ParseError(f"{name} holds too much text: about {chunks:,} chunks, over the {self._max_chunks:,} "
+                             "limit per file (MAX_FILE_CHUNKS). Split it into smaller files.")
+
     def parse(self, file: SourceFile) -> ParsedDocument:
         try:
             size = file.path.stat().st_size
@@ -64,10 +66,13 @@ class FileParser:
             raise ParseError(f"{file.name} could not be read: {exc.strerror}.") from None
         kind = self.check(file.name, size)
         started = time.perf_counter()
-        documents = READERS[kind](file.path, file.name)
+        documents = self._sandbox.read(kind, file.path, file.name)
         read = time.perf_counter()
+        # Refuse hopeless sizes before splitting (≥ 6 characters per token is a low estimate of the chunk count).
+        self._check_chunks(file.name, sum(len(d.text) for d in documents) // (6 * self._chunk_tokens))
         chunks = self._chunker.split(documents, title_of(file.name), markdown=kind in MARKDOWN_LIKE)
         if not chunks:
             raise ParseError(f"{file.name} contains no text to index.")
+        self._check_chunks(file.name, len(chunks))
         timings = {"read": (read - started) * 1000, "split": (time.perf_counter() - read) * 1000}
         return ParsedDocument(chunks=chunks, content_hash=content_hash(file.path), kind=kind, timings_ms=timings)

@@ -8,11 +8,17 @@ reader raises `ParseError` with a reason a user can act on.
 from __future__ import annotations
 
 import re
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from llama_index.core import Document
 
 from rag.errors import ParseError
+
+# Office files are zip archives: refuse ones that inflate absurdly before any XML parser sees them.
+MAX_UNZIPPED_BYTES = 1 << 30
+MAX_COMPRESSION_RATIO = 200
 
 
 def decode_text(data: bytes, name: str) -> str:
@@ -55,11 +61,26 @@ def read_pdf(path: Path, name: str) -> list[Document]:
     return documents
 
 
+def check_archive(path: Path, name: str) -> None:
+    """Refuse zip bombs by the sizes the archive declares (cheap: nothing is inflated)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError):
+        return  # not a zip at all: the reader says so in its own words
+    unzipped = sum(m.file_size for m in members)
+    packed = max(1, sum(m.compress_size for m in members))
+    if unzipped > MAX_UNZIPPED_BYTES or unzipped / packed > MAX_COMPRESSION_RATIO:
+        raise ParseError(f"{name} would inflate to {unzipped / 2**20:,.0f} MB ({unzipped / packed:,.0f}× its packed "
+                         "size): that looks like a zip bomb, so it was not opened.")
+
+
 def read_docx(path: Path, name: str) -> list[Document]:
     """Paragraphs and tables in order; "Heading N" styles become Markdown headings."""
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
+    check_archive(path, name)
     try:
         document = docx.Document(str(path))
     except (PackageNotFoundError, KeyError, ValueError) as exc:
@@ -98,6 +119,7 @@ def read_pptx(path: Path, name: str) -> list[Document]:
     from pptx import Presentation
     from pptx.exc import PackageNotFoundError
 
+    check_archive(path, name)
     try:
         presentation = Presentation(str(path))
     except PackageNotFoundError as exc:
@@ -149,3 +171,9 @@ def read_html(path: Path, name: str) -> list[Document]:
             lines.append(text)
         lines.append("")
     return [Document(text="\n".join(lines))]
+
+
+READERS: dict[str, Callable[[Path, str], list[Document]]] = {
+    "markdown": read_text, "text": read_text, "code": read_text, "pdf": read_pdf,
+    "docx": read_docx, "pptx": read_pptx, "html": read_html,
+}

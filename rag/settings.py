@@ -49,6 +49,9 @@ class RagSettings(BaseSettings):
     chunk_tokens: int = Field(default=200, ge=32, le=8192)
     chunk_overlap: int = Field(default=30, ge=0, le=1024)
     max_file_mb: float = Field(default=50.0, gt=0)
+    max_file_chunks: int = Field(default=10_000, ge=1)  # ~7 minutes of embedding on 2 CPU cores
+    parse_memory_mb: int = Field(default=2048, ge=256)  # address-space cap of the reader process
+    parse_timeout_s: float = Field(default=120.0, gt=0)
 
     # Generation
     llm: LLMChoice = "auto"

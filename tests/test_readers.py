@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from ingest.parser import FileParser
+from ingest.sandbox import shared_sandbox
 from rag.errors import ParseError
 from rag.models import SourceFile
 from tests.conftest import SAMPLE_DOCS
@@ -14,7 +15,8 @@ from tests.conftest import SAMPLE_DOCS
 
 @pytest.fixture
 def parser(embedder) -> FileParser:
-    return FileParser(embedder.count_tokens, chunk_tokens=200, chunk_overlap=30, max_file_mb=5)
+    return FileParser(embedder.count_tokens, chunk_tokens=200, chunk_overlap=30, max_file_mb=5,
+                      sandbox=shared_sandbox(memory_mb=2048, timeout_s=60))
 
 
 def test_html_keeps_main_content_and_headings_and_drops_navigation(parser: FileParser, tmp_path: Path) -> None:
