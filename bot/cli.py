@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.core import BotCore, Conversation
+from bot.ratelimit import RateLimiter
 from bot.render import print_view
 from bot.settings import Settings, get_settings
 from bot.views import AnswerView, IngestView, MessageView
@@ -42,7 +43,8 @@ def _run(work: Callable[[BotCore, Settings], Awaitable[T]]) -> T:
     async def main() -> T:
         service = await open_service(settings)
         try:
-            return await work(BotCore(service), settings)
+            limiter = RateLimiter(settings.rate_limit_user_per_min, settings.rate_limit_tenant_per_min)
+            return await work(BotCore(service, limiter), settings)
         finally:
             await service.close()
 

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.ratelimit import RateLimiter
 from bot.views import AnswerView, DocumentsView, ForgottenView, IngestView, MessageView, View
 from ingest.discover import discover
 from rag.errors import BitragError
@@ -59,11 +60,18 @@ def failure(exc: BaseException) -> MessageView:
 
 
 class BotCore:
-    def __init__(self, service: RagService) -> None:
+    def __init__(self, service: RagService, limiter: RateLimiter | None = None) -> None:
         self.service = service
+        self.limiter = limiter
+
+    def _refusal(self, conversation: Conversation) -> MessageView | None:
+        refusal = self.limiter.check(conversation.user, conversation.tenant) if self.limiter else None
+        return MessageView(refusal.message, level="error") if refusal else None
 
     async def ask(self, conversation: Conversation, question: str, history: Sequence[Turn] = (),
                   top_k: int | None = None) -> View:
+        if refused := self._refusal(conversation):
+            return refused
         try:
             return AnswerView.of(question, await self.service.ask(question, conversation.read_scope, history, top_k))
         except Exception as exc:
@@ -72,6 +80,9 @@ class BotCore:
     async def ask_stream(self, conversation: Conversation, question: str,
                          history: Sequence[Turn] = ()) -> AsyncIterator[str | View]:
         """Yields raw text deltas while the LLM writes, then the final view (answer or error)."""
+        if refused := self._refusal(conversation):
+            yield refused
+            return
         try:
             async for event in self.service.ask_stream(question, conversation.read_scope, history):
                 if isinstance(event, AnswerDelta):

@@ -14,6 +14,8 @@ class Settings(RagSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     feedback_url: str = "sqlite:///./data/feedback.sqlite3"
     stream_interval_s: float = Field(default=1.0, ge=0.2, le=10)
+    rate_limit_user_per_min: int = Field(default=20, ge=0)  # questions per person per minute; 0 = no limit
+    rate_limit_tenant_per_min: int = Field(default=300, ge=0)  # per workspace / server / knowledge base
 
     # Slack
     slack_bot_token: SecretStr | None = None
