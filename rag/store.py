@@ -77,6 +77,8 @@ class MilvusStore:
         self._nlist = settings.milvus_nlist
         self._nprobe = settings.milvus_nprobe
         self._client: Any = None
+        self._timeout_s = settings.milvus_timeout_s  # a hung server fails a request instead of hanging it
+        self._stale = False  # the last call failed: reconnect before the next one (server only)
         self.dim = 0
 
     @property
@@ -88,13 +90,38 @@ class MilvusStore:
     def mode(self) -> str:
         return "lite" if self._is_lite else "server"
 
-    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """`MilvusClient.<method>(...)` in a worker thread, on a fresh connection if the last call failed."""
+        return await self._guarded(self._invoke, method, args, kwargs)
+
+    def _invoke(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if self._stale:
+            self._reconnect()
+        return getattr(self._client, method)(*args, timeout=self._timeout_s, **kwargs)
+
+    def _reconnect(self) -> None:
+        """A server that went away and came back is not always found again by the old client: start afresh."""
+        old, self._client = self._client, None
+        try:
+            if old is not None:
+                old.close()
+        except Exception:  # the old connection is dead anyway
+            pass
+        self._client = MilvusClient(uri=self._uri, token=self._token)
+        self._client.load_collection(self.collection)
+        self._stale = False
+        log.info("Reconnected to Milvus at %s", self._describe_uri())
+
+    async def _guarded(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             return await asyncio.to_thread(fn, *args, **kwargs)
         except (ModelMismatchError, StoreUnavailableError):
             raise
         except Exception as exc:
-            log.warning("Milvus call %s failed: %s", getattr(fn, "__name__", fn), exc)
+            if not self._is_lite and self._client is not None:
+                self._stale = True
+            log.warning("Milvus call %s failed: %s", args[0] if args and isinstance(args[0], str) else
+                        getattr(fn, "__name__", fn), _short(exc))
             raise StoreUnavailableError(
                 f"The knowledge base is unavailable (Milvus at {self._describe_uri()}): {_short(exc)}. "
                 "Try again in a moment.") from exc
@@ -105,7 +132,7 @@ class MilvusStore:
     async def open(self, model_id: str, dim: int) -> None:
         """Connect, then create the collection or check that it was built for this model."""
         self.dim = dim
-        await self._call(self._open_sync, model_id, dim)
+        await self._guarded(self._open_sync, model_id, dim)
 
     def _open_sync(self, model_id: str, dim: int) -> None:
         if self._is_lite:
@@ -159,10 +186,10 @@ class MilvusStore:
             batch.append(row)
             size += len(row["vector"]) + len(row["text"].encode()) + 200
             if size >= INSERT_BATCH_BYTES:
-                await self._call(self._client.insert, self.collection, batch)
+                await self._call("insert", self.collection, batch)
                 batch, size = [], 0
         if batch:
-            await self._call(self._client.insert, self.collection, batch)
+            await self._call("insert", self.collection, batch)
 
     async def search(self, scope: Scope, query_bits: bytes, limit: int) -> list[Candidate]:
         """The `limit` nearest chunks of the scope's tenants by Hamming distance (exact with BIN_FLAT)."""
@@ -170,7 +197,7 @@ class MilvusStore:
         if self._index_type == "BIN_IVF_FLAT":
             params["params"] = {"nprobe": self._nprobe}
         hits = await self._call(
-            self._client.search, self.collection, data=[query_bits], anns_field="vector", limit=limit,
+            "search", self.collection, data=[query_bits], anns_field="vector", limit=limit,
             filter=tenant_filter(scope), output_fields=["doc_id", "source", "text", "meta"], search_params=params)
         return [Candidate(id=int(h["id"]), hamming=int(h["distance"]), doc_id=h["entity"]["doc_id"],
                           source=h["entity"]["source"], text=h["entity"]["text"], meta=h["entity"]["meta"] or {})
@@ -179,16 +206,16 @@ class MilvusStore:
     async def get_bits(self, ids: Sequence[int]) -> dict[int, bytes]:
         if not ids:
             return {}
-        rows = await self._call(self._client.get, self.collection, ids=list(ids), output_fields=["vector"])
+        rows = await self._call("get", self.collection, ids=list(ids), output_fields=["vector"])
         return {int(r["id"]): bytes(_first(r["vector"])) for r in rows}
 
     async def delete(self, ids: Sequence[int]) -> None:
         for start in range(0, len(ids), DELETE_BATCH):
-            await self._call(self._client.delete, self.collection, ids=list(ids[start:start + DELETE_BATCH]))
+            await self._call("delete", self.collection, ids=list(ids[start:start + DELETE_BATCH]))
 
     async def count(self, tenant: str | None = None) -> int:
         expr = tenant_filter(tenant) if tenant is not None else ""
-        rows = await self._call(self._client.query, self.collection, filter=expr, output_fields=["count(*)"],
+        rows = await self._call("query", self.collection, filter=expr, output_fields=["count(*)"],
                                 consistency_level="Strong")  # Session reads may not see this client's deletes yet
         return int(rows[0]["count(*)"])
 
@@ -199,10 +226,10 @@ class MilvusStore:
         benchmarks) mean something only after this; the bot itself never needs it.
         """
         if not self._is_lite:
-            await self._call(flush_and_index, self._client, self.collection, "vector", timeout_s)
+            await self._guarded(flush_and_index, self._client, self.collection, "vector", timeout_s)
             # Segments sealed before their index was built stay searched exactly until the collection is reloaded.
-            await self._call(self._client.release_collection, self.collection)
-            await self._call(self._client.load_collection, self.collection)
+            await self._call("release_collection", self.collection)
+            await self._call("load_collection", self.collection)
 
     async def close(self) -> None:
         if self._client is not None:

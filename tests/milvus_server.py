@@ -14,17 +14,23 @@ COMPONENTS = ("rootCoord", "proxy", "queryCoord", "queryNode", "indexNode", "dat
 
 
 @contextlib.contextmanager
-def milvus_server(data_dir: Path, start_timeout_s: float = 180) -> Iterator[str]:
-    """Start a server whose data lives in `data_dir`, yield its URI, stop it (ports are picked free)."""
+def milvus_server(data_dir: Path, start_timeout_s: float = 180, port: int | None = None) -> Iterator[str]:
+    """Start a server whose data lives in `data_dir`, yield its URI, stop it. Ports are picked free, except the
+    client port when `port` is given (to restart a stopped server where its clients expect it)."""
     from milvus import MilvusServer, MilvusServerConfig
 
     server = MilvusServer(MilvusServerConfig(data_dir=str(data_dir)), wait_for_started=False)
     for component in COMPONENTS:
         server.config.set(f"{component}.ip", "127.0.0.1")
+    server.config.set("common.session.ttl", 5)  # a restart waits for the old session's lease (30 s by default)
+    if port is not None:
+        # Written into milvus.yaml directly: the package's own pre-bind check of a fixed port fails while the old
+        # server's socket is in TIME_WAIT, and Milvus itself binds with SO_REUSEADDR.
+        server.config.set("proxy.port", port)
     server.start()
     try:
         server.wait_started(timeout=int(start_timeout_s * 1000))
-        yield f"http://127.0.0.1:{server.listen_port}"
+        yield f"http://127.0.0.1:{port or server.listen_port}"
     finally:
         server.stop()
 

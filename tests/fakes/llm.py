@@ -28,6 +28,7 @@ class FakeLLM:
     fail_first: int = 0
     retry_after: str = "0"
     token_delay: float = 0.0  # seconds between streamed tokens, like a real model writing
+    stall_s: float = 0.0  # seconds to wait before answering at all (a hung upstream)
     requests: list[dict[str, Any]] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
     url: str = ""
@@ -59,6 +60,8 @@ class FakeLLM:
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(body)
+        if self.stall_s:
+            await asyncio.sleep(self.stall_s)
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return self._error(401, "Invalid API Key", "invalid_api_key")
         if self.rate_limit_first > 0:
@@ -90,6 +93,8 @@ class FakeLLM:
         """Deterministic pseudo-embeddings (from a hash of the text), float lists or base64 as the SDK asks."""
         body = await request.json()
         self.requests.append(body)
+        if self.stall_s:
+            await asyncio.sleep(self.stall_s)
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return self._error(401, "Incorrect API key provided", "invalid_api_key")
         dim = body.get("dimensions") or 1536
