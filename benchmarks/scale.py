@@ -26,6 +26,7 @@ import psutil
 from benchmarks.common import RESULTS, save
 from rag.milvus import DataType, MilvusClient
 from rag.quantize import binarize
+from rag.store import release_lite_server
 
 BATCH_BYTES = 2 << 20  # pymilvus inserts slow down sharply past a few MB per call (measured: 15k → 105 rows/s)
 
@@ -45,13 +46,6 @@ def lite_server_rss(database: Path) -> int:
         except psutil.Error:
             continue
     return 0
-
-
-def release_lite_server(database: Path) -> None:
-    """Stop the database's server: closing the client leaves it running, and its memory would add up."""
-    from milvus_lite.server_manager import server_manager_instance
-
-    server_manager_instance.release_server(str(database))
 
 
 def folder_size(path: Path) -> int:
@@ -95,7 +89,7 @@ def run_point(mode: str, n: int, dim: int, queries: np.ndarray, workdir: Path) -
             latencies.append((time.perf_counter() - t) * 1000)
     rss = lite_server_rss(database)
     client.close()
-    release_lite_server(database)
+    release_lite_server(str(database))  # else each point's server and its memory would add up
     gc.collect()
     point = {"mode": mode, "dim": dim, "n": n, "insert_rows_per_s": round(n / insert_s),
              "server_rss_bytes": rss, "server_rss_growth_bytes": max(0, rss - rss_empty),

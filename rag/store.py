@@ -235,6 +235,15 @@ class MilvusStore:
         if self._client is not None:
             await asyncio.to_thread(self._client.close)
             self._client = None
+            if self._is_lite:  # closing the client leaves Lite's server process holding the database file
+                await asyncio.to_thread(release_lite_server, self._uri)
+
+
+def release_lite_server(uri: str) -> None:
+    """Stop the milvus-lite server process that serves the database file `uri`."""
+    from milvus_lite.server_manager import server_manager_instance
+
+    server_manager_instance.release_server(str(Path(uri).expanduser()))
 
 
 def flush_and_index(client: Any, collection: str, index_field: str = "vector", timeout_s: float = 1800) -> None:
