@@ -6,6 +6,7 @@ system prompt says they are data, and each source sits between explicit delimite
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from rag.models import Turn
@@ -22,11 +23,24 @@ Rules:
 - Be concise and concrete. Answer in the language of the question. Use Markdown lists or code blocks when they help."""
 
 
+SOURCE_TAG = re.compile(r"<(/?)(source)", re.IGNORECASE)
+
+
+def _inert(text: str) -> str:
+    """A document cannot close its own block and forge another: its `<source`/`</source` tags are defused."""
+    return SOURCE_TAG.sub(r"‹\1\2", text)
+
+
+def _attribute(value: str) -> str:
+    return _inert(value).replace('"', "'").replace("\n", " ")
+
+
 def format_sources(hits: Sequence[Hit]) -> str:
     blocks = []
     for n, hit in enumerate(hits, start=1):
-        where = f' location="{hit.location}"' if hit.location else ""
-        blocks.append(f'<source n="{n}" file="{hit.source}"{where}>\n{hit.text.strip()}\n</source>')
+        where = f' location="{_attribute(hit.location)}"' if hit.location else ""
+        blocks.append(f'<source n="{n}" file="{_attribute(hit.source)}"{where}>\n{_inert(hit.text.strip())}\n'
+                      "</source>")
     return "\n\n".join(blocks)
 
 
