@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -13,6 +14,7 @@ class Settings(RagSettings):
     default_tenant: str = Field(default="local", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     feedback_url: str = "sqlite:///./data/feedback.sqlite3"
+    uploads_dir: Path = Path("./data/uploads")  # files of chat uploads until ingested, and the job records
     stream_interval_s: float = Field(default=1.0, ge=0.2, le=10)
     rate_limit_user_per_min: int = Field(default=20, ge=0)  # questions per person per minute; 0 = no limit
     rate_limit_tenant_per_min: int = Field(default=300, ge=0)  # per workspace / server / knowledge base

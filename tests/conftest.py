@@ -37,7 +37,8 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
 
     def build(**overrides: object) -> Settings:
         values: dict[str, object] = {"milvus_uri": str(tmp_path / "milvus.db"),
-                                     "registry_url": f"sqlite:///{tmp_path / 'registry.sqlite3'}", "llm": "extractive"}
+                                     "registry_url": f"sqlite:///{tmp_path / 'registry.sqlite3'}", "llm": "extractive",
+                                     "uploads_dir": tmp_path / "uploads"}
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,11 @@ from discord import app_commands
 from bot.adapters.discord.render import answer_pages, streaming_text, view_text
 from bot.core import HELP, BotCore, Conversation, failure
 from bot.feedback import FeedbackStore
+from bot.jobs import Job, JobStore, resume
 from bot.settings import Settings
 from bot.streaming import ProgressReporter, ThrottledEditor, follow
 from bot.uploads import safe_name
-from bot.views import AnswerView, IngestView, MessageView
+from bot.views import AnswerView, IngestView, MessageView, View
 from rag.errors import BitragError, ConfigError
 from rag.models import FileResult, SourceFile, Turn, last_turns
 
@@ -97,12 +97,15 @@ class BitragDiscord(discord.Client):
         intents.message_content = True  # privileged: mentions and thread follow-ups need the text
         super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none(), **options)
         self.core, self.settings, self.feedback = core, settings, feedback
+        self.jobs = JobStore(settings.uploads_dir)
+        self._resuming: asyncio.Task[int] | None = None
         self.policy = parse_policy(settings.discord_ingest_allowed)
         self.tree = app_commands.CommandTree(self)
         self._register_commands()
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(VoteButton)
+        self._resuming = asyncio.create_task(self.resume_jobs())  # in the background: connecting goes first
         guilds = [int(g) for g in self.settings.discord_guild_ids.replace(" ", "").split(",") if g]
         for guild_id in guilds:  # development: instant per-guild registration
             guild = discord.Object(guild_id)
@@ -171,13 +174,26 @@ class BitragDiscord(discord.Client):
                 failed.append(FileResult(attachment.filename, "failed", reason=reason))
         return fetched, failed
 
+    async def resume_jobs(self) -> int:
+        """Finish or report the uploads a previous run of the bot accepted but did not complete."""
+        async def post(job: Job, view: View) -> None:
+            channel_id = int(job.reply["channel"])
+            channel = self.get_channel(channel_id) or await self.fetch_channel(channel_id)
+            await channel.send(view_text(view))  # type: ignore[union-attr]
+
+        return await resume(self.core, self.jobs, "discord", post)
+
     async def ingest_attachments(self, conversation: Conversation, attachments: list[discord.Attachment],
                                  edit: Any, link: str | None) -> None:
         editor = ThrottledEditor(lambda text: edit(content=text), self.settings.stream_interval_s)
         progress = ProgressReporter(editor, "📥")
-        with tempfile.TemporaryDirectory(prefix="bitrag-discord-") as folder:
-            fetched, failed = await self.fetch_attachments(attachments, Path(folder), link)
+        job = self.jobs.accept(conversation, [a.filename for a in attachments], {"channel": conversation.channel})
+        try:
+            fetched, failed = await self.fetch_attachments(attachments, job.folder, link)
+            self.jobs.downloaded(job, fetched)
             view = await self.core.ingest(conversation, fetched, progress)
+        finally:
+            self.jobs.done(job)
         await progress.drain()
         if isinstance(view, IngestView):
             view.report.results[:0] = failed

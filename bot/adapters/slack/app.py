@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import tempfile
 import time
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
 from slack_bolt import BoltResponse
@@ -35,6 +33,7 @@ from bot.adapters.slack.render import (
 )
 from bot.core import HELP, BotCore, Conversation, failure
 from bot.feedback import FeedbackStore
+from bot.jobs import Job, JobStore, resume
 from bot.permissions import ChangePolicy
 from bot.settings import Settings
 from bot.streaming import ProgressReporter, ThrottledEditor, follow
@@ -90,6 +89,7 @@ class SlackAdapter:
         self.core = core
         self.settings = settings
         self.feedback = feedback
+        self.jobs = JobStore(settings.uploads_dir)
         self.policy = ChangePolicy.parse(settings.slack_ingest_allowed, INGEST_VARIABLE)
         self.client = make_client(settings)
         socket_mode = settings.slack_app_token is not None
@@ -323,14 +323,19 @@ class SlackAdapter:
                                  self.settings.stream_interval_s)
         progress = ProgressReporter(editor, ":inbox_tray:")
         failed: list[FileResult] = []
-        with tempfile.TemporaryDirectory(prefix="bitrag-slack-") as folder:
+        job = self.jobs.accept(conversation, [str(f.get("name") or f.get("id")) for f in files],
+                               {"channel": channel, "thread": thread})
+        try:
             fetched = []
             for file in files:
                 try:
-                    fetched.append(await self.files.fetch(file, Path(folder)))
+                    fetched.append(await self.files.fetch(file, job.folder))
                 except BitragError as exc:
                     failed.append(FileResult(str(file.get("name") or file.get("id")), "failed", reason=str(exc)))
+            self.jobs.downloaded(job, fetched)
             view = await self.core.ingest(conversation, fetched, progress)
+        finally:
+            self.jobs.done(job)
         await progress.drain()
         if isinstance(view, IngestView):
             view.report.results[:0] = failed
@@ -338,6 +343,15 @@ class SlackAdapter:
         await editor.finish(lambda: self.client.chat_update(channel=channel, ts=status["ts"], text=text,
                                                             blocks=blocks))
         return view
+
+    async def resume_jobs(self) -> int:
+        """Finish or report the uploads a previous run of the bot accepted but did not complete."""
+        async def post(job: Job, view: View) -> None:
+            text, blocks = view_message(view)
+            await self.client.chat_postMessage(channel=job.reply["channel"], thread_ts=job.reply.get("thread"),
+                                               text=text, blocks=blocks)
+
+        return await resume(self.core, self.jobs, "slack", post)
 
     async def _ack_ingest(self, ack: Any, command: dict[str, Any]) -> None:
         if WORKSPACE_WIDE.sub("", command.get("text", "")).strip():

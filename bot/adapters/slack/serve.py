@@ -26,6 +26,7 @@ async def start_http(adapter: SlackAdapter, port: int, host: str = "0.0.0.0") ->
 
 async def serve(adapter: SlackAdapter, port: int, stop: asyncio.Event | None = None) -> None:
     identity = await adapter.verify()
+    await adapter.resume_jobs()
     stop = stop or asyncio.Event()
     if adapter.settings.slack_app_token is not None:
         handler = AsyncSocketModeHandler(adapter.app, adapter.settings.slack_app_token.get_secret_value())
