@@ -1,4 +1,4 @@
-"""Durable ingestion jobs: an upload accepted in Slack is recorded before work starts; after a restart the bot
+"""Durable ingestion jobs: an upload accepted in a chat is recorded before work starts; after a restart the bot
 finishes the jobs whose files had arrived and tells the users of the others, where they uploaded."""
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ from bot.core import Conversation
 from bot.jobs import JobStore
 from rag.models import SourceFile
 from tests.conftest import SAMPLE_DOCS
+from tests.fakes.discord import CHANNEL_A, CHANNEL_B, GUILD_B
 from tests.fakes.slack import TEAM, FakeSlack, wait_for
+from tests.test_discord import Running, bot, fake_discord  # noqa: F401 (fixtures)
 from tests.test_slack import fake_slack, make_harness, posted  # noqa: F401 (fixture)
 
 
@@ -51,3 +53,18 @@ async def test_jobs_left_by_a_crash_are_resumed_or_reported_after_a_restart(
             j.id for j in harness.adapter.jobs.unfinished("discord")]
     finally:
         await close()
+
+
+async def test_discord_reports_and_resumes_its_own_jobs(bot: Running) -> None:  # noqa: F811
+    jobs = bot.client.jobs
+    conversation = Conversation(tenant=str(GUILD_B), user="42", platform="discord", channel=str(CHANNEL_B))
+    arrived = jobs.accept(conversation, ["expense-policy.md"], {"channel": str(CHANNEL_B)})
+    copy = shutil.copy(SAMPLE_DOCS / "expense-policy.md", arrived.folder / "expense-policy.md")
+    jobs.downloaded(arrived, [SourceFile(path=copy, name="expense-policy.md", key="discord:expense-policy.md")])
+    jobs.accept(conversation, ["deck.pptx"], {"channel": str(CHANNEL_A)})
+
+    assert await bot.client.resume_jobs() == 2
+    assert any("expense-policy.md: added" in m["content"] for m in bot.fake.bot_messages(CHANNEL_B))
+    assert any("deck.pptx was interrupted by a restart" in m["content"] for m in bot.fake.bot_messages(CHANNEL_A))
+    assert (await bot.service.sources(str(GUILD_B)))[0].source == "expense-policy.md"
+    assert jobs.unfinished("discord") == []
