@@ -108,7 +108,7 @@ def build_corpus(folder: Path, scifact: Path, per_format: int, per_doc: int) -> 
 
 async def encode_all(service: RagService, texts: list[str]) -> float:
     """Seconds the encoder alone takes for `texts`, sent in the batches ingestion sends."""
-    step = service.settings.embed_batch_size * 4
+    step = service.settings.embed_batch_size
     started = time.perf_counter()
     for start in range(0, len(texts), step):
         await service.embedder.embed(texts[start:start + step])

@@ -257,7 +257,7 @@ class RagService:
                           timings_ms=timings)
 
     async def _embed_chunks(self, name: str, texts: list[str], progress: Progress | None) -> np.ndarray:
-        step = self.settings.embed_batch_size * 4
+        step = self.settings.embed_batch_size  # one batch per call: a question waits for at most one batch
         parts = []
         for start in range(0, len(texts), step):
             parts.append(await self.embedder.embed(texts[start:start + step]))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -79,6 +80,7 @@ class MilvusStore:
         self._client: Any = None
         self._timeout_s = settings.milvus_timeout_s  # a hung server fails a request instead of hanging it
         self._stale = False  # the last call failed: reconnect before the next one (server only)
+        self._reconnecting = threading.Lock()
         self.dim = 0
 
     @property
@@ -96,19 +98,21 @@ class MilvusStore:
 
     def _invoke(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if self._stale:
-            self._reconnect()
+            with self._reconnecting:  # concurrent requests after an outage reconnect once
+                if self._stale:
+                    self._reconnect()
         return getattr(self._client, method)(*args, timeout=self._timeout_s, **kwargs)
 
     def _reconnect(self) -> None:
         """A server that went away and came back is not always found again by the old client: start afresh."""
-        old, self._client = self._client, None
         try:
-            if old is not None:
-                old.close()
+            if self._client is not None:
+                self._client.close()
         except Exception:  # the old connection is dead anyway
             pass
-        self._client = MilvusClient(uri=self._uri, token=self._token)
-        self._client.load_collection(self.collection)
+        client = MilvusClient(uri=self._uri, token=self._token)
+        client.load_collection(self.collection)
+        self._client = client
         self._stale = False
         log.info("Reconnected to Milvus at %s", self._describe_uri())
 
