@@ -1,4 +1,4 @@
-"""The `bitrag` command line: ingest, ask, sources, forget, chat."""
+"""The `bitrag` command line: ingest, ask, sources, forget, eval, serve, run, chat, doctor."""
 
 from __future__ import annotations
 
@@ -213,6 +213,25 @@ async def _serve_slack(core: BotCore, settings: Settings, port: int) -> None:
         await serve_slack(SlackAdapter(core, settings, feedback), port)
     finally:
         feedback.close()
+
+
+@app.command()
+def doctor() -> None:
+    """Check the configuration and every service it names (model, Milvus, registry, LLM, Slack, Discord)."""
+    from bot.doctor import diagnose
+
+    try:
+        settings = get_settings()
+    except BitragError as exc:
+        errors.print(f"✗ settings: {exc}", style="red", markup=False)
+        raise typer.Exit(1) from None
+    console.print("✓ settings: loaded", markup=False)
+    checks = asyncio.run(diagnose(settings))
+    for check in checks:
+        console.print(f"{'✓' if check.ok else '✗'} {check.part}: {check.detail}", style=None if check.ok else "red",
+                      markup=False)
+    if not all(check.ok for check in checks):
+        raise typer.Exit(1)
 
 
 @app.command()

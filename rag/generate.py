@@ -63,6 +63,14 @@ class ChatGenerator:
             return LLMError(f"{self._provider} answered with HTTP {status}.")
         return exc
 
+    async def ping(self) -> None:
+        """One one-token completion: proves the key, the base URL and the model name (for `bitrag doctor`)."""
+        try:
+            await self._client.chat.completions.create(model=self._model, max_tokens=1, stream=False,
+                                                       messages=[{"role": "user", "content": "Say OK"}])
+        except Exception as exc:
+            raise self._explain(exc) from exc
+
     async def aclose(self) -> None:
         await self._client.close()
 

@@ -124,8 +124,8 @@ class MilvusStore:
         except Exception as exc:
             if not self._is_lite and self._client is not None:
                 self._stale = True
-            log.warning("Milvus call %s failed: %s", args[0] if args and isinstance(args[0], str) else
-                        getattr(fn, "__name__", fn), _short(exc))
+            name = args[0] if fn == self._invoke else getattr(fn, "__name__", fn)  # the client method, if one
+            log.warning("Milvus call %s failed: %s", name, _short(exc))
             raise StoreUnavailableError(
                 f"The knowledge base is unavailable (Milvus at {self._describe_uri()}): {_short(exc)}. "
                 "Try again in a moment.") from exc

@@ -76,3 +76,20 @@ def test_chat_repl_answers_and_runs_commands(cli_env: dict[str, str], tmp_path: 
     assert "7 document(s) added or updated" in result.stdout
     assert "September 15" in result.stdout and "roadmap-q3-2026.pptx" in result.stdout
     assert "Forgot roadmap-q3-2026.pptx" in result.stdout
+
+
+def test_doctor_checks_every_part_and_names_what_to_fix(cli_env: dict[str, str], tmp_path: Path) -> None:
+    healthy = run(["doctor"], cli_env, tmp_path)
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    for line in ("✓ settings", "✓ embeddings: sentence-transformers/all-MiniLM-L6-v2, 384 dimensions",
+                 "✓ milvus: lite", "✓ registry", "✓ llm: none configured"):
+        assert line in healthy.stdout, healthy.stdout
+
+    broken = {**cli_env, "MILVUS_URI": "http://127.0.0.1:9", "LLM": "groq", "GROQ_API_KEY": "gsk-doctor-secret-77",
+              "GROQ_BASE_URL": "http://127.0.0.1:9", "LLM_MAX_RETRIES": "0"}
+    sick = run(["doctor"], broken, tmp_path)
+    assert sick.returncode == 1
+    out = " ".join(sick.stdout.split())  # rich wraps long lines
+    assert "✗ milvus: The knowledge base is unavailable (Milvus at http://127.0.0.1:9)" in out
+    assert "✗ llm: Groq could not be reached" in out and "✓ registry" in out and "✓ embeddings" in out
+    assert "gsk-doctor-secret-77" not in sick.stdout + sick.stderr

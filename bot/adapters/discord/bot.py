@@ -105,7 +105,8 @@ class BitragDiscord(discord.Client):
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(VoteButton)
-        self._resuming = asyncio.create_task(self.resume_jobs())  # in the background: connecting goes first
+        if self.core is not None:  # `bitrag doctor` logs in without a core, and must leave the jobs alone
+            self._resuming = asyncio.create_task(self.resume_jobs())  # in the background: connecting goes first
         guilds = [int(g) for g in self.settings.discord_guild_ids.replace(" ", "").split(",") if g]
         for guild_id in guilds:  # development: instant per-guild registration
             guild = discord.Object(guild_id)

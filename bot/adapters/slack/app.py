@@ -83,6 +83,15 @@ def make_client(settings: Settings) -> AsyncWebClient:
     return client
 
 
+async def verify_token(client: AsyncWebClient) -> dict[str, Any]:
+    """`auth.test`: the workspace and bot user the token belongs to, or a `ConfigError` that says what to do."""
+    try:
+        return dict((await client.auth_test()).data)  # type: ignore[arg-type]
+    except SlackApiError as exc:
+        raise ConfigError(f"Slack rejected SLACK_BOT_TOKEN ({slack_error(exc)}): copy the current Bot "
+                          "User OAuth Token from the app's OAuth & Permissions page") from None
+
+
 class SlackAdapter:
     def __init__(self, core: BotCore, settings: Settings, feedback: FeedbackStore) -> None:
         check_tokens(settings)
@@ -115,11 +124,7 @@ class SlackAdapter:
 
     async def verify(self) -> dict[str, Any]:
         """auth.test once at start-up, so a revoked or mistyped token is a clear error, not a silent bot."""
-        try:
-            return dict((await self.client.auth_test()).data)  # type: ignore[arg-type]
-        except SlackApiError as exc:
-            raise ConfigError(f"Slack rejected SLACK_BOT_TOKEN ({slack_error(exc)}): copy the current Bot "
-                              "User OAuth Token from the app's OAuth & Permissions page") from None
+        return await verify_token(self.client)
 
     def conversation(self, team: str, user: str, channel: str, workspace_wide: bool = False) -> Conversation:
         """The tenant is the workspace; with SLACK_CHANNEL_SCOPED, documents added in a channel belong to that

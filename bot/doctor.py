@@ -1,0 +1,105 @@
+"""`bitrag doctor`: checks every part the configuration names, each on its own, and says what to fix.
+
+Unlike the other commands it does not stop at the first failure: a new deployment usually has several things to
+fix at once, and seeing all of them saves round trips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.settings import Settings
+from bot.wiring import quiet_third_party_warnings
+from rag.embed import Embedder, create_embedder
+from rag.errors import BitragError
+from rag.generate import create_generator
+from rag.registry import Registry
+from rag.store import MilvusStore
+
+
+@dataclass
+class Check:
+    part: str
+    ok: bool
+    detail: str
+
+
+async def _check(part: str, probe: Callable[[], Awaitable[str]]) -> Check:
+    try:
+        return Check(part, True, await probe())
+    except BitragError as exc:
+        return Check(part, False, str(exc))
+    except Exception as exc:  # an unexpected failure is still a finding, not a crash of the doctor
+        return Check(part, False, f"{type(exc).__name__}: {str(exc)[:300]}")
+
+
+async def diagnose(settings: Settings) -> list[Check]:
+    quiet_third_party_warnings()
+    embedder: Embedder | None = None
+
+    async def embeddings() -> str:
+        nonlocal embedder
+        embedder = await create_embedder(settings)
+        await embedder.embed(["bitrag doctor"])
+        return f"{embedder.model_id}, {embedder.dim} dimensions ({embedder.dim // 8} bytes per binary vector)"
+
+    async def milvus() -> str:
+        if embedder is None:
+            raise BitragError("not checked: the embedding model is needed to check the collection")
+        store = MilvusStore(settings)
+        try:
+            await store.open(embedder.model_id, embedder.dim)
+            chunks = await store.count()
+            where = settings.milvus_uri.split("@")[-1]
+            return f"{store.mode} at {where}, collection {store.collection}: {chunks} chunks"
+        finally:
+            await store.close()
+
+    async def registry() -> str:
+        db = await asyncio.to_thread(Registry, settings.registry_url)
+        try:
+            leftovers = len(await asyncio.to_thread(db.abandoned))
+        finally:
+            db.close()
+        return "ok" + (f"; {leftovers} unfinished document(s), cleaned up at the next start" if leftovers else "")
+
+    async def llm() -> str:
+        generator = create_generator(settings)
+        if generator is None:
+            return "none configured: answers are extractive (set GROQ_API_KEY for written answers)"
+        try:
+            await generator.ping()
+        finally:
+            await generator.aclose()
+        return f"{generator.mode} answered"
+
+    checks = [await _check("embeddings", embeddings), await _check("milvus", milvus),
+              await _check("registry", registry), await _check("llm", llm)]
+    if settings.slack_configured:
+        checks.append(await _check("slack", lambda: _slack(settings)))
+    if settings.discord_configured:
+        checks.append(await _check("discord", lambda: _discord(settings)))
+    if embedder is not None:
+        await embedder.aclose()
+    return checks
+
+
+async def _slack(settings: Settings) -> str:
+    from bot.adapters.slack.app import make_client, verify_token
+
+    identity = await verify_token(make_client(settings))
+    return f"token of {identity.get('user')} in workspace {identity.get('team')}"
+
+
+async def _discord(settings: Settings) -> str:
+    from bot.adapters.discord.bot import BitragDiscord
+    from bot.adapters.discord.serve import login
+
+    client = BitragDiscord(None, settings, None)  # type: ignore[arg-type]  # login only: no core needed
+    try:
+        await login(client)
+        return f"token of {client.user}"
+    finally:
+        await client.close()
