@@ -56,3 +56,20 @@ def test_the_images_command_runs_outside_docker(tmp_path: Path) -> None:
                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "bitrag.db").exists()  # it opened its Milvus Lite database where the image keeps data
+
+
+def test_compose_stack_waits_for_a_healthy_milvus_and_keeps_its_data() -> None:
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    for name in ("etcd", "minio", "milvus"):
+        assert services[name]["healthcheck"]["test"], name
+        assert any(v.split(":")[0] in compose["volumes"] for v in services[name]["volumes"]), name
+    assert services["milvus"]["depends_on"] == {"etcd": {"condition": "service_healthy"},
+                                                "minio": {"condition": "service_healthy"}}
+    bitrag = services["bitrag"]
+    assert bitrag["depends_on"] == {"milvus": {"condition": "service_healthy"}}
+    assert bitrag["environment"]["MILVUS_URI"] == "http://milvus:19530" and bitrag["profiles"] == ["chat"]
+    assert bitrag["volumes"] == ["bitrag-data:/data"] and bitrag["build"] == "."
+    assert bitrag["command"] == json.loads(instruction("CMD")[0])
