@@ -28,7 +28,9 @@ COPY --from=build /opt/venv /opt/venv
 USER 10001
 WORKDIR /home/bitrag
 VOLUME ["/data"]
-# Slack HTTP mode listens here (Socket Mode and Discord need no inbound port).
-EXPOSE 3000
+# Slack HTTP mode listens on 3000 (Socket Mode and Discord need no inbound port); /metrics and /healthz on 9464.
+EXPOSE 3000 9464
+HEALTHCHECK --interval=30s --timeout=5s --start-period=120s \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9464/healthz', timeout=4)"]
 ENTRYPOINT ["bitrag"]
 CMD ["run"]

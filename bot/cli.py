@@ -186,9 +186,27 @@ def serve(platform: Annotated[str, typer.Argument(help="slack or discord")],
         errors.print(f"Unknown platform {platform!r}: use slack or discord.", style="red", markup=False)
         raise typer.Exit(2)
     if platform == "discord":
-        _run(_serve_discord)
+        _run(lambda core, s: _with_metrics(s, _serve_discord(core, s)))
     else:
-        _run(lambda core, s: _serve_slack(core, s, port or s.slack_port))
+        _run(lambda core, s: _with_metrics(s, _serve_slack(core, s, port or s.slack_port)))
+
+
+async def _with_metrics(settings: Settings, serving: Awaitable[None]) -> None:
+    """Serve /metrics and /healthz on METRICS_PORT beside the chat adapters (0 turns them off)."""
+    from bot.metrics import start_metrics_server
+
+    runner = None
+    if settings.metrics_port:
+        try:
+            runner, _ = await start_metrics_server(settings.metrics_port)
+        except OSError as exc:
+            logging.getLogger(__name__).warning("No /metrics: port %d is not free (%s); set METRICS_PORT",
+                                                settings.metrics_port, exc.strerror)
+    try:
+        await serving
+    finally:
+        if runner is not None:
+            await runner.cleanup()
 
 
 async def _serve_discord(core: BotCore, settings: Settings) -> None:
@@ -246,7 +264,7 @@ def run(tenant: TenantOption = None) -> None:
         if settings.discord_configured:
             adapters.append(_serve_discord(core, settings))
         if adapters:
-            await asyncio.gather(*adapters)
+            await _with_metrics(settings, asyncio.gather(*adapters))
         else:
             await run_repl(core, Conversation(tenant or settings.default_tenant, platform="terminal"), console)
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import shlex
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot import metrics
 from bot.ratelimit import RateLimiter
 from bot.views import AnswerView, DocumentsView, ForgottenView, IngestView, MessageView, View
 from ingest.discover import discover
@@ -66,16 +68,23 @@ class BotCore:
 
     def _refusal(self, conversation: Conversation) -> MessageView | None:
         refusal = self.limiter.check(conversation.user, conversation.tenant) if self.limiter else None
-        return MessageView(refusal.message, level="error") if refusal else None
+        if refusal is None:
+            return None
+        metrics.REFUSED.labels(conversation.platform).inc()
+        return MessageView(refusal.message, level="error")
 
     async def ask(self, conversation: Conversation, question: str, history: Sequence[Turn] = (),
                   top_k: int | None = None) -> View:
         if refused := self._refusal(conversation):
             return refused
+        started = time.perf_counter()
         try:
-            return AnswerView.of(question, await self.service.ask(question, conversation.read_scope, history, top_k))
+            view: View = AnswerView.of(question, await self.service.ask(question, conversation.read_scope, history,
+                                                                        top_k))
         except Exception as exc:
-            return failure(exc)
+            view = failure(exc)
+        metrics.observe_answer(conversation.platform, view, started)
+        return view
 
     async def ask_stream(self, conversation: Conversation, question: str,
                          history: Sequence[Turn] = ()) -> AsyncIterator[str | View]:
@@ -83,14 +92,19 @@ class BotCore:
         if refused := self._refusal(conversation):
             yield refused
             return
+        started = time.perf_counter()
         try:
             async for event in self.service.ask_stream(question, conversation.read_scope, history):
                 if isinstance(event, AnswerDelta):
                     yield event.text
                 elif isinstance(event, AnswerDone):
-                    yield AnswerView.of(question, event.answer)
+                    view = AnswerView.of(question, event.answer)
+                    metrics.observe_answer(conversation.platform, view, started)
+                    yield view
         except Exception as exc:
-            yield failure(exc)
+            error = failure(exc)
+            metrics.observe_answer(conversation.platform, error, started)
+            yield error
 
     async def ingest(self, conversation: Conversation, files: Sequence[SourceFile],
                      progress: Progress | None = None, skipped: Sequence[tuple[str, str]] = ()) -> View:
@@ -98,7 +112,9 @@ class BotCore:
             report = await self.service.ingest(files, conversation.tenant, progress)
         except Exception as exc:
             return failure(exc)
-        return IngestView(report, list(skipped))
+        view = IngestView(report, list(skipped))
+        metrics.observe_ingest(view)
+        return view
 
     async def ingest_paths(self, conversation: Conversation, paths: Sequence[Path],
                            progress: Progress | None = None) -> View:

@@ -16,6 +16,7 @@ class Settings(RagSettings):
     feedback_url: str = "sqlite:///./data/feedback.sqlite3"
     uploads_dir: Path = Path("./data/uploads")  # files of chat uploads until ingested, and the job records
     stream_interval_s: float = Field(default=1.0, ge=0.2, le=10)
+    metrics_port: int = Field(default=9464, ge=0, le=65535)  # /metrics and /healthz beside the chat adapters
     rate_limit_user_per_min: int = Field(default=20, ge=0)  # questions per person per minute; 0 = no limit
     rate_limit_tenant_per_min: int = Field(default=300, ge=0)  # per workspace / server / knowledge base
 

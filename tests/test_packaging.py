@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bot.settings import Settings
 from tests.conftest import ROOT
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -32,6 +33,8 @@ def test_image_is_multi_stage_slim_non_root_and_copies_only_what_the_context_has
     assert len(stages) == 2 and all("-slim" in s for s in stages)
     assert instruction("USER") == ["10001"] and "useradd" in DOCKERFILE and "--uid 10001" in DOCKERFILE
     assert 'ARG WITH_LOCAL_MODEL=false' in DOCKERFILE  # the model only when asked
+    port = Settings.model_fields["metrics_port"].default
+    assert f"127.0.0.1:{port}/healthz" in instruction("HEALTHCHECK")[0] and str(port) in instruction("EXPOSE")[0]
     allowed = {line.strip("!/ ") for line in (ROOT / ".dockerignore").read_text().splitlines()
                if line.startswith("!")}
     for copy in instruction("COPY"):
