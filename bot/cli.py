@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.core import BotCore, Conversation
+from bot.logs import configure_logging
 from bot.ratelimit import RateLimiter
 from bot.render import print_view
 from bot.settings import Settings, get_settings
@@ -38,7 +39,7 @@ def _run(work: Callable[[BotCore, Settings], Awaitable[T]]) -> T:
     except BitragError as exc:
         errors.print(str(exc), style="red", markup=False)
         raise typer.Exit(2) from None
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
 
     async def main() -> T:
         service = await open_service(settings)

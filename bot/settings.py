@@ -13,6 +13,7 @@ from rag.settings import RagSettings, load_settings
 class Settings(RagSettings):
     default_tenant: str = Field(default="local", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    log_format: Literal["text", "json"] = "text"
     feedback_url: str = "sqlite:///./data/feedback.sqlite3"
     uploads_dir: Path = Path("./data/uploads")  # files of chat uploads until ingested, and the job records
     stream_interval_s: float = Field(default=1.0, ge=0.2, le=10)

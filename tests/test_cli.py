@@ -93,3 +93,12 @@ def test_doctor_checks_every_part_and_names_what_to_fix(cli_env: dict[str, str],
     assert "✗ milvus: The knowledge base is unavailable (Milvus at http://127.0.0.1:9)" in out
     assert "✗ llm: Groq could not be reached" in out and "✓ registry" in out and "✓ embeddings" in out
     assert "gsk-doctor-secret-77" not in sick.stdout + sick.stderr
+
+
+def test_json_logs_are_one_object_per_line(cli_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**cli_env, "LOG_FORMAT": "json", "LOG_LEVEL": "INFO"}
+    result = run(["ingest", str(SAMPLE_DOCS / "expense-policy.md")], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert records and all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    assert not [line for line in result.stderr.splitlines() if line.startswith(("INFO ", "WARNING "))]
