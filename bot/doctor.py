@@ -48,7 +48,7 @@ async def diagnose(settings: Settings) -> list[Check]:
     async def milvus() -> str:
         if embedder is None:
             raise BitragError("not checked: the embedding model is needed to check the collection")
-        store = MilvusStore(settings)
+        store = MilvusStore(settings.model_copy(update={"milvus_startup_wait_s": 0}))  # say it now, not in a minute
         try:
             await store.open(embedder.model_id, embedder.dim)
             chunks = await store.count()

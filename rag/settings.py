@@ -27,6 +27,7 @@ class RagSettings(BaseSettings):
     milvus_token: SecretStr | None = None
     milvus_collection: str = Field(default="bitrag_chunks", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
     milvus_timeout_s: float = Field(default=10.0, gt=0)
+    milvus_startup_wait_s: float = Field(default=60.0, ge=0)  # how long start-up waits for a server to come up
     milvus_index: Literal["BIN_FLAT", "BIN_IVF_FLAT"] = "BIN_FLAT"  # server only; Lite has BIN_FLAT alone
     milvus_nlist: int = Field(default=1024, ge=1, le=65536)
     milvus_nprobe: int = Field(default=256, ge=1, le=65536)

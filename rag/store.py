@@ -78,7 +78,8 @@ class MilvusStore:
         self._nlist = settings.milvus_nlist
         self._nprobe = settings.milvus_nprobe
         self._client: Any = None
-        self._timeout_s = settings.milvus_timeout_s  # a hung server fails a request instead of hanging it
+        self._timeout_s = settings.milvus_timeout_s
+        self._startup_wait_s = settings.milvus_startup_wait_s  # a hung server fails a request instead of hanging it
         self._stale = False  # the last call failed: reconnect before the next one (server only)
         self._reconnecting = threading.Lock()
         self.dim = 0
@@ -134,9 +135,21 @@ class MilvusStore:
         return self._uri if self._is_lite else self._uri.split("@")[-1]
 
     async def open(self, model_id: str, dim: int) -> None:
-        """Connect, then create the collection or check that it was built for this model."""
+        """Connect, then create the collection or check that it was built for this model. A server that is not up
+        yet (a compose stack or a pod starting together) is retried with backoff for `MILVUS_STARTUP_WAIT_S`."""
         self.dim = dim
-        await self._guarded(self._open_sync, model_id, dim)
+        deadline = time.monotonic() + (0 if self._is_lite else self._startup_wait_s)
+        delay = 1.0
+        while True:
+            try:
+                await self._guarded(self._open_sync, model_id, dim)
+                return
+            except StoreUnavailableError:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning("Milvus at %s is not reachable yet; retrying in %.0f s", self._describe_uri(), delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     def _open_sync(self, model_id: str, dim: int) -> None:
         if self._is_lite:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +43,34 @@ async def test_milvus_down_then_back(make_settings: Callable[..., Settings], emb
             assert back.sources[0].name == "security-policy.pdf"
     finally:
         await service.close()
+
+
+def free_port_below_ephemeral_range() -> int:
+    """A free port the kernel never hands out as a client's source port: a client retrying an ephemeral port can
+    end up connected to itself (TCP self-connect) and the server can then not bind it."""
+    for port in random.Random().sample(range(20_000, 30_000), 200):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 30000")
+
+
+async def test_startup_waits_for_a_milvus_server_that_is_still_starting(
+        make_settings: Callable[..., Settings], embedder: LocalEmbedder, tmp_path: Path) -> None:
+    port = free_port_below_ephemeral_range()
+    settings = make_settings(milvus_uri=f"http://127.0.0.1:{port}", milvus_startup_wait_s=120)
+    opening = asyncio.create_task(open_service(settings, embedder))
+    await asyncio.sleep(3)
+    assert not opening.done()  # still retrying, not failed
+    with milvus_server(tmp_path / "late", port=port):
+        service = await asyncio.wait_for(opening, 120)
+        try:
+            await ingest_samples(service, "acme")
+        finally:
+            await service.close()
 
 
 @pytest.mark.parametrize("fault", ["429", "500", "timeout"])

@@ -68,7 +68,8 @@ async def test_no_secret_in_logs_errors_or_replies(make_settings: Callable[..., 
     finally:
         await client.close()
 
-    unreachable = make_settings(**SECRETS, milvus_uri="http://bitrag:LEAKCHECK-pw@127.0.0.1:9", llm="extractive")
+    unreachable = make_settings(**SECRETS, milvus_uri="http://bitrag:LEAKCHECK-pw@127.0.0.1:9", llm="extractive",
+                                milvus_startup_wait_s=0)
     with pytest.raises(BitragError) as milvus_error:
         await open_service(unreachable, embedder)
     seen.append(str(milvus_error.value))
