@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
-NETWORK_SCHEMES = ("http://", "https://", "tcp://", "grpc://", "unix:")
+from rag.settings import NETWORK_SCHEMES
 
 
 def _import_pymilvus() -> ModuleType:

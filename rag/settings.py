@@ -6,13 +6,15 @@ one settings object. Field names map to upper-case environment variables (`milvu
 
 from __future__ import annotations
 
+import re
 from typing import Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import ConfigError
 
+NETWORK_SCHEMES = ("http://", "https://", "tcp://", "grpc://", "unix:")
 RescoreMode = Literal["precise", "asymmetric", "none"]
 LLMChoice = Literal["auto", "groq", "openai-compatible", "extractive"]
 
@@ -68,10 +70,17 @@ class RagSettings(BaseSettings):
     llm_max_retries: int = Field(default=2, ge=0, le=10)
     history_turns: int = Field(default=6, ge=0, le=50)
 
+    @field_validator("milvus_uri")
+    @classmethod
+    def _known_scheme(cls, uri: str) -> str:
+        if "://" in uri and not uri.startswith(NETWORK_SCHEMES):
+            raise ValueError("use a file path for Milvus Lite (./data/bitrag.db) or http(s)://host:19530 for a server")
+        return uri
+
     @property
     def milvus_is_lite(self) -> bool:
         """A URI without a network scheme is a Milvus Lite database file."""
-        return not self.milvus_uri.startswith(("http://", "https://", "tcp://", "grpc://", "unix:"))
+        return not self.milvus_uri.startswith(NETWORK_SCHEMES)
 
     @property
     def resolved_embed_model(self) -> str:
@@ -96,7 +105,8 @@ def load_settings(cls: type[S], **overrides: object) -> S:
             field = str(err["loc"][0]) if err["loc"] else "?"
             annotation = cls.model_fields.get(field)
             secret = annotation is not None and "SecretStr" in str(annotation.annotation)
-            shown = "" if secret else f" (got {err.get('input')!r})"
+            given = re.sub(r"//[^/@]*@", "//***@", str(err.get("input")))  # no credentials from a URI
+            shown = "" if secret else f" (got {given!r})"
             problems.append(f"{field.upper()}: {err['msg']}{shown}")
         raise ConfigError("Invalid configuration — fix these environment variables or .env entries:\n  "
                           + "\n  ".join(problems)) from None

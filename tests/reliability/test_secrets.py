@@ -78,3 +78,13 @@ async def test_no_secret_in_logs_errors_or_replies(make_settings: Callable[..., 
     assert "GROQ_API_KEY" in seen[3]  # the reply names the setting to fix…
     assert_no_secret(*seen, caplog.text, captured.out, captured.err)  # …and nothing shows its value
     assert fake_llm.statuses == [401] and len(caplog.records) > 20
+
+
+def test_a_wrong_milvus_uri_is_named_without_its_credentials() -> None:
+    from rag.errors import ConfigError
+    from rag.settings import RagSettings, load_settings
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(RagSettings, _env_file=None, milvus_uri="htp://root:LEAKCHECK-pw@milvus:19530")
+    assert "MILVUS_URI" in str(raised.value) and "http(s)://host:19530" in str(raised.value)
+    assert_no_secret(str(raised.value))
