@@ -78,8 +78,8 @@ class MilvusStore:
         self._nlist = settings.milvus_nlist
         self._nprobe = settings.milvus_nprobe
         self._client: Any = None
-        self._timeout_s = settings.milvus_timeout_s
-        self._startup_wait_s = settings.milvus_startup_wait_s  # a hung server fails a request instead of hanging it
+        self._timeout_s = settings.milvus_timeout_s  # a hung server fails a request instead of hanging it
+        self._startup_wait_s = settings.milvus_startup_wait_s
         self._stale = False  # the last call failed: reconnect before the next one (server only)
         self._reconnecting = threading.Lock()
         self.dim = 0
