@@ -16,13 +16,13 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bot.core import BotCore, Conversation
-from bot.views import MessageView, View
-from rag.models import SourceFile
+from bot.views import IngestView, MessageView, View
+from rag.models import FileResult, Progress, SourceFile
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class Job:
     names: list[str]
     reply: dict[str, Any]  # where the adapter posts the result (channel, thread…)
     folder: Path
-    files: list[SourceFile] | None = field(default=None)  # set once every file is downloaded
+    files: list[SourceFile] | None = None  # set once every file is downloaded
 
 
 class JobStore:
@@ -94,6 +94,26 @@ class JobStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+Fetch = Callable[[Path], Awaitable[tuple[list[SourceFile], list[FileResult]]]]
+
+
+async def ingest_upload(core: BotCore, jobs: JobStore, conversation: Conversation, names: list[str],
+                        reply: dict[str, Any], fetch: Fetch, progress: Progress | None = None) -> View:
+    """An upload from start to end as a durable job: record it, let the adapter `fetch` its files into the job's
+    folder (returning what arrived and what failed), ingest them, and drop the job once its result exists. Files
+    that failed to download are listed first in the ingest report."""
+    job = jobs.accept(conversation, names, reply)
+    try:
+        fetched, failed = await fetch(job.folder)
+        jobs.downloaded(job, fetched)
+        view = await core.ingest(conversation, fetched, progress)
+    finally:
+        jobs.done(job)
+    if isinstance(view, IngestView):
+        view.report.results[:0] = failed
+    return view
 
 
 async def resume(core: BotCore, jobs: JobStore, platform: str, post: Callable[[Job, View], Awaitable[None]]) -> int:

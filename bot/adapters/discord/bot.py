@@ -20,11 +20,11 @@ from discord import app_commands
 from bot.adapters.discord.render import answer_pages, streaming_text, view_text
 from bot.core import HELP, BotCore, Conversation, failure
 from bot.feedback import FeedbackStore
-from bot.jobs import Job, JobStore, resume
+from bot.jobs import Job, JobStore, ingest_upload, resume
 from bot.settings import Settings
 from bot.streaming import ProgressReporter, ThrottledEditor, follow
 from bot.uploads import safe_name
-from bot.views import AnswerView, IngestView, MessageView, View
+from bot.views import AnswerView, MessageView, View
 from rag.errors import BitragError, ConfigError
 from rag.models import FileResult, SourceFile, Turn, last_turns
 
@@ -188,16 +188,10 @@ class BitragDiscord(discord.Client):
                                  edit: Any, link: str | None) -> None:
         editor = ThrottledEditor(lambda text: edit(content=text), self.settings.stream_interval_s)
         progress = ProgressReporter(editor, "📥")
-        job = self.jobs.accept(conversation, [a.filename for a in attachments], {"channel": conversation.channel})
-        try:
-            fetched, failed = await self.fetch_attachments(attachments, job.folder, link)
-            self.jobs.downloaded(job, fetched)
-            view = await self.core.ingest(conversation, fetched, progress)
-        finally:
-            self.jobs.done(job)
+        view = await ingest_upload(self.core, self.jobs, conversation, [a.filename for a in attachments],
+                                   {"channel": conversation.channel},
+                                   lambda folder: self.fetch_attachments(attachments, folder, link), progress)
         await progress.drain()
-        if isinstance(view, IngestView):
-            view.report.results[:0] = failed
         await editor.finish(lambda: edit(content=view_text(view)))
 
     # --- messages --------------------------------------------------------------------------------------------

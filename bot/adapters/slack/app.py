@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 from slack_bolt import BoltResponse
@@ -33,13 +34,13 @@ from bot.adapters.slack.render import (
 )
 from bot.core import HELP, BotCore, Conversation, failure
 from bot.feedback import FeedbackStore
-from bot.jobs import Job, JobStore, resume
+from bot.jobs import Job, JobStore, ingest_upload, resume
 from bot.permissions import ChangePolicy
 from bot.settings import Settings
 from bot.streaming import ProgressReporter, ThrottledEditor, follow
-from bot.views import AnswerView, IngestView, MessageView, View
+from bot.views import AnswerView, MessageView, View
 from rag.errors import BitragError, ConfigError
-from rag.models import FileResult, Turn, last_turns
+from rag.models import FileResult, SourceFile, Turn, last_turns
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,11 @@ def make_client(settings: Settings) -> AsyncWebClient:
     client = AsyncWebClient(token=token, base_url=settings.slack_api_url or AsyncWebClient.BASE_URL)
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))  # honours Retry-After
     return client
+
+
+def file_name(file: dict[str, Any]) -> str:
+    """What a user calls a shared file (events may carry only its id)."""
+    return str(file.get("name") or file.get("id"))
 
 
 async def verify_token(client: AsyncWebClient) -> dict[str, Any]:
@@ -321,33 +327,31 @@ class SlackAdapter:
             text, blocks = view_message(view)
             await self.client.chat_postMessage(channel=channel, thread_ts=thread, text=text, blocks=blocks)
             return view
-        names = ", ".join(str(f.get("name") or f.get("id")) for f in files)
+        names = ", ".join(file_name(f) for f in files)
         status = await self.client.chat_postMessage(channel=channel, thread_ts=thread,
                                                     text=f":inbox_tray: Ingesting {escape(names)}…")
         editor = ThrottledEditor(lambda text: self.client.chat_update(channel=channel, ts=status["ts"], text=text),
                                  self.settings.stream_interval_s)
         progress = ProgressReporter(editor, ":inbox_tray:")
-        failed: list[FileResult] = []
-        job = self.jobs.accept(conversation, [str(f.get("name") or f.get("id")) for f in files],
-                               {"channel": channel, "thread": thread})
-        try:
-            fetched = []
-            for file in files:
-                try:
-                    fetched.append(await self.files.fetch(file, job.folder))
-                except BitragError as exc:
-                    failed.append(FileResult(str(file.get("name") or file.get("id")), "failed", reason=str(exc)))
-            self.jobs.downloaded(job, fetched)
-            view = await self.core.ingest(conversation, fetched, progress)
-        finally:
-            self.jobs.done(job)
+        view = await ingest_upload(self.core, self.jobs, conversation, [file_name(f) for f in files],
+                                   {"channel": channel, "thread": thread},
+                                   lambda folder: self._fetch_files(files, folder), progress)
         await progress.drain()
-        if isinstance(view, IngestView):
-            view.report.results[:0] = failed
         text, blocks = view_message(view)
         await editor.finish(lambda: self.client.chat_update(channel=channel, ts=status["ts"], text=text,
                                                             blocks=blocks))
         return view
+
+    async def _fetch_files(self, files: list[dict[str, Any]], folder: Path,
+                           ) -> tuple[list[SourceFile], list[FileResult]]:
+        """Download each file into `folder`; one that cannot be fetched is reported, not raised."""
+        fetched, failed = [], []
+        for file in files:
+            try:
+                fetched.append(await self.files.fetch(file, folder))
+            except BitragError as exc:
+                failed.append(FileResult(file_name(file), "failed", reason=str(exc)))
+        return fetched, failed
 
     async def resume_jobs(self) -> int:
         """Finish or report the uploads a previous run of the bot accepted but did not complete."""
