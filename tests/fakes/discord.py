@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from bot.webserver import serve_app
+
 TOKEN = "MTAw.fake.token"
 APP_ID = 900000000000000001
 BOT_ID = 900000000000000002
@@ -68,11 +70,8 @@ class FakeDiscord:
         app.router.add_route("*", "/api/v10/{path:.*}", self._rest)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_get("/attachments/{name:.*}", self._cdn)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        self._runner, port = await serve_app(app, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{port}"
         for guild, channel in ((GUILD_A, CHANNEL_A), (GUILD_B, CHANNEL_B)):
             self.roles[guild] = {"id": str(guild), "name": "@everyone", "permissions": EVERYONE_PERMS, "position": 0,
                                  "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}

@@ -19,6 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.webserver import serve_app
+
 
 @dataclass
 class FakeLLM:
@@ -39,11 +41,7 @@ class FakeLLM:
         app.router.add_post("/openai/v1/chat/completions", self._chat)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, port = await serve_app(app, "127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{port}"
         return self
 

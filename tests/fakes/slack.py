@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from bot.webserver import serve_app
+
 BOT_TOKEN = "xoxb-test-token"
 APP_TOKEN = "xapp-test-token"
 BOT_USER = "UBOT"
@@ -52,11 +54,8 @@ class FakeSlack:
         app.router.add_get("/files-pri/{path:.*}", self._download)
         app.router.add_post("/commands/{tail:.*}", self._webhook)
         app.router.add_get("/link", self._socket)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        self._runner, port = await serve_app(app, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{port}"
         return self
 
     async def stop(self) -> None:

@@ -10,6 +10,7 @@ from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.adapters.slack.app import SlackAdapter
+from bot.webserver import serve_app
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
@@ -17,11 +18,7 @@ EVENTS_PATH = "/slack/events"
 
 async def start_http(adapter: SlackAdapter, port: int, host: str = "0.0.0.0") -> tuple[web.AppRunner, int]:
     """Serve the bolt app's aiohttp application; returns the runner and the bound port (port 0 picks one)."""
-    runner = web.AppRunner(adapter.app.web_app(path=EVENTS_PATH))
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return await serve_app(adapter.app.web_app(path=EVENTS_PATH), host, port)
 
 
 async def serve(adapter: SlackAdapter, port: int, stop: asyncio.Event | None = None) -> None:
