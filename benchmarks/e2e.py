@@ -28,6 +28,7 @@ from bot.settings import get_settings
 from bot.views import AnswerView
 from bot.wiring import open_service
 from ingest.discover import discover
+from rag.quantize import binarize
 from rag.service import RagService
 from rag.store import ChunkRecord
 from tests.fakes.llm import FakeLLM
@@ -48,7 +49,7 @@ async def add_filler(service: RagService, n: int) -> float:
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         document, ids = await asyncio.to_thread(service.registry.begin, TENANT, f"filler-{start}", "filler.md",
                                                 f"filler-{start}", None, count, vectors)
-        bits = np.packbits(vectors > 0, axis=1)
+        bits = binarize(vectors)
         await service.store.insert([ChunkRecord(id=cid, tenant=TENANT, doc_id=document.doc_id, source="filler.md",
                                                 text=FILLER_TEXT.format(i=start + i), bits=bits[i].tobytes(),
                                                 meta={"location": None})

@@ -26,9 +26,7 @@ import psutil
 from benchmarks.common import RESULTS, save
 from rag.milvus import DataType, MilvusClient
 from rag.quantize import binarize
-from rag.store import release_lite_server
-
-BATCH_BYTES = 2 << 20  # pymilvus inserts slow down sharply past a few MB per call (measured: 15k → 105 rows/s)
+from rag.store import INSERT_BATCH_BYTES, release_lite_server
 
 
 def vectors(seed: int, n: int, dim: int) -> np.ndarray:
@@ -69,7 +67,7 @@ def run_point(mode: str, n: int, dim: int, queries: np.ndarray, workdir: Path) -
     index = client.prepare_index_params()
     index.add_index(field_name="vector", index_type=index_type, metric_type=metric)
     client.create_collection("bench", schema=schema, index_params=index, consistency_level="Strong")
-    batch = max(100, BATCH_BYTES // (dim // 8 if mode == "binary" else dim * 4))
+    batch = max(100, INSERT_BATCH_BYTES // (dim // 8 if mode == "binary" else dim * 4))
     started = time.perf_counter()
     for start in range(0, n, batch):
         block = vectors(start, min(batch, n - start), dim)  # seeded by position: the same rows in both modes

@@ -29,7 +29,7 @@ from rag.quantize import binarize, vector_bytes
 from rag.registry import Registry
 from rag.retrieve import Retriever
 from rag.settings import RagSettings
-from rag.store import ChunkRecord, MilvusStore
+from rag.store import INSERT_BATCH_BYTES, ChunkRecord, MilvusStore
 
 TENANT = "eval"
 MODES = ("float32", "binary", "default")
@@ -227,7 +227,7 @@ async def _float_collection(store: MilvusStore, docs: np.ndarray, name: str) -> 
     await asyncio.to_thread(client.create_collection, name, schema=schema, index_params=index,
                             consistency_level="Session")  # Strong waits for a time tick on a server
     rows = [{"id": i, "vector": v} for i, v in enumerate(docs.tolist())]
-    batch = max(100, (2 << 20) // (docs.shape[1] * 4))  # ~2 MB per call: larger inserts slow down sharply
+    batch = max(100, INSERT_BATCH_BYTES // (docs.shape[1] * 4))  # larger inserts slow down sharply
     for start in range(0, len(rows), batch):
         await asyncio.to_thread(client.insert, name, rows[start:start + batch])
 
