@@ -19,6 +19,7 @@ run: install
 	$(BIN)/bitrag run
 
 test: install
+	scripts/install-system-deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

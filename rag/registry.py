@@ -2,29 +2,27 @@
 copies of chunk vectors used by precise rescoring.
 
 It is what makes ingestion atomic per document. Milvus has no multi-row transactions, so a document's chunks
-are inserted while its registry row is `pending`, and only the flip to `ready` (one SQLite transaction, which
+are inserted while its registry row is `pending`, and only the flip to `ready` (one transaction, which
 also marks any previous version `deleting`) makes them visible: retrieval keeps only candidates whose document
-is `ready`. After a crash, `abandoned()` lists what to clean up. SQLite (WAL) is the embedded default.
+is `ready`. After a crash, `abandoned()` lists what to clean up. SQLite (WAL) is the embedded default;
+PostgreSQL (`REGISTRY_URL=postgresql://…`) lets several replicas share one registry.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from rag.errors import ConfigError, DocumentNotFoundError
+from rag.database import Database
+from rag.errors import DocumentNotFoundError
 from rag.models import DocumentInfo
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
-    id INTEGER PRIMARY KEY,
+    id {id},
     tenant TEXT NOT NULL,
     doc_id TEXT NOT NULL,
     source TEXT NOT NULL,
@@ -32,18 +30,19 @@ CREATE TABLE IF NOT EXISTS documents (
     link TEXT,
     state TEXT NOT NULL CHECK (state IN ('pending', 'ready', 'deleting')),
     chunks INTEGER NOT NULL,
-    created_at REAL NOT NULL,
+    created_at {float} NOT NULL,
     UNIQUE (tenant, doc_id)
 );
 CREATE INDEX IF NOT EXISTS documents_by_key ON documents (tenant, source_key);
 CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY,          -- the Milvus primary key of the chunk
-    document INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
-    vector BLOB                      -- float16 copy for precise rescoring; NULL in other modes
+    id {bigint} PRIMARY KEY,         -- the Milvus primary key of the chunk
+    document {bigint} NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+    vector {bytes}                   -- float16 copy for precise rescoring, NULL in other modes
 );
 CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks (document);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value {bigint} NOT NULL)
 """
+COLUMNS = "id, tenant, doc_id, source, source_key, link, state, chunks, created_at"
 
 
 @dataclass(frozen=True)
@@ -63,49 +62,19 @@ class DocumentRow:
                             created_at=self.created_at, key=self.source_key, link=self.link)
 
 
-def sqlite_path(url: str) -> str:
-    """`sqlite:///relative/path`, `sqlite:////absolute/path` or `sqlite:///:memory:` → a path for sqlite3."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix):
-        raise ConfigError(f"REGISTRY_URL={url!r} is not supported: use sqlite:///path/to/registry.sqlite3")
-    return url[len(prefix):]
-
-
 class Registry:
-    """Thread-safe (one connection behind a lock); call it from `asyncio.to_thread`."""
+    """Thread-safe; call it from `asyncio.to_thread`. `url` is `sqlite:///…` (one process or host) or
+    `postgresql://…` (several replicas share it)."""
 
     def __init__(self, url: str) -> None:
-        path = sqlite_path(url)
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()
+        self._db = Database(url)
+        self._db.create(SCHEMA)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        self._db.close()
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[DocumentRow]:
-        with self._lock:
-            cursor = self._db.execute(
-                "SELECT id, tenant, doc_id, source, source_key, link, state, chunks, created_at FROM documents "
-                + sql, params)
-            return [DocumentRow(*row) for row in cursor.fetchall()]
+        return [DocumentRow(*row) for row in self._db.execute(f"SELECT {COLUMNS} FROM documents {sql}", params)]
 
     # --- ingestion -------------------------------------------------------------------------------------------
 
@@ -121,16 +90,16 @@ class Registry:
               n_chunks: int, vectors: np.ndarray | None) -> tuple[DocumentRow, list[int]]:
         """Record a `pending` document and reserve ids for its chunks (never reused)."""
         now = time.time()
-        with self._transaction() as db:
-            cursor = db.execute(
+        with self._db.transaction() as db:
+            pk = int(db.execute(
                 "INSERT INTO documents (tenant, doc_id, source, source_key, link, state, chunks, created_at) "
-                "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)", (tenant, doc_id, source, source_key, link, n_chunks, now))
-            pk = int(cursor.lastrowid or 0)
-            row = db.execute("SELECT value FROM counters WHERE name = 'chunk_id'").fetchone()
-            first = int(row[0]) if row else 1
-            db.execute("INSERT INTO counters (name, value) VALUES ('chunk_id', ?) "
-                       "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (first + n_chunks,))
-            ids = list(range(first, first + n_chunks))
+                "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id",
+                (tenant, doc_id, source, source_key, link, n_chunks, now))[0][0])
+            # One atomic increment, so replicas sharing a PostgreSQL registry never hand out the same ids.
+            end = int(db.execute("INSERT INTO counters (name, value) VALUES ('chunk_id', ?) ON CONFLICT (name) "
+                                 "DO UPDATE SET value = counters.value + ? RETURNING value",
+                                 (1 + n_chunks, n_chunks))[0][0])
+            ids = list(range(end - n_chunks, end))
             halves = vectors.astype(np.float16) if vectors is not None else None
             db.executemany("INSERT INTO chunks (id, document, vector) VALUES (?, ?, ?)",
                            ((cid, pk, None if halves is None else halves[i].tobytes()) for i, cid in enumerate(ids)))
@@ -140,25 +109,23 @@ class Registry:
         """Make a pending document visible and retire older versions under the same key, atomically.
 
         Returns the retired versions, now `deleting`, whose chunks the caller removes from Milvus."""
-        with self._transaction() as db:
+        with self._db.transaction() as db:
+            db.lock(f"{document.tenant}/{document.source_key}")  # tenant ids have no "/"
             older = [DocumentRow(*r) for r in db.execute(
-                "SELECT id, tenant, doc_id, source, source_key, link, state, chunks, created_at FROM documents "
-                "WHERE tenant = ? AND source_key = ? AND state = 'ready' AND id != ?",
-                (document.tenant, document.source_key, document.pk)).fetchall()]
+                f"SELECT {COLUMNS} FROM documents WHERE tenant = ? AND source_key = ? AND state = 'ready' AND id != ?",
+                (document.tenant, document.source_key, document.pk))]
             db.execute("UPDATE documents SET state = 'ready' WHERE id = ?", (document.pk,))
             db.executemany("UPDATE documents SET state = 'deleting' WHERE id = ?", ((d.pk,) for d in older))
         return older
 
     def mark_deleting(self, document: DocumentRow) -> None:
-        with self._transaction() as db:
-            db.execute("UPDATE documents SET state = 'deleting' WHERE id = ?", (document.pk,))
+        self._db.execute("UPDATE documents SET state = 'deleting' WHERE id = ?", (document.pk,))
 
     def chunk_ids(self, document: DocumentRow) -> list[int]:
-        with self._lock:
-            return [r[0] for r in self._db.execute("SELECT id FROM chunks WHERE document = ?", (document.pk,))]
+        return [r[0] for r in self._db.execute("SELECT id FROM chunks WHERE document = ? ORDER BY id", (document.pk,))]
 
     def remove(self, document: DocumentRow) -> None:
-        with self._transaction() as db:
+        with self._db.transaction() as db:
             db.execute("DELETE FROM chunks WHERE document = ?", (document.pk,))
             db.execute("DELETE FROM documents WHERE id = ?", (document.pk,))
 
@@ -174,11 +141,10 @@ class Registry:
             return {}
         marks, tenant_marks = ",".join("?" * len(ids)), ",".join("?" * len(tenants))
         column = "c.vector" if with_vectors else "NULL"
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT c.id, {column} FROM chunks c JOIN documents d ON d.id = c.document WHERE d.tenant IN "
-                f"({tenant_marks}) AND d.state = 'ready' AND c.id IN ({marks})", (*tenants, *ids)).fetchall()
-        return {int(cid): blob for cid, blob in rows}
+        rows = self._db.execute(
+            f"SELECT c.id, {column} FROM chunks c JOIN documents d ON d.id = c.document WHERE d.tenant IN "
+            f"({tenant_marks}) AND d.state = 'ready' AND c.id IN ({marks})", (*tenants, *ids))
+        return {int(cid): None if blob is None else bytes(blob) for cid, blob in rows}
 
     # --- listing ---------------------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rag.errors import ConfigError
 
 NETWORK_SCHEMES = ("http://", "https://", "tcp://", "grpc://", "unix:")
+DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
 RescoreMode = Literal["precise", "asymmetric", "none"]
 LLMChoice = Literal["auto", "groq", "openai-compatible", "extractive"]
 
@@ -76,6 +77,13 @@ class RagSettings(BaseSettings):
         if "://" in uri and not uri.startswith(NETWORK_SCHEMES):
             raise ValueError("use a file path for Milvus Lite (./data/bitrag.db) or http(s)://host:19530 for a server")
         return uri
+
+    @field_validator("registry_url", "feedback_url", check_fields=False)
+    @classmethod
+    def _known_database(cls, url: str) -> str:
+        if not url.startswith(DATABASE_SCHEMES):
+            raise ValueError("use sqlite:///path/to/file.sqlite3 or postgresql://user:password@host:5432/database")
+        return url
 
     @property
     def milvus_is_lite(self) -> bool:

@@ -1,0 +1,160 @@
+"""The document registry on SQLite and on a real PostgreSQL server (Debian's `postgresql`), and two replicas
+sharing a PostgreSQL registry and a Milvus server, as in a Kubernetes deployment."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+
+from bot.feedback import FeedbackStore
+from bot.settings import Settings
+from bot.wiring import open_service
+from ingest.discover import discover
+from rag.embed import LocalEmbedder
+from rag.errors import ConfigError, DocumentNotFoundError
+from rag.registry import Registry
+from tests.conftest import SAMPLE_DOCS
+from tests.postgres_server import postgres_bin, postgres_server
+from tests.system import require
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """One PostgreSQL server for the session (~2 s to start)."""
+    require(postgres_bin(), "postgresql")
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_postgres(postgres_url: str) -> str:
+    """A new, empty database on the session's server."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        db.execute(f"CREATE DATABASE {name}")
+    return postgres_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'registry.sqlite3'}"
+    return request.getfixturevalue("fresh_postgres")
+
+
+def test_document_lifecycle(registry_url: str) -> None:
+    registry = Registry(registry_url)
+    try:
+        vectors = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
+        first, ids = registry.begin("acme", "doc-1", "a.md", "key-a", None, 3, vectors)
+        assert ids == [1, 2, 3] and first.state == "pending"
+        assert registry.visible(["acme"], ids, with_vectors=True) == {}  # pending: invisible
+        assert registry.abandoned() == [first]
+
+        assert registry.commit(first) == []
+        visible = registry.visible(["acme"], ids, with_vectors=True)
+        assert np.array_equal(np.frombuffer(visible[2], np.float16), vectors[1].astype(np.float16))
+        assert registry.visible(["globex"], ids, with_vectors=False) == {}
+
+        second, new_ids = registry.begin("acme", "doc-2", "a.md", "key-a", "https://x/a", 2, None)
+        assert new_ids == [4, 5]  # ids are never reused
+        retired = registry.commit(second)
+        assert [d.doc_id for d in retired] == ["doc-1"] and retired[0].state == "ready"
+        assert [d.doc_id for d in registry.documents(["acme"])] == ["doc-2"]
+        assert registry.visible(["acme"], [*ids, *new_ids], with_vectors=True) == {4: None, 5: None}
+        assert [d.state for d in registry.abandoned()] == ["deleting"]
+
+        assert registry.resolve(["acme"], "a.md").doc_id == "doc-2"
+        with pytest.raises(DocumentNotFoundError):
+            registry.resolve(["globex"], "a.md")
+        registry.remove(retired[0])
+        assert registry.chunk_ids(retired[0]) == [] and registry.abandoned() == []
+        assert registry.chunk_ids(second) == [4, 5]
+    finally:
+        registry.close()
+
+
+def test_replicas_never_share_chunk_ids_or_keep_two_versions(registry_url: str) -> None:
+    """Two Registry objects on one database behave like two bitrag replicas: concurrent ingests get disjoint ids,
+    and concurrent new versions of one file leave exactly one ready version."""
+    replicas = [Registry(registry_url), Registry(registry_url)]
+    ids: list[int] = []
+    errors: list[BaseException] = []
+
+    def ingest(replica: Registry, worker: int) -> None:
+        try:
+            for i in range(20):
+                row, chunk_ids = replica.begin("acme", f"w{worker}-{i}", "same.md", "same-key", None, 3, None)
+                ids.extend(chunk_ids)
+                replica.commit(row)
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ingest, args=(replicas[w % 2], w)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert errors == []
+        assert len(ids) == len(set(ids)) == 240
+        assert len(replicas[0].documents(["acme"])) == 1
+        assert len(replicas[1].abandoned()) == 79
+    finally:
+        for replica in replicas:
+            replica.close()
+
+
+def test_feedback_store(registry_url: str) -> None:
+    from bot.core import Conversation
+    from bot.views import AnswerView, SourceLine
+
+    store = FeedbackStore(registry_url)
+    try:
+        view = AnswerView("q?", "a [1]", [SourceLine(1, "a.md", None, 0.5, "d1", "text")], "extractive", {}, True)
+        answer_id = store.record_answer(view, Conversation("acme", user="u1", platform="slack"))
+        assert store.vote(answer_id, "u1", 1) and store.vote(answer_id, "u1", -1) and store.vote(answer_id, "u2", 1)
+        assert sorted(store.votes(answer_id)) == [("u1", -1), ("u2", 1)]
+        assert store.answer(answer_id)["sources"][0]["source"] == "a.md"
+        assert not store.vote("unknown", "u1", 1)
+    finally:
+        store.close()
+
+
+def test_unreachable_postgres_is_named_without_its_password() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Registry("postgresql://bitrag:s3cret-pw@127.0.0.1:1/db")
+    message = str(caught.value)
+    assert "Cannot connect to PostgreSQL at postgresql://bitrag:***@127.0.0.1:1/db" in message
+    assert "s3cret-pw" not in message
+
+
+async def test_two_replicas_share_postgres_registry_and_milvus_server(
+        fresh_postgres: str, milvus_server_uri: str, make_settings: Callable[..., Settings],
+        embedder: LocalEmbedder) -> None:
+    """The production layout: what one replica ingests, the other answers from and can forget."""
+    settings = make_settings(milvus_uri=milvus_server_uri, milvus_collection=f"test_{uuid.uuid4().hex[:12]}",
+                             registry_url=fresh_postgres)
+    first = await open_service(settings, embedder)
+    second = await open_service(settings, embedder)
+    try:
+        files, _ = discover([SAMPLE_DOCS])
+        assert (await first.ingest(files, "acme")).documents == 7
+        answer = await second.ask("How long must passwords be?", "acme")
+        assert answer.sources[0].source == "security-policy.pdf" and "14 characters" in answer.text
+        assert len(await second.sources("acme")) == 7
+        await second.forget("acme", "security-policy.pdf")
+        answer = await first.ask("How long must passwords be?", "acme")
+        assert all(s.source != "security-policy.pdf" for s in answer.sources)
+        assert (await first.ingest(files, "acme")).count("unchanged") == 6  # the registry is shared
+    finally:
+        await asyncio.to_thread(first.store.client.drop_collection, first.store.collection)
+        await first.close()
+        await second.close()
