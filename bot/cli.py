@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -110,6 +111,12 @@ def ask(question: Annotated[str, typer.Argument(help="The question")], tenant: T
 def sources(tenant: TenantOption = None) -> None:
     """List the documents of a knowledge base."""
     print_view(console, _run(lambda core, s: core.sources(Conversation(tenant or s.default_tenant))))
+
+
+@app.command()
+def stats(tenant: TenantOption = None) -> None:
+    """What the index holds and what its 1-bit vectors cost next to float32."""
+    print_view(console, _run(lambda core, s: core.stats(Conversation(tenant or s.default_tenant))))
 
 
 @app.command()
@@ -254,22 +261,62 @@ def doctor() -> None:
 
 
 @app.command()
-def run(tenant: TenantOption = None) -> None:
-    """What `make run` starts: the chat adapters whose credentials are configured, else the terminal chat."""
-    from bot.adapters.repl import run_repl
+def run() -> None:
+    """What `make run` starts: the web UI, plus the Slack and Discord adapters whose credentials are configured."""
+    _serve_web(with_chat_adapters=True)
 
-    async def work(core: BotCore, settings: Settings) -> None:
-        adapters = []
-        if settings.slack_configured:
-            adapters.append(_serve_slack(core, settings, settings.slack_port))
-        if settings.discord_configured:
-            adapters.append(_serve_discord(core, settings))
-        if adapters:
-            await _with_metrics(settings, asyncio.gather(*adapters))
-        else:
-            await run_repl(core, Conversation(tenant or settings.default_tenant, platform="terminal"), console)
 
-    _run(work)
+@app.command()
+def web() -> None:
+    """The web UI alone (WEB_ADDRESS, WEB_PORT), with /metrics and /healthz on METRICS_PORT."""
+    _serve_web(with_chat_adapters=False)
+
+
+def _serve_web(with_chat_adapters: bool) -> None:
+    """The bot core on the web runtime's loop, chat adapters and /metrics on that loop too, the web UI in front."""
+    from bot.adapters.web.runtime import WebRuntime
+    from bot.adapters.web.serve import serve_web, web_url
+
+    try:
+        settings = get_settings()
+    except BitragError as exc:
+        errors.print(str(exc), style="red", markup=False)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        runtime = WebRuntime(settings)
+    except BitragError as exc:
+        errors.print(str(exc), style="red", markup=False)
+        raise typer.Exit(1) from None
+    adapters: list[Awaitable[None]] = []
+    if with_chat_adapters and settings.slack_configured:
+        adapters.append(_serve_slack(runtime.core, settings, settings.slack_port))
+    if with_chat_adapters and settings.discord_configured:
+        adapters.append(_serve_discord(runtime.core, settings))
+    background = runtime.submit(_with_metrics(settings, _until_cancelled(*adapters)))
+    background.add_done_callback(_report_adapter_failure)
+    names = " + ".join(["web UI", *(["Slack"] if settings.slack_configured and with_chat_adapters else []),
+                        *(["Discord"] if settings.discord_configured and with_chat_adapters else [])])
+    console.print(f"bitrag is running ({names}): open {web_url(runtime)} — Ctrl-C stops it.", markup=False,
+                  highlight=False)
+    try:
+        serve_web(runtime)
+    finally:
+        background.cancel()
+        runtime.close()
+
+
+async def _until_cancelled(*adapters: Awaitable[None]) -> None:
+    await asyncio.gather(*adapters, asyncio.Event().wait())
+
+
+def _report_adapter_failure(future: Future[None]) -> None:
+    """A chat adapter that stops (a refused token, say) is reported; the web UI keeps running."""
+    if future.cancelled():
+        return
+    exc = future.exception()
+    if exc is not None:
+        errors.print(f"A chat adapter stopped: {exc}", style="red", markup=False)
 
 
 @app.command()

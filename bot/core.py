@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bot import metrics
 from bot.ratelimit import RateLimiter
-from bot.views import AnswerView, DocumentsView, ForgottenView, IngestView, MessageView, View
+from bot.views import AnswerView, DocumentsView, ForgottenView, IngestView, MessageView, StatsView, View
 from ingest.discover import discover
 from rag.errors import BitragError
 from rag.models import Progress, SourceFile, Turn
@@ -126,6 +126,12 @@ class BotCore:
     async def sources(self, conversation: Conversation) -> View:
         try:
             return DocumentsView(await self.service.sources(conversation.read_scope))
+        except Exception as exc:
+            return failure(exc)
+
+    async def stats(self, conversation: Conversation) -> View:
+        try:
+            return StatsView(await self.service.stats(conversation.read_scope))
         except Exception as exc:
             return failure(exc)
 

@@ -9,7 +9,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
-from bot.views import AnswerView, DocumentsView, ForgottenView, IngestView, MessageView, View
+from bot.views import AnswerView, DocumentsView, ForgottenView, IngestView, MessageView, StatsView, View
 
 STATUS_STYLE = {"added": "green", "replaced": "green", "unchanged": "dim", "skipped": "yellow", "failed": "red"}
 
@@ -51,6 +51,11 @@ def render(view: View) -> RenderableType:
         return table
     if isinstance(view, ForgottenView):
         return Text(f"Forgot {view.document.source} ({view.document.chunks} chunks).")
+    if isinstance(view, StatsView):
+        table = Table(box=None, show_header=False, pad_edge=False)
+        for label, value in view.lines:
+            table.add_row(Text(label, style="dim"), value)
+        return table
     raise TypeError(f"no renderer for {type(view).__name__}")
 
 

@@ -20,6 +20,8 @@ class Settings(RagSettings):
     metrics_port: int = Field(default=9464, ge=0, le=65535)  # /metrics and /healthz beside the chat adapters
     rate_limit_user_per_min: int = Field(default=20, ge=0)  # questions per person per minute; 0 = no limit
     rate_limit_tenant_per_min: int = Field(default=300, ge=0)  # per workspace / server / knowledge base
+    web_address: str = "127.0.0.1"  # the web UI; 0.0.0.0 in a container
+    web_port: int = Field(default=8501, ge=1, le=65535)
 
     # Slack
     slack_bot_token: SecretStr | None = None

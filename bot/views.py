@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from rag.models import Answer, DocumentInfo, IngestReport
+from rag.models import Answer, DocumentInfo, IndexStats, IngestReport
 
 
 @dataclass
@@ -84,4 +84,30 @@ class ForgottenView:
     document: DocumentInfo
 
 
-View = AnswerView | MessageView | IngestView | DocumentsView | ForgottenView
+@dataclass
+class StatsView:
+    stats: IndexStats
+
+    @property
+    def lines(self) -> list[tuple[str, str]]:
+        """(label, value) pairs, the same on every surface that shows them."""
+        s = self.stats
+        saving = f" ({s.float32_bytes // s.binary_bytes}× less)" if s.binary_bytes else ""
+        return [("Documents", f"{s.documents} ({s.scope_chunks:,} chunks)"),
+                ("Chunks in the index", f"{s.index_chunks:,} (all knowledge bases)"),
+                ("Vectors in RAM", f"{human_bytes(s.binary_bytes)} at 1 bit/dim vs {human_bytes(s.float32_bytes)} "
+                                   f"as float32{saving}"),
+                ("Model", f"{s.model} ({s.dim}-d)"), ("Vector store", s.milvus), ("Rescoring", s.rescore),
+                ("Answers by", s.answers_by)]
+
+
+def human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+View = AnswerView | MessageView | IngestView | DocumentsView | ForgottenView | StatsView

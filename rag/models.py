@@ -152,6 +152,28 @@ class DocumentInfo:
     link: str | None = None
 
 
+@dataclass
+class IndexStats:
+    """What the index holds and costs: the numbers behind "1 bit per dimension"."""
+
+    documents: int  # in the asked scope
+    scope_chunks: int  # chunks of those documents
+    index_chunks: int  # every chunk in the Milvus collection, all tenants
+    dim: int
+    model: str
+    milvus: str  # "Milvus Lite, ./data/bitrag.db" or "Milvus server, host:19530, BIN_FLAT"
+    rescore: str
+    answers_by: str  # groq, openai-compatible or extractive
+
+    @property
+    def binary_bytes(self) -> int:
+        return self.index_chunks * self.dim // 8
+
+    @property
+    def float32_bytes(self) -> int:
+        return self.index_chunks * self.dim * 4
+
+
 class Progress(Protocol):
     """Called while a file is being ingested: `done` of `total` chunks embedded and stored."""
 

@@ -25,6 +25,7 @@ from rag.models import (
     DocumentInfo,
     DocumentParser,
     FileResult,
+    IndexStats,
     IngestReport,
     Progress,
     Source,
@@ -282,6 +283,12 @@ class RagService:
 
     async def sources(self, tenant: Scope) -> list[DocumentInfo]:
         return [row.info() for row in await asyncio.to_thread(self.registry.documents, scope_tenants(tenant))]
+
+    async def stats(self, tenant: Scope) -> IndexStats:
+        documents = await self.sources(tenant)
+        return IndexStats(documents=len(documents), scope_chunks=sum(d.chunks for d in documents),
+                          index_chunks=await self.store.count(), dim=self.embedder.dim, model=self.embedder.model_id,
+                          milvus=self.store.description, rescore=self.settings.rescore, answers_by=self._mode)
 
     async def forget(self, tenant: Scope, ref: str) -> DocumentInfo:
         """Remove a document (by id, id prefix or file name); it disappears from answers at once."""

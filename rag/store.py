@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rag.errors import ModelMismatchError, StoreUnavailableError
+from rag.errors import ConfigError, ModelMismatchError, StoreUnavailableError
 from rag.milvus import DataType, MilvusClient
 from rag.settings import RagSettings
 from rag.tenants import Scope, tenant_filter, validate_tenant
@@ -93,6 +93,13 @@ class MilvusStore:
     def mode(self) -> str:
         return "lite" if self._is_lite else "server"
 
+    @property
+    def description(self) -> str:
+        """Where the vectors live, for status pages (no credentials)."""
+        if self._is_lite:
+            return f"Milvus Lite, {self._uri}"
+        return f"Milvus server, {self._describe_uri()}, {self._index_type}"
+
     async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """`MilvusClient.<method>(...)` in a worker thread, on a fresh connection if the last call failed."""
         return await self._guarded(self._invoke, method, args, kwargs)
@@ -123,6 +130,10 @@ class MilvusStore:
         except (ModelMismatchError, StoreUnavailableError):
             raise
         except Exception as exc:
+            if _refused_credentials(exc):  # not worth retrying: only a new MILVUS_TOKEN helps
+                raise ConfigError(f"Milvus at {self._describe_uri()} refused the credentials: set MILVUS_TOKEN to "
+                                  "user:password (or a Zilliz Cloud API key)" + (" — none is set" if not self._token
+                                                                                 else "") + ".") from None
             if not self._is_lite and self._client is not None:
                 self._stale = True
             name = args[0] if fn == self._invoke else getattr(fn, "__name__", fn)  # the client method, if one
@@ -279,6 +290,18 @@ def flush_and_index(client: Any, collection: str, index_field: str = "vector", t
 def _first(value: Any) -> Any:
     """`get()` returns a binary vector as `[bytes]` on pymilvus 2.6; older versions return bytes."""
     return value[0] if isinstance(value, list) else value
+
+
+def _refused_credentials(exc: BaseException) -> bool:
+    """pymilvus reports a wrong token as "illegal connection params or server unavailable"; the gRPC status
+    underneath says UNAUTHENTICATED."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        code = getattr(seen, "code", None)
+        if callable(code) and getattr(code(), "name", None) == "UNAUTHENTICATED":
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _short(exc: Exception) -> str:

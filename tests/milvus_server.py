@@ -14,9 +14,11 @@ COMPONENTS = ("rootCoord", "proxy", "queryCoord", "queryNode", "indexNode", "dat
 
 
 @contextlib.contextmanager
-def milvus_server(data_dir: Path, start_timeout_s: float = 180, port: int | None = None) -> Iterator[str]:
+def milvus_server(data_dir: Path, start_timeout_s: float = 180, port: int | None = None,
+                  config: dict[str, object] | None = None) -> Iterator[str]:
     """Start a server whose data lives in `data_dir`, yield its URI, stop it. Ports are picked free, except the
-    client port when `port` is given (to restart a stopped server where its clients expect it)."""
+    client port when `port` is given (to restart a stopped server where its clients expect it). `config` sets
+    further milvus.yaml keys (e.g. `common.security.authorizationEnabled`)."""
     from milvus import MilvusServer, MilvusServerConfig
 
     server = MilvusServer(MilvusServerConfig(data_dir=str(data_dir)), wait_for_started=False)
@@ -27,6 +29,8 @@ def milvus_server(data_dir: Path, start_timeout_s: float = 180, port: int | None
         # Written into milvus.yaml directly: the package's own pre-bind check of a fixed port fails while the old
         # server's socket is in TIME_WAIT, and Milvus itself binds with SO_REUSEADDR.
         server.config.set("proxy.port", port)
+    for key, value in (config or {}).items():
+        server.config.set(key, value)
     server.start()
     try:
         server.wait_started(timeout=int(start_timeout_s * 1000))

@@ -7,8 +7,12 @@ import json
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 from bot.settings import Settings
@@ -46,19 +50,47 @@ def test_image_is_multi_stage_slim_non_root_and_copies_only_what_the_context_has
 
 
 def test_the_images_command_runs_outside_docker(tmp_path: Path) -> None:
-    """ENTRYPOINT + CMD with the image's ENV (its /data paths moved to a temporary folder), stdin closed as in a
-    container without a TTY: no credentials, so `bitrag run` starts the terminal chat and ends cleanly on EOF."""
+    """ENTRYPOINT + CMD with the image's ENV (its /data paths moved to a temporary folder) and no credentials:
+    `bitrag run` serves the web UI and /healthz, and stops cleanly on SIGTERM as `docker stop` sends it."""
     command = json.loads(instruction("ENTRYPOINT")[0]) + json.loads(instruction("CMD")[0])
     assert command == ["bitrag", "run"]
     image_env = dict(re.findall(r"(\w+)=(\S+)", " ".join(e.replace("\\\n", " ") for e in instruction("ENV"))))
+    assert image_env["WEB_ADDRESS"] == "0.0.0.0"
+    web_port, metrics_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("SLACK_", "DISCORD_", "GROQ_"))}
     env.update({k: v.replace("/data", str(tmp_path)) for k, v in image_env.items()
-                if k in ("MILVUS_URI", "REGISTRY_URL", "FEEDBACK_URL", "UPLOADS_DIR")}, LLM="extractive",
-               PYTHONPATH=str(ROOT))
-    result = subprocess.run([sys.executable, "-m", "bot.cli", *command[1:]], env=env, cwd=tmp_path,
-                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
+                if k in ("MILVUS_URI", "REGISTRY_URL", "FEEDBACK_URL", "UPLOADS_DIR", "WEB_ADDRESS")},
+               LLM="extractive", PYTHONPATH=str(ROOT), WEB_PORT=str(web_port), METRICS_PORT=str(metrics_port))
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", *command[1:]], env=env, cwd=tmp_path,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert wait_for(f"http://127.0.0.1:{metrics_port}/healthz") == b"ok"
+        assert b"<title>" in wait_for(f"http://127.0.0.1:{web_port}/")
+        assert wait_for(f"http://127.0.0.1:{web_port}/_stcore/health") == b"ok"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert f"open http://localhost:{web_port}" in output
     assert (tmp_path / "bitrag.db").exists()  # it opened its Milvus Lite database where the image keeps data
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, timeout_s: float = 120) -> bytes:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def test_compose_stack_waits_for_a_healthy_milvus_and_keeps_its_data() -> None:
@@ -73,6 +105,7 @@ def test_compose_stack_waits_for_a_healthy_milvus_and_keeps_its_data() -> None:
                                                 "minio": {"condition": "service_healthy"}}
     bitrag = services["bitrag"]
     assert bitrag["depends_on"] == {"milvus": {"condition": "service_healthy"}}
-    assert bitrag["environment"]["MILVUS_URI"] == "http://milvus:19530" and bitrag["profiles"] == ["chat"]
+    assert bitrag["environment"]["MILVUS_URI"] == "http://milvus:19530" and "profiles" not in bitrag
+    assert "8501:8501" in bitrag["ports"] and bitrag["env_file"] == [{"path": ".env", "required": False}]
     assert bitrag["volumes"] == ["bitrag-data:/data"] and bitrag["build"] == "."
     assert bitrag["command"] == json.loads(instruction("CMD")[0])

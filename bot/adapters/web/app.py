@@ -1,0 +1,170 @@
+"""bitrag's web UI, for people who are not in Slack or Discord: ask with streamed, cited answers; add and forget
+documents; see what the 1-bit index holds. A Streamlit script over the same bot core as the chat adapters.
+
+Started by `bitrag run` / `bitrag web` (or `streamlit run bot/adapters/web/app.py`). The page script runs again on
+every interaction; what must survive lives in `st.session_state` (the conversation) or in the process-wide
+`WebRuntime` (the bot core).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import uuid
+from collections.abc import Callable
+
+import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from bot.adapters.web.runtime import WebRuntime, get_runtime
+from bot.adapters.web.widgets import plain, show
+from bot.core import Conversation
+from bot.uploads import safe_name
+from bot.views import AnswerView, DocumentsView, ForgottenView, MessageView, View
+from rag.models import SourceFile, Turn, last_turns
+
+PAGES = ("Ask", "Documents")
+
+
+def session_user() -> str:
+    """Who asks, for rate limits: the browser session (the web UI has no login of its own)."""
+    ctx = get_script_run_ctx()
+    return f"web:{ctx.session_id}" if ctx else "web"
+
+
+def ask_page(runtime: WebRuntime, conversation: Conversation) -> None:
+    chats: dict[str, list[tuple[str, View]]] = st.session_state.setdefault("chats", {})
+    chat = chats.setdefault(conversation.tenant, [])
+    st.header("Ask")
+    if not chat:
+        st.caption(f"Questions are answered from the documents of the knowledge base “{conversation.tenant}”, "
+                   "with numbered citations.")
+    for question, view in chat:
+        with st.chat_message("user"):
+            st.markdown(question)
+        with st.chat_message("assistant"):
+            show(view)
+    if chat and st.button("New conversation"):
+        chat.clear()
+        st.rerun()
+
+    question = st.chat_input("Ask a question about your documents")
+    if not question or not question.strip():
+        return
+    history = last_turns([turn for asked, view in chat if isinstance(view, AnswerView)
+                          for turn in (Turn("user", asked), Turn("assistant", view.body))],
+                         runtime.settings.history_turns)
+    with st.chat_message("user"):
+        st.markdown(question)
+    with st.chat_message("assistant"):
+        writing = st.empty()
+        text, final = "", None
+        for item in runtime.iterate(runtime.core.ask_stream(conversation, question, history)):
+            if isinstance(item, str):
+                text += item
+                writing.markdown(text + " ▌")
+            else:
+                final = item
+        writing.empty()
+        final = final or MessageView("No answer was produced; please try again.", "error")
+        show(final)
+    chat.append((question, final))
+
+
+def ingest_uploads(runtime: WebRuntime, conversation: Conversation, uploads: list) -> View:
+    """Write the browser's files to the uploads folder, ingest them with a progress bar, remove the copies."""
+    folder = runtime.settings.uploads_dir / "web" / uuid.uuid4().hex
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for upload in uploads:
+        name = safe_name(upload.name)
+        path = folder / name
+        path.write_bytes(upload.getbuffer())
+        files.append(SourceFile(path=path, name=name, key=f"web:{name}"))
+    bar = st.progress(0.0, text=f"Reading {len(files)} file(s)…")
+    order = {file.name: i for i, file in enumerate(files)}
+
+    def progress(name: str, done: int, total: int) -> None:
+        share = (order.get(name, 0) + (done / total if total else 1)) / len(files)
+        bar.progress(min(share, 1.0), text=f"{name}: {done}/{total} chunks embedded")
+
+    try:
+        view = runtime.call_with_progress(lambda report: runtime.core.ingest(conversation, files, report), progress)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    bar.progress(1.0, text="Done")
+    return view
+
+
+def forget(runtime: WebRuntime, conversation: Conversation, doc_id: str) -> None:
+    """Button callback: runs before the page is drawn again, so the list no longer shows the document."""
+    view = runtime.call(runtime.core.forget(conversation, doc_id))
+    if isinstance(view, ForgottenView):
+        view = MessageView(f"Forgot {view.document.source} ({view.document.chunks} chunks).")
+    st.session_state["documents_notice"] = view
+
+
+def documents_page(runtime: WebRuntime, conversation: Conversation) -> None:
+    st.header("Documents")
+    round_key = st.session_state.setdefault("upload_round", 0)
+    uploads = st.file_uploader(f"Add files to “{conversation.tenant}”", accept_multiple_files=True,
+                               key=f"uploads-{round_key}",
+                               help="Markdown, text, PDF, DOCX, PPTX, HTML, code… A file uploaded again under the "
+                                    "same name replaces its earlier version.")
+    if uploads and st.button(f"Ingest {len(uploads)} file(s)", type="primary"):
+        st.session_state["documents_notice"] = ingest_uploads(runtime, conversation, uploads)
+        st.session_state["upload_round"] = round_key + 1  # an empty uploader next time
+    if notice := st.session_state.pop("documents_notice", None):
+        show(notice)
+
+    view = runtime.call(runtime.core.sources(conversation))
+    if not isinstance(view, DocumentsView):
+        show(view)
+        return
+    if not view.documents:
+        st.info("No documents yet: add some above.")
+        return
+    for document in view.documents:
+        name, chunks, added, button = st.columns([5, 1, 2, 1], vertical_alignment="center")
+        label = plain(document.source)
+        name.markdown(f"[{label}]({document.link})" if document.link else f"**{label}**",
+                      help=f"id {document.doc_id}")
+        chunks.markdown(f"{document.chunks} chunks")
+        added.markdown(dt.datetime.fromtimestamp(document.created_at).strftime("%Y-%m-%d %H:%M"))
+        button.button("Forget", key=f"forget-{document.doc_id}", on_click=forget,
+                      args=(runtime, conversation, document.doc_id))
+
+
+def sidebar(runtime: WebRuntime) -> tuple[str, Conversation, Callable[[], None]]:
+    settings = runtime.settings
+    with st.sidebar:
+        st.title("bitrag")
+        st.caption("Answers from your team's documents, with citations, on a 1-bit vector index.")
+        page = st.radio("Page", PAGES, key="page")
+        tenant = st.text_input("Knowledge base", value=settings.default_tenant, key="tenant",
+                               help="Each knowledge base (tenant) has its own documents; questions only see theirs.")
+        st.divider()
+        stats_box = st.container()
+    conversation = Conversation((tenant or "").strip() or settings.default_tenant, user=session_user(),
+                                platform="web")
+
+    def draw_stats() -> None:  # last, so that it counts what this run ingested or forgot
+        with stats_box:
+            st.subheader("Index")
+            show(runtime.call(runtime.core.stats(conversation)))
+
+    return page, conversation, draw_stats
+
+
+def main() -> None:
+    st.set_page_config(page_title="bitrag", page_icon="🔎", layout="wide")
+    runtime = get_runtime()
+    page, conversation, draw_stats = sidebar(runtime)
+    if page == "Documents":
+        documents_page(runtime, conversation)
+    else:
+        ask_page(runtime, conversation)
+    draw_stats()
+
+
+main()

@@ -1,0 +1,199 @@
+"""The web UI through Streamlit's own `AppTest` (ask, upload, forget, knowledge bases) over a real bot core, and once
+in a real headless Chromium against `bitrag web` in its own process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from bot.adapters.web.runtime import WebRuntime, install_runtime
+from bot.adapters.web.serve import APP
+from bot.core import Conversation
+from bot.settings import Settings
+from rag.embed import LocalEmbedder
+from tests.conftest import SAMPLE_DOCS
+from tests.fakes.llm import FakeLLM
+from tests.system import require
+
+REPLY = "Passwords must be at least 14 characters long [1]."
+
+
+@pytest.fixture
+def fake_groq() -> Iterator[FakeLLM]:
+    """A fake Groq on a loop of its own thread: AppTest blocks the test's thread, and `bitrag web` runs in another
+    process."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    llm = FakeLLM(reply=REPLY, token_delay=0.02)
+    asyncio.run_coroutine_threadsafe(llm.start(), loop).result()
+    yield llm
+    asyncio.run_coroutine_threadsafe(llm.stop(), loop).result()
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join()
+
+
+@pytest.fixture
+def runtime(make_settings: Callable[..., Settings], embedder: LocalEmbedder,
+            fake_groq: FakeLLM) -> Iterator[WebRuntime]:
+    """A web runtime on the sample documents (tenant `local`), answering through the groq SDK and a fake Groq."""
+    web = WebRuntime(make_settings(llm="groq", groq_api_key=fake_groq.api_key, groq_base_url=fake_groq.url), embedder)
+    assert not web.call(web.core.ingest_paths(Conversation("local"), [SAMPLE_DOCS])).report.failed
+    install_runtime(web)
+    try:
+        yield web
+    finally:
+        install_runtime(None)
+        web.close()
+
+
+def app() -> AppTest:
+    return AppTest.from_file(str(APP), default_timeout=120).run()
+
+
+def sidebar_text(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.sidebar.markdown)
+
+
+def test_ask_shows_a_cited_answer_with_sources_and_timings(runtime: WebRuntime) -> None:
+    at = app()
+    assert "**Chunks in the index**  \n27" in sidebar_text(at)
+    assert "Milvus Lite" in sidebar_text(at) and "as float32" in sidebar_text(at)
+
+    at.chat_input[0].set_value("How long must passwords be?").run()
+    assert not at.exception and not at.error
+    assistant = at.chat_message[1]
+    assert assistant.markdown[0].value == REPLY
+    assert assistant.expander[0].label.startswith("[1] security\\-policy\\.pdf · p\\. 1 · similarity 0.")
+    assert "14 characters" in assistant.expander[0].text[0].value  # the chunk text, expandable
+    assert assistant.caption[0].value.startswith("groq · embed ") and "generate" in assistant.caption[0].value
+
+    # A follow-up keeps the conversation and sends it as history.
+    at.chat_input[0].set_value("And how often must they change?").run()
+    assert len(at.chat_message) == 4 and not at.error
+
+
+def test_upload_ingests_into_the_chosen_knowledge_base(runtime: WebRuntime) -> None:
+    at = app()
+    at.sidebar.text_input[0].set_value("team-b").run()
+    at.sidebar.radio[0].set_value("Documents").run()
+    assert at.info[0].value.startswith("No documents yet")
+
+    at.file_uploader[0].set_value([
+        ("parking.md", b"# Parking\n\nThe garage door code is 4711. Visitors park on level -2.", "text/markdown"),
+        ("setup.exe", b"MZ\x90\x00binary", "application/octet-stream"),
+    ]).run()
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("parking\\.md** — added: 1 chunks" in m.value for m in at.markdown)
+    assert "setup\\.exe** — failed" in at.error[0].value and ".exe" in at.error[0].value
+    assert at.success[0].value.startswith("1 document(s) added or updated (1 chunks)")
+    assert [m.value for m in at.markdown if m.value == "**parking\\.md**"]  # listed
+    assert "**Documents**  \n1 \\(1 chunks\\)" in sidebar_text(at)
+
+    at.sidebar.radio[0].set_value("Ask").run()
+    at.chat_input[0].set_value("What is the garage door code?").run()
+    assert at.chat_message[1].expander[0].label.startswith("[1] parking\\.md")
+    # The default knowledge base does not see team-b's document, and team-b does not see the samples.
+    assert not any("security" in e.label for e in at.chat_message[1].expander)
+    assert runtime.call(runtime.core.sources(Conversation("local"))).documents[0].source != "parking.md"
+
+
+def test_forget_removes_a_document_from_the_list_and_the_answers(runtime: WebRuntime) -> None:
+    at = app()
+    at.sidebar.radio[0].set_value("Documents").run()
+    documents = runtime.call(runtime.core.sources(Conversation("local"))).documents
+    target = next(d for d in documents if d.source == "security-policy.pdf")
+    at.button(key=f"forget-{target.doc_id}").click().run()
+    assert not at.exception
+    assert at.info[0].value == "Forgot security-policy.pdf (3 chunks)."
+    assert "**security\\-policy\\.pdf**" not in [m.value for m in at.markdown]
+    assert len([b for b in at.button if b.key.startswith("forget-")]) == 6
+    assert "**Documents**  \n6" in sidebar_text(at)
+
+    at.sidebar.radio[0].set_value("Ask").run()
+    at.chat_input[0].set_value("How long must passwords be?").run()
+    assert all("security" not in e.label for e in at.chat_message[1].expander)
+
+
+def test_bad_knowledge_base_name_is_explained(runtime: WebRuntime) -> None:
+    at = app()
+    at.sidebar.text_input[0].set_value("bad name!").run()
+    at.chat_input[0].set_value("anything?").run()
+    assert "bad name!" in at.error[0].value and not at.exception
+
+
+# --- a real browser -----------------------------------------------------------------------------------------------
+
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_chromium_asks_and_sees_a_cited_answer(tmp_path: Path, fake_groq: FakeLLM) -> None:
+    require(Path("/usr/bin/chromium").exists() and Path("/usr/bin/chromedriver").exists(), "chromium chromium-driver")
+    from selenium import webdriver
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    port = _free_port()
+    env = {**os.environ, "MILVUS_URI": str(tmp_path / "milvus.db"), "REGISTRY_URL": f"sqlite:///{tmp_path}/r.sqlite3",
+           "FEEDBACK_URL": f"sqlite:///{tmp_path}/f.sqlite3", "UPLOADS_DIR": str(tmp_path / "uploads"),
+           "LLM": "groq", "GROQ_API_KEY": fake_groq.api_key, "GROQ_BASE_URL": fake_groq.url, "WEB_PORT": str(port),
+           "METRICS_PORT": "0", "HF_HUB_OFFLINE": "1"}
+    bitrag = [sys.executable, "-m", "bot.cli"]
+    subprocess.run([*bitrag, "ingest", str(SAMPLE_DOCS)], env=env, cwd=tmp_path, check=True, capture_output=True)
+    server = subprocess.Popen([*bitrag, "web"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1280,1600"):
+        options.add_argument(flag)
+    browser = None
+    try:
+        banner = server.stdout.readline()  # type: ignore[union-attr]
+        assert f"open http://127.0.0.1:{port}" in banner, banner
+        browser = webdriver.Chrome(options=options, service=webdriver.ChromeService("/usr/bin/chromedriver"))
+        deadline = time.monotonic() + 60
+        while True:  # the banner comes before the server listens
+            try:
+                browser.get(f"http://127.0.0.1:{port}/")
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        wait = WebDriverWait(browser, 90)
+        box = wait.until(lambda b: b.find_element(By.CSS_SELECTOR, "textarea[data-testid='stChatInputTextArea']"))
+        box.send_keys("How long must passwords be?", Keys.ENTER)
+        wait.until(lambda b: "similarity" in b.find_element(By.TAG_NAME, "body").text)
+        text = browser.find_element(By.TAG_NAME, "body").text
+        assert REPLY in text
+        assert "[1] security-policy.pdf · p. 1 · similarity 0." in text
+        assert "Chunks in the index" in text and "27" in text
+        browser.save_screenshot(str(tmp_path / "answer.png"))
+    finally:
+        if browser is not None:
+            browser.quit()
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
