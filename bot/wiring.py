@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import warnings
 
-from ingest.parser import FileParser
+from ingest.audio import GroqTranscriber
+from ingest.parser import FileParser, Transcribe
 from ingest.sandbox import shared_sandbox
 from rag.embed import Embedder, create_embedder
 from rag.service import RagService
@@ -28,7 +29,17 @@ def make_parser(settings: RagSettings, embedder: Embedder) -> FileParser:
         log.info("CHUNK_TOKENS lowered to %d: %s reads at most %d tokens", chunk_tokens, embedder.model_id,
                  embedder.max_tokens)
     return FileParser(embedder.count_tokens, chunk_tokens, settings.chunk_overlap, settings.max_file_mb,
-                      shared_sandbox(settings.parse_memory_mb, settings.parse_timeout_s), settings.max_file_chunks)
+                      shared_sandbox(settings.parse_memory_mb, settings.parse_timeout_s), settings.max_file_chunks,
+                      make_transcriber(settings))
+
+
+def make_transcriber(settings: RagSettings) -> Transcribe | None:
+    """Audio is transcribed by Groq's Whisper when a Groq key is set; without one, audio files get a message."""
+    if settings.groq_api_key is None:
+        return None
+    return GroqTranscriber(settings.groq_api_key.get_secret_value(), settings.groq_base_url,
+                           settings.transcribe_model, settings.transcribe_max_upload_mb, settings.llm_timeout_s * 5,
+                           settings.llm_max_retries)
 
 
 async def open_service(settings: RagSettings, embedder: Embedder | None = None) -> RagService:

@@ -3,7 +3,8 @@
 Sizes are counted in the embedding model's own tokens (all-MiniLM-L6-v2 reads 256 word pieces; the default
 200-token chunks leave room for the heading context prepended for embedding). Markdown is first cut at headings
 by llama-index's `MarkdownNodeParser`, so a chunk never spans two sections and its heading path becomes the
-citation location; every section or page is then split by `SentenceSplitter`.
+citation location; every section or page is then split by `SentenceSplitter`. Source code is split along its syntax
+(`ingest.code`) and cited by line numbers.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from llama_index.core import Document
 from llama_index.core.node_parser import MarkdownNodeParser, SentenceSplitter
 
+from ingest.code import CodeChunker
 from rag.models import Chunk
 
 HEADING_LINE = re.compile(r"^#{1,6}\s+(.*)$")
@@ -27,22 +29,32 @@ class Chunker:
         self._splitter = SentenceSplitter(chunk_size=chunk_tokens, chunk_overlap=min(overlap, chunk_tokens // 2),
                                           tokenizer=lambda text: range(count_tokens(text)))
         self._markdown = MarkdownNodeParser()
+        self._code = CodeChunker(count_tokens, chunk_tokens)
 
-    def split(self, documents: list[Document], title: str, markdown: bool) -> list[Chunk]:
+    def split(self, documents: list[Document], title: str) -> list[Chunk]:
+        """Each document says how it is split in its `split` metadata (`ingest.formats.split_mode`)."""
         chunks: list[Chunk] = []
         for document in documents:
-            for text, heading, meta in self._sections(document, markdown):
-                location = _location(heading, meta)
-                context = " › ".join(part for part in (title, heading) if part)
+            mode = str(document.metadata.get("split", "text"))
+            meta = {k: v for k, v in document.metadata.items() if k != "split"}
+            if mode.startswith("code:"):
+                for piece, lines in self._code.split(document.text, mode.removeprefix("code:")):
+                    chunks.append(self._chunk(piece, title, "", dict(meta, lines=lines)))
+                continue
+            for text, heading, section_meta in self._sections(document.text, meta, mode == "markdown"):
                 for piece in (p for block in blocks(text) for p in self._splitter.split_text(block)):
                     if piece.strip():
-                        chunks.append(Chunk(text=piece.strip(), embed_text=f"{context}\n{piece.strip()}",
-                                            location=location, meta=dict(meta, **({"heading": heading} if heading
-                                                                                  else {}))))
+                        chunks.append(self._chunk(piece, title, heading, section_meta))
         return chunks
 
-    def _sections(self, document: Document, markdown: bool) -> list[tuple[str, str, dict]]:
-        meta = dict(document.metadata)
+    @staticmethod
+    def _chunk(piece: str, title: str, heading: str, meta: dict) -> Chunk:
+        context = " › ".join(part for part in (title, meta.get("member"), heading) if part)
+        return Chunk(text=piece.strip(), embed_text=f"{context}\n{piece.strip()}", location=_location(heading, meta),
+                     meta=dict(meta, **({"heading": heading} if heading else {})))
+
+    def _sections(self, text: str, meta: dict, markdown: bool) -> list[tuple[str, str, dict]]:
+        document = Document(text=text, metadata=meta)
         if not markdown:
             return [(document.text, str(meta.get("title") or ""), meta)]
         sections = []
@@ -71,9 +83,22 @@ def blocks(text: str, limit: int = BLOCK_CHARS) -> list[str]:
 
 
 def _location(heading: str, meta: dict) -> str | None:
+    """The place a citation points at: "p. 3", "slide 2 (Roadmap)", "Sheet1, rows 2–9", "00:01:05–00:01:40",
+    "lines 10–42", a heading path or chapter; inside a ZIP, prefixed with the member's path."""
+    ocr = " (OCR)" if meta.get("ocr") else ""
     if "page" in meta:
-        return f"p. {meta['page']}"
-    if "slide" in meta:
+        place: str | None = f"p. {meta['page']}{ocr}"
+    elif "slide" in meta:
         title = meta.get("title")
-        return f"slide {meta['slide']}" + (f" ({title})" if title else "")
-    return heading or None
+        place = f"slide {meta['slide']}" + (f" ({title})" if title else "")
+    elif "rows" in meta:
+        place = (f"{meta['sheet']}, " if meta.get("sheet") else "") + f"rows {meta['rows']}"
+    elif "time" in meta:
+        place = str(meta["time"])
+    elif "lines" in meta:
+        place = f"lines {meta['lines']}"
+    elif "key" in meta:
+        place = str(meta["key"])
+    else:
+        place = heading or meta.get("chapter") or (ocr.strip(" ()") or None)
+    return " › ".join(str(part) for part in (meta.get("member"), place) if part) or None

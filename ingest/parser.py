@@ -10,13 +10,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from llama_index.core import Document
+
 from ingest.chunking import Chunker
-from ingest.formats import Kind, kind_of, supported_list
+from ingest.formats import Kind, kind_of, split_mode, supported_list
 from ingest.sandbox import ReaderSandbox
 from rag.errors import ParseError, UnsupportedFileError
 from rag.models import ParsedDocument, SourceFile
 
-MARKDOWN_LIKE = {"markdown", "docx", "html"}
+Transcribe = Callable[[Path, str], list[Document]]
 
 
 def content_hash(path: Path) -> str:
@@ -34,13 +36,15 @@ def title_of(name: str) -> str:
 
 class FileParser:
     def __init__(self, count_tokens: Callable[[str], int], chunk_tokens: int, chunk_overlap: int,
-                 max_file_mb: float, sandbox: ReaderSandbox, max_chunks: int = 10_000) -> None:
+                 max_file_mb: float, sandbox: ReaderSandbox, max_chunks: int = 10_000,
+                 transcribe: Transcribe | None = None) -> None:
         self._chunker = Chunker(count_tokens, chunk_tokens, chunk_overlap)
         self._chunk_tokens = chunk_tokens
         self._max_chunks = max_chunks
         self._sandbox = sandbox
         self._max_bytes = int(max_file_mb * 1024 * 1024)
         self._max_file_mb = max_file_mb
+        self._transcribe = transcribe
 
     def check(self, name: str, size: int) -> Kind:
         """Validate a file by name and size alone (adapters call this before downloading anything)."""
@@ -59,6 +63,16 @@ class FileParser:
             raise ParseError(f"{name} holds too much text: about {chunks:,} chunks, over the {self._max_chunks:,} "
                              "limit per file (MAX_FILE_CHUNKS). Split it into smaller files.")
 
+    def _read(self, kind: Kind, file: SourceFile) -> list[Document]:
+        """Audio is transcribed by a web service (with the bot's credentials); everything else is read by a reader
+        in the sandboxed child process."""
+        if kind != "audio":
+            return self._sandbox.read(kind, file.path, file.name)
+        if self._transcribe is None:
+            raise ParseError(f"{file.name} is audio: transcribing it needs Groq's speech-to-text. Set GROQ_API_KEY "
+                             "(https://console.groq.com/keys) and upload it again.")
+        return self._transcribe(file.path, file.name)
+
     def parse(self, file: SourceFile) -> ParsedDocument:
         try:
             size = file.path.stat().st_size
@@ -66,11 +80,13 @@ class FileParser:
             raise ParseError(f"{file.name} could not be read: {exc.strerror}.") from None
         kind = self.check(file.name, size)
         started = time.perf_counter()
-        documents = self._sandbox.read(kind, file.path, file.name)
+        documents = self._read(kind, file)
+        for document in documents:
+            document.metadata.setdefault("split", split_mode(kind, file.name))
         read = time.perf_counter()
         # Refuse hopeless sizes before splitting (≥ 6 characters per token is a low estimate of the chunk count).
         self._check_chunks(file.name, sum(len(d.text) for d in documents) // (6 * self._chunk_tokens))
-        chunks = self._chunker.split(documents, title_of(file.name), markdown=kind in MARKDOWN_LIKE)
+        chunks = self._chunker.split(documents, title_of(file.name))
         if not chunks:
             raise ParseError(f"{file.name} contains no text to index.")
         self._check_chunks(file.name, len(chunks))

@@ -1,37 +1,29 @@
 """File readers: bytes on disk → llama-index `Document`s carrying the metadata citations need.
 
-PDF goes through llama-index's `PDFReader` (pypdf, one document per page with its page label). DOCX and HTML are
-turned into Markdown so headings survive into the Markdown splitter; PPTX gives one document per slide. Each
-reader raises `ParseError` with a reason a user can act on.
+PDF goes through llama-index's `PDFReader` (pypdf, one document per page with its page label; pages without a text
+layer are OCRed when Tesseract is installed). DOCX and HTML are turned into Markdown so headings survive into the
+Markdown splitter; PPTX gives one document per slide. Tables, JSON, EPUB/ODT/RTF, images and ZIP archives have
+modules of their own; `READERS` maps every kind to its reader. Each reader raises `ParseError` with a reason a user
+can act on. Readers run in the sandboxed child process (`ingest.sandbox`); audio is not read here but transcribed
+(`ingest.audio`), because that calls a web service with the bot's credentials.
 """
 
 from __future__ import annotations
 
 import re
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 from llama_index.core import Document
 
+from ingest import ocr
+from ingest.archives import check_archive, read_zip
+from ingest.html import html_to_markdown
+from ingest.opendocument import read_epub, read_odt, read_rtf
+from ingest.structured import read_json, read_jsonl
+from ingest.tables import read_delimited, read_xlsx
+from ingest.text import decode_text
 from rag.errors import ParseError
-
-# Office files are zip archives: refuse ones that inflate absurdly before any XML parser sees them.
-MAX_UNZIPPED_BYTES = 1 << 30
-MAX_COMPRESSION_RATIO = 200
-
-
-def decode_text(data: bytes, name: str) -> str:
-    """UTF-8 (with or without BOM) or UTF-16 with a BOM; anything else is refused rather than garbled."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    if b"\x00" in data[:8192]:
-        raise ParseError(f"{name} looks like a binary file, not text: check the file type or extension.")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"{name} is not UTF-8 text (invalid byte at position {exc.start}): "
-                         "save it as UTF-8 and upload it again.") from None
 
 
 def read_text(path: Path, name: str) -> list[Document]:
@@ -53,26 +45,23 @@ def read_pdf(path: Path, name: str) -> list[Document]:
     except (PdfReadError, PdfStreamError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ParseError(f"{name} is not a readable PDF (corrupt or truncated: {exc}). "
                          "Re-export or re-download it.") from None
-    documents = [Document(text=page.text, metadata={"page": str(page.metadata.get("page_label", i + 1))})
-                 for i, page in enumerate(pages) if page.text.strip()]
+    labels = [str(page.metadata.get("page_label", i + 1)) for i, page in enumerate(pages)]
+    texts = {i: page.text for i, page in enumerate(pages) if page.text.strip()}
+    scanned = ocr.pdf_pages_with_images(path, [i for i in range(len(pages)) if i not in texts])
+    found: dict[int, str] = {}
+    if scanned and not ocr.available():
+        if not texts:
+            raise ParseError(ocr.missing_message(name, "image-only PDF"))
+    elif scanned:  # scanned pages: OCR them, cite them as "p. N (OCR)"
+        if len(scanned) > ocr.MAX_PDF_PAGES:
+            raise ParseError(f"{name} has {len(scanned)} scanned pages, over the {ocr.MAX_PDF_PAGES} bitrag OCRs per "
+                             "file: split it, or run OCR on it first (e.g. ocrmypdf).")
+        found = {i: text for i, text in ocr.pdf_pages_text(path, scanned).items() if text}
+    documents = [Document(text=text, metadata={"page": labels[i], **({"ocr": True} if i in found else {})})
+                 for i, text in sorted({**texts, **found}.items())]
     if not documents:
-        raise ParseError(f"{name} has no text layer (a scanned or image-only PDF?): run OCR on it or "
-                         "upload a text version.")
+        raise ParseError(f"{name} has no text layer, and OCR found no text on it (blank pages or drawings only?).")
     return documents
-
-
-def check_archive(path: Path, name: str) -> None:
-    """Refuse zip bombs by the sizes the archive declares (cheap: nothing is inflated)."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-    except (zipfile.BadZipFile, OSError):
-        return  # not a zip at all: the reader says so in its own words
-    unzipped = sum(m.file_size for m in members)
-    packed = max(1, sum(m.compress_size for m in members))
-    if unzipped > MAX_UNZIPPED_BYTES or unzipped / packed > MAX_COMPRESSION_RATIO:
-        raise ParseError(f"{name} would inflate to {unzipped / 2**20:,.0f} MB ({unzipped / packed:,.0f}× its packed "
-                         "size): that looks like a zip bomb, so it was not opened.")
 
 
 def read_docx(path: Path, name: str) -> list[Document]:
@@ -149,31 +138,12 @@ def read_pptx(path: Path, name: str) -> list[Document]:
 
 
 def read_html(path: Path, name: str) -> list[Document]:
-    """The page's main content as Markdown-ish text: navigation, scripts and footers are dropped."""
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(decode_text(path.read_bytes(), name), "html.parser")
-    for tag in soup(["script", "style", "nav", "header", "footer", "aside", "noscript", "form", "svg"]):
-        tag.decompose()
-    root = soup.find("main") or soup.find("article") or soup.body or soup
-    lines = []
-    for element in root.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "td", "th", "blockquote"]):
-        if element.find_parent(["p", "li", "pre", "td", "th", "blockquote"]) is not None:
-            continue  # its text is part of an enclosing block already
-        text = re.sub(r"\s+([.,;:!?)])", r"\1", element.get_text(" ", strip=True))  # "<b>x</b>." → "x."
-        if not text:
-            continue
-        if element.name[0] == "h":
-            lines.append(f"{'#' * int(element.name[1])} {text}")
-        elif element.name == "li":
-            lines.append(f"- {text}")
-        else:
-            lines.append(text)
-        lines.append("")
-    return [Document(text="\n".join(lines))]
+    return [Document(text=html_to_markdown(decode_text(path.read_bytes(), name)))]
 
 
 READERS: dict[str, Callable[[Path, str], list[Document]]] = {
     "markdown": read_text, "text": read_text, "code": read_text, "pdf": read_pdf,
-    "docx": read_docx, "pptx": read_pptx, "html": read_html,
+    "docx": read_docx, "pptx": read_pptx, "html": read_html, "table": read_delimited, "xlsx": read_xlsx,
+    "json": read_json, "jsonl": read_jsonl, "epub": read_epub, "odt": read_odt, "rtf": read_rtf,
+    "image": ocr.read_image, "zip": read_zip,
 }

@@ -55,6 +55,6 @@ def test_docx_headings_and_pptx_slides_become_locations(parser: FileParser) -> N
 def test_check_refuses_by_name_and_size_alone(parser: FileParser) -> None:
     assert parser.check("report.PDF", 10) == "pdf"
     with pytest.raises(ParseError, match="not supported"):
-        parser.check("song.mp3", 10)
+        parser.check("design.sketch", 10)
     with pytest.raises(ParseError, match="MAX_FILE_MB"):
         parser.check("big.md", 6 * 1024 * 1024)

@@ -11,8 +11,10 @@ import array
 import asyncio
 import base64
 import hashlib
+import io
 import json
 import time
+import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +33,10 @@ class FakeLLM:
     retry_after: str = "0"
     token_delay: float = 0.0  # seconds between streamed tokens, like a real model writing
     stall_s: float = 0.0  # seconds to wait before answering at all (a hung upstream)
+    # Speech-to-text: segments for an uploaded audio file (bytes, file name); the default is one segment spanning a
+    # WAV's duration, saying which upload it was.
+    transcript: Callable[[bytes, str], list[dict[str, Any]]] | None = None
+    transcriptions: list[dict[str, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
     url: str = ""
@@ -41,6 +47,7 @@ class FakeLLM:
         app.router.add_post("/openai/v1/chat/completions", self._chat)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_post("/openai/v1/audio/transcriptions", self._transcribe)
         self._runner, port = await serve_app(app, "127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{port}"
         return self
@@ -86,6 +93,27 @@ class FakeLLM:
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+    async def _transcribe(self, request: web.Request) -> web.Response:
+        """Groq's Whisper endpoint: multipart form (file, model, response_format, timestamp_granularities[])."""
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return self._error(401, "Invalid API Key", "invalid_api_key")
+        form = await request.post()
+        upload = form["file"]
+        audio = upload.file.read()  # type: ignore[union-attr]
+        self.transcriptions.append({"model": form.get("model"), "response_format": form.get("response_format"),
+                                    "granularities": form.getall("timestamp_granularities[]", []),
+                                    "filename": upload.filename, "bytes": len(audio)})  # type: ignore[union-attr]
+        if self.transcript is not None:
+            segments = self.transcript(audio, upload.filename)  # type: ignore[union-attr]
+        else:
+            with wave.open(io.BytesIO(audio)) as clip:
+                duration = clip.getnframes() / clip.getframerate()
+            segments = [{"start": 0.0, "end": duration, "text": f" Upload {len(self.transcriptions)}."}]
+        self.statuses.append(200)
+        body = {"text": "".join(s["text"] for s in segments), "segments": segments, "language": "en",
+                "duration": segments[-1]["end"] if segments else 0}
+        return web.Response(body=json.dumps(body).encode(), content_type="application/json")
 
     async def _embeddings(self, request: web.Request) -> web.Response:
         """Deterministic pseudo-embeddings (from a hash of the text), float lists or base64 as the SDK asks."""

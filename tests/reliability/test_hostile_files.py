@@ -91,7 +91,8 @@ def hostile_corpus() -> dict[str, tuple[bytes, str]]:
                               b"<script>var x = 1;</script></body></html>", "no text to index"),
         "one-50mb-line.txt": (b"lorem ipsum " * (50_000_000 // 12), "over the 1,000 limit per file"),
         "oversized.md": (b"# big\n\n" + b"word " * (13 << 20), "over the 60 MB limit"),
-        "archive.zip": (b"PK\x05\x06" + b"\0" * 18, "not supported"),
+        "empty.zip": (b"PK\x05\x06" + b"\0" * 18, "contains no supported file"),
+        "bomb.zip": (zip_bomb("notes.txt"), "zip bomb"),
         "photo.heic": (b"\0\0\0\x18ftypheic", "not supported"),
     }
 
