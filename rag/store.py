@@ -294,13 +294,15 @@ def _first(value: Any) -> Any:
 
 def _refused_credentials(exc: BaseException) -> bool:
     """pymilvus reports a wrong token as "illegal connection params or server unavailable"; the gRPC status
-    underneath says UNAUTHENTICATED."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        code = getattr(seen, "code", None)
+    underneath says UNAUTHENTICATED. (Exception chains can loop, hence `seen`.)"""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        code = getattr(current, "code", None)
         if callable(code) and getattr(code(), "name", None) == "UNAUTHENTICATED":
             return True
-        seen = seen.__cause__ or seen.__context__
+        current = current.__cause__ or current.__context__
     return False
 
 
