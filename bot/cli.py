@@ -61,7 +61,7 @@ def _run(work: Callable[[BotCore, Settings], Awaitable[T]]) -> T:
 
 
 @app.command()
-def ingest(paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursive)")],
+def ingest(paths: Annotated[list[str], typer.Argument(help="Files, folders (recursive) or http(s) URLs")],
            tenant: TenantOption = None) -> None:
     """Add documents to a knowledge base. Unchanged files are skipped; changed files replace their old version."""
 

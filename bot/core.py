@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import shlex
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -19,8 +20,9 @@ from bot import metrics
 from bot.ratelimit import RateLimiter
 from bot.views import AnswerView, DocumentsView, ForgottenView, IngestView, MessageView, StatsView, View
 from ingest.discover import discover
+from ingest.fetch import UrlFetcher, is_url
 from rag.errors import BitragError
-from rag.models import Progress, SourceFile, Turn
+from rag.models import FileResult, Progress, SourceFile, Turn
 from rag.service import AnswerDelta, AnswerDone, RagService
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 HELP = """bitrag answers questions from this team's documents and cites where each answer comes from.
 
   ask <question>     ask (or just type the question)
-  ingest <path>...   add files or folders (Markdown, text, PDF, DOCX, PPTX, HTML, code)
+  ingest <path>...   add files, folders or web pages (URLs): Markdown, text, PDF, Office, HTML, code, …
   sources            list the documents in this knowledge base
   forget <doc>       remove a document (by name or id, as listed by sources)
   help               this text"""
@@ -65,6 +67,8 @@ class BotCore:
     def __init__(self, service: RagService, limiter: RateLimiter | None = None) -> None:
         self.service = service
         self.limiter = limiter
+        settings = service.settings
+        self.fetcher = UrlFetcher(int(settings.max_file_mb * 2**20), settings.url_timeout_s, settings.url_allow_private)
 
     def _refusal(self, conversation: Conversation) -> MessageView | None:
         refusal = self.limiter.check(conversation.user, conversation.tenant) if self.limiter else None
@@ -116,12 +120,29 @@ class BotCore:
         metrics.observe_ingest(view)
         return view
 
-    async def ingest_paths(self, conversation: Conversation, paths: Sequence[Path],
+    async def ingest_paths(self, conversation: Conversation, paths: Sequence[Path | str],
                            progress: Progress | None = None) -> View:
+        """Files, folders and http(s) URLs (web pages and linked documents, fetched first)."""
         if not paths:
-            return MessageView("Say which files or folders to ingest, e.g. ingest docs/handbook.md", "error")
-        files, skipped = discover(paths)
-        return await self.ingest(conversation, files, progress, skipped)
+            return MessageView("Say which files, folders or URLs to ingest, e.g. ingest docs/handbook.md", "error")
+        urls = [str(p) for p in paths if is_url(str(p))]
+        files, skipped = discover([Path(p) for p in paths if not is_url(str(p))])
+        with tempfile.TemporaryDirectory(prefix="bitrag-urls-") as folder:
+            fetched, failed = await self.fetch_urls(urls, Path(folder))
+            view = await self.ingest(conversation, [*files, *fetched], progress, skipped)
+        if isinstance(view, IngestView):
+            view.report.results[:0] = failed
+        return view
+
+    async def fetch_urls(self, urls: Sequence[str], folder: Path) -> tuple[list[SourceFile], list[FileResult]]:
+        """Download each URL into `folder`; one that cannot be fetched is reported with its reason, not raised."""
+        fetched, failed = [], []
+        for url in urls:
+            try:
+                fetched.append(await self.fetcher.fetch(url, folder))
+            except BitragError as exc:
+                failed.append(FileResult(url, "failed", reason=str(exc)))
+        return fetched, failed
 
     async def sources(self, conversation: Conversation) -> View:
         try:
@@ -173,6 +194,6 @@ def parse_command(text: str) -> ParsedCommand:
     return ParsedCommand("ask", stripped)
 
 
-def split_paths(argument: str) -> list[Path]:
-    """Paths as a shell would split them (quotes allowed for names with spaces)."""
-    return [Path(p).expanduser() for p in shlex.split(argument)]
+def split_paths(argument: str) -> list[Path | str]:
+    """Paths as a shell would split them (quotes allowed for names with spaces); URLs stay strings."""
+    return [p if is_url(p) else Path(p).expanduser() for p in shlex.split(argument)]

@@ -25,6 +25,10 @@ class UnsupportedFileError(ParseError):
     """The file type is not one bitrag can read."""
 
 
+class FetchError(BitragError):
+    """A URL could not be fetched for ingestion (refused, too large, wrong type, unreachable)."""
+
+
 class StoreUnavailableError(BitragError):
     """The vector store (Milvus) could not be reached or answered with an error."""
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import psutil
 
 from bot.settings import Settings
-from bot.uploads import safe_name
 from bot.wiring import open_service
+from ingest.names import safe_name
 from rag.embed import LocalEmbedder
 from rag.models import SourceFile
 from rag.service import RagService

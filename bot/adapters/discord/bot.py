@@ -23,14 +23,15 @@ from bot.feedback import FeedbackStore
 from bot.jobs import Job, JobStore, ingest_upload, resume
 from bot.settings import Settings
 from bot.streaming import ProgressReporter, ThrottledEditor, follow
-from bot.uploads import safe_name
 from bot.views import AnswerView, MessageView, View
+from ingest.names import safe_name
 from rag.errors import BitragError, ConfigError
 from rag.models import FileResult, SourceFile, Turn, last_turns
 
 log = logging.getLogger(__name__)
 
 INGEST_WORD = re.compile(r"(?i)\bingest\b")
+URL = re.compile(r"<?(https?://[^\s<>]+)>?")  # Discord users wrap links in <> to suppress embeds
 MENTION = re.compile(r"<@!?\d+>")
 DISCORD_HELP = HELP.replace("  ask <question>     ask (or just type the question)",
                             "  /ask question:     or mention me (replies in my threads need no mention)").replace(
@@ -185,12 +186,19 @@ class BitragDiscord(discord.Client):
         return await resume(self.core, self.jobs, "discord", post)
 
     async def ingest_attachments(self, conversation: Conversation, attachments: list[discord.Attachment],
-                                 edit: Any, link: str | None) -> None:
+                                 edit: Any, link: str | None, urls: list[str] | None = None) -> None:
+        """Attachments and linked web pages (`ingest <url>`), as one durable upload job."""
+        urls = urls or []
+
+        async def fetch(folder: Path) -> tuple[list[SourceFile], list[FileResult]]:
+            files, failed = await self.fetch_attachments(attachments, folder, link)
+            pages, unreachable = await self.core.fetch_urls(urls, folder)
+            return files + pages, failed + unreachable
+
         editor = ThrottledEditor(lambda text: edit(content=text), self.settings.stream_interval_s)
         progress = ProgressReporter(editor, "📥")
-        view = await ingest_upload(self.core, self.jobs, conversation, [a.filename for a in attachments],
-                                   {"channel": conversation.channel},
-                                   lambda folder: self.fetch_attachments(attachments, folder, link), progress)
+        view = await ingest_upload(self.core, self.jobs, conversation, [a.filename for a in attachments] + urls,
+                                   {"channel": conversation.channel}, fetch, progress)
         await progress.drain()
         await editor.finish(lambda: edit(content=view_text(view)))
 
@@ -212,9 +220,10 @@ class BitragDiscord(discord.Client):
         text = " ".join(MENTION.sub(" ", message.content).split())
         conversation = self.conversation(message.guild, message.author, message.channel.id)
         try:
-            if message.attachments and (in_dm or INGEST_WORD.search(text)):
-                await self._ingest_from_message(message, conversation)
-                text = INGEST_WORD.sub("", text).strip()
+            urls = URL.findall(text) if INGEST_WORD.search(text) else []
+            if (message.attachments and (in_dm or INGEST_WORD.search(text))) or urls:
+                await self._ingest_from_message(message, conversation, urls)
+                text = URL.sub("", INGEST_WORD.sub("", text)).strip()
                 if not text:
                     return
             if not text:
@@ -234,13 +243,15 @@ class BitragDiscord(discord.Client):
         except discord.HTTPException:
             log.warning("Could not tell the user either")
 
-    async def _ingest_from_message(self, message: discord.Message, conversation: Conversation) -> None:
+    async def _ingest_from_message(self, message: discord.Message, conversation: Conversation,
+                                   urls: list[str]) -> None:
         if not self.may_change(message.author, message.guild):
             await message.reply(self.refusal(), mention_author=False)
             return
-        status = await message.reply(f"📥 Ingesting {', '.join(a.filename for a in message.attachments)}…",
-                                     mention_author=False)
-        await self.ingest_attachments(conversation, list(message.attachments), status.edit, message.jump_url)
+        names = [a.filename for a in message.attachments] + urls
+        status = await message.reply(f"📥 Ingesting {', '.join(names)}…", mention_author=False,
+                                     suppress_embeds=True)
+        await self.ingest_attachments(conversation, list(message.attachments), status.edit, message.jump_url, urls)
 
     async def _history(self, message: discord.Message, thread: discord.Thread | None,
                        replied_to: discord.Message | None) -> list[Turn]:
@@ -298,19 +309,24 @@ class BitragDiscord(discord.Client):
             except Exception as exc:
                 await interaction.edit_original_response(content=f"⚠️ {failure(exc).text}")
 
-        @tree.command(name="ingest", description="Add files to this server's knowledge base")
-        async def ingest(interaction: discord.Interaction, file: discord.Attachment,
-                         file2: discord.Attachment | None = None, file3: discord.Attachment | None = None) -> None:
+        @tree.command(name="ingest", description="Add files or a web page to this server's knowledge base")
+        async def ingest(interaction: discord.Interaction, file: discord.Attachment | None = None,
+                         file2: discord.Attachment | None = None, file3: discord.Attachment | None = None,
+                         url: str | None = None) -> None:
             if not self.may_change(interaction.user, interaction.guild, interaction.permissions):
                 await interaction.response.send_message(self.refusal(), ephemeral=True)
                 return
             attachments = [a for a in (file, file2, file3) if a is not None]
+            urls = [url.strip()] if url and url.strip() else []
+            if not attachments and not urls:
+                await interaction.response.send_message("Attach a file or give a `url`.", ephemeral=True)
+                return
             await interaction.response.defer(thinking=True)
             status = await interaction.edit_original_response(
-                content=f"📥 Ingesting {', '.join(a.filename for a in attachments)}…")
+                content=f"📥 Ingesting {', '.join([a.filename for a in attachments] + urls)}…")
             conversation = self.conversation(interaction.guild, interaction.user, interaction.channel_id)
             await self.ingest_attachments(conversation, attachments, interaction.edit_original_response,
-                                          status.jump_url)
+                                          status.jump_url, urls)
 
         @tree.command(name="sources", description="List the documents bitrag answers from")
         async def sources(interaction: discord.Interaction) -> None:

@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.slack.files import SlackFiles, file_id_from_url, slack_error
+from bot.adapters.slack.files import SlackFiles, file_id_from_url, is_slack_link, slack_error
 from bot.adapters.slack.render import (
     FEEDBACK_DOWN,
     FEEDBACK_UP,
@@ -34,11 +34,12 @@ from bot.adapters.slack.render import (
 )
 from bot.core import HELP, BotCore, Conversation, failure
 from bot.feedback import FeedbackStore
-from bot.jobs import Job, JobStore, ingest_upload, resume
+from bot.jobs import Fetch, Job, JobStore, ingest_upload, resume
 from bot.permissions import ChangePolicy
 from bot.settings import Settings
 from bot.streaming import ProgressReporter, ThrottledEditor, follow
 from bot.views import AnswerView, MessageView, View
+from ingest.fetch import is_url
 from rag.errors import BitragError, ConfigError
 from rag.models import FileResult, SourceFile, Turn, last_turns
 
@@ -327,15 +328,20 @@ class SlackAdapter:
             text, blocks = view_message(view)
             await self.client.chat_postMessage(channel=channel, thread_ts=thread, text=text, blocks=blocks)
             return view
-        names = ", ".join(file_name(f) for f in files)
+        return await self._ingest_job(conversation, [file_name(f) for f in files],
+                                      lambda folder: self._fetch_files(files, folder), channel, thread)
+
+    async def _ingest_job(self, conversation: Conversation, names: list[str], fetch: Fetch, channel: str,
+                          thread: str | None) -> View:
+        """One upload job (Slack files or web pages), reported in one status message that is edited as it goes."""
         status = await self.client.chat_postMessage(channel=channel, thread_ts=thread,
-                                                    text=f":inbox_tray: Ingesting {escape(names)}…")
+                                                    text=f":inbox_tray: Ingesting {escape(', '.join(names))}…",
+                                                    unfurl_links=False)
         editor = ThrottledEditor(lambda text: self.client.chat_update(channel=channel, ts=status["ts"], text=text),
                                  self.settings.stream_interval_s)
         progress = ProgressReporter(editor, ":inbox_tray:")
-        view = await ingest_upload(self.core, self.jobs, conversation, [file_name(f) for f in files],
-                                   {"channel": channel, "thread": thread},
-                                   lambda folder: self._fetch_files(files, folder), progress)
+        view = await ingest_upload(self.core, self.jobs, conversation, names, {"channel": channel, "thread": thread},
+                                   fetch, progress)
         await progress.drain()
         text, blocks = view_message(view)
         await editor.finish(lambda: self.client.chat_update(channel=channel, ts=status["ts"], text=text,
@@ -364,7 +370,7 @@ class SlackAdapter:
 
     async def _ack_ingest(self, ack: Any, command: dict[str, Any]) -> None:
         if WORKSPACE_WIDE.sub("", command.get("text", "")).strip():
-            await ack(":inbox_tray: Fetching that file from Slack…")
+            await ack(":inbox_tray: Fetching that…")
         else:
             await ack("To add documents, share files in a message that mentions me, or send them to me in a DM. "
                       "I'm now looking for the files you shared most recently in this channel…")
@@ -378,11 +384,17 @@ class SlackAdapter:
             if not await self._may_change(conversation.user):
                 await respond(text=self.policy.refusal(INGEST_VARIABLE), response_type="ephemeral")
                 return
+            url = argument.strip("<>").split("|", 1)[0]  # Slack sends links as <url> or <url|label>
+            if is_url(url) and not is_slack_link(url):
+                await self._ingest_job(conversation, [url], lambda folder: self.core.fetch_urls([url], folder),
+                                       command["channel_id"], None)
+                return
             if argument:
                 file_id = file_id_from_url(argument)
                 if file_id is None:
-                    await respond(text="That does not look like a Slack file link: use *Copy link to file* on a "
-                                       "file in Slack, then `/ingest <link>`.", response_type="ephemeral")
+                    await respond(text="That is neither a Slack file link nor a web address: use *Copy link to "
+                                       "file* on a file in Slack, or an https:// link, then `/ingest <link>`.",
+                                  response_type="ephemeral")
                     return
                 files = [{"id": file_id}]
             else:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.uploads import safe_name
 from ingest.formats import kind_of
+from ingest.names import safe_name
 from rag.errors import BitragError, ParseError
 from rag.models import DocumentParser, SourceFile
 
@@ -30,6 +31,12 @@ def file_id_from_url(url: str) -> str | None:
     """`https://team.slack.com/files/U1/F0ABC123/report.pdf` or a files-pri URL → `F0ABC123`."""
     match = FILE_ID.search(url)
     return match.group(1) if match else None
+
+
+def is_slack_link(url: str) -> bool:
+    """A link into Slack itself (a file's permalink or download URL), as opposed to a web page to fetch."""
+    host = urlsplit(url).hostname or ""
+    return host == "slack.com" or host.endswith((".slack.com", ".slack-edge.com"))
 
 
 class SlackFiles:

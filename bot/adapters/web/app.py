@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -19,9 +19,9 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from bot.adapters.web.runtime import WebRuntime, get_runtime
 from bot.adapters.web.widgets import plain, show
 from bot.core import Conversation
-from bot.uploads import safe_name
 from bot.views import AnswerView, DocumentsView, ForgottenView, MessageView, View
-from rag.models import SourceFile, Turn, last_turns
+from ingest.names import safe_name
+from rag.models import Progress, SourceFile, Turn, last_turns
 
 PAGES = ("Ask", "Documents")
 
@@ -71,8 +71,23 @@ def ask_page(runtime: WebRuntime, conversation: Conversation) -> None:
     chat.append((question, final))
 
 
+def with_progress_bar(runtime: WebRuntime, count: int, work: Callable[[Progress], Awaitable[View]]) -> View:
+    """Run an ingestion on the core's loop while a progress bar follows its chunks, file by file."""
+    bar = st.progress(0.0, text=f"Reading {count} file(s)…")
+    order: dict[str, int] = {}
+
+    def progress(name: str, done: int, total: int) -> None:
+        index = order.setdefault(name, len(order))
+        share = (index + (done / total if total else 1)) / max(count, 1)
+        bar.progress(min(share, 1.0), text=f"{name}: {done}/{total} chunks embedded")
+
+    view = runtime.call_with_progress(work, progress)
+    bar.progress(1.0, text="Done")
+    return view
+
+
 def ingest_uploads(runtime: WebRuntime, conversation: Conversation, uploads: list) -> View:
-    """Write the browser's files to the uploads folder, ingest them with a progress bar, remove the copies."""
+    """Write the browser's files to the uploads folder, ingest them, remove the copies."""
     folder = runtime.settings.uploads_dir / "web" / uuid.uuid4().hex
     folder.mkdir(parents=True, exist_ok=True)
     files = []
@@ -81,19 +96,10 @@ def ingest_uploads(runtime: WebRuntime, conversation: Conversation, uploads: lis
         path = folder / name
         path.write_bytes(upload.getbuffer())
         files.append(SourceFile(path=path, name=name, key=f"web:{name}"))
-    bar = st.progress(0.0, text=f"Reading {len(files)} file(s)…")
-    order = {file.name: i for i, file in enumerate(files)}
-
-    def progress(name: str, done: int, total: int) -> None:
-        share = (order.get(name, 0) + (done / total if total else 1)) / len(files)
-        bar.progress(min(share, 1.0), text=f"{name}: {done}/{total} chunks embedded")
-
     try:
-        view = runtime.call_with_progress(lambda report: runtime.core.ingest(conversation, files, report), progress)
+        return with_progress_bar(runtime, len(files), lambda report: runtime.core.ingest(conversation, files, report))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    bar.progress(1.0, text="Done")
-    return view
 
 
 def forget(runtime: WebRuntime, conversation: Conversation, doc_id: str) -> None:
@@ -114,6 +120,12 @@ def documents_page(runtime: WebRuntime, conversation: Conversation) -> None:
     if uploads and st.button(f"Ingest {len(uploads)} file(s)", type="primary"):
         st.session_state["documents_notice"] = ingest_uploads(runtime, conversation, uploads)
         st.session_state["upload_round"] = round_key + 1  # an empty uploader next time
+    url = st.text_input("…or a web page or document by its URL", key=f"url-{round_key}",
+                        placeholder="https://example.com/handbook")
+    if url.strip() and st.button("Fetch and ingest"):
+        st.session_state["documents_notice"] = with_progress_bar(
+            runtime, 1, lambda report: runtime.core.ingest_paths(conversation, [url.strip()], report))
+        st.session_state["upload_round"] = round_key + 1
     if notice := st.session_state.pop("documents_notice", None):
         show(notice)
 

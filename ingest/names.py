@@ -1,4 +1,4 @@
-"""Files users upload through a chat platform, before they are ingested."""
+"""File names from outside (chat uploads, archive members, URLs) made safe to write and to show."""
 
 from __future__ import annotations
 
