@@ -3,6 +3,7 @@
 #
 #   docker build -t bitrag .                                  # no embedding model inside: EMBEDDER=openai
 #   docker build -t bitrag --build-arg WITH_LOCAL_MODEL=true .  # all-MiniLM-L6-v2 baked in (~90 MB)
+#   add --build-arg WITH_FFMPEG=true to transcribe long MP3/M4A/OGG recordings (cut under Groq's upload limit)
 
 ARG PYTHON_VERSION=3.11
 
@@ -23,6 +24,14 @@ FROM python:${PYTHON_VERSION}-slim AS runtime
 ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 \
     MILVUS_URI=/data/bitrag.db REGISTRY_URL=sqlite:////data/registry.sqlite3 \
     FEEDBACK_URL=sqlite:////data/feedback.sqlite3 UPLOADS_DIR=/data/uploads WEB_ADDRESS=0.0.0.0
+# Tesseract reads images and scanned PDF pages; ffmpeg (optional, ~250 MB) cuts long non-WAV audio for transcription.
+ARG WITH_FFMPEG=false
+# hadolint ignore=DL3008,SC2086
+RUN packages="tesseract-ocr" \
+    && if [ "$WITH_FFMPEG" = "true" ]; then packages="$packages ffmpeg"; fi \
+    && apt-get update \
+    && apt-get install -y --no-install-recommends $packages \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 bitrag && mkdir /data && chown bitrag /data
 COPY --from=build /opt/venv /opt/venv
 USER 10001

@@ -28,9 +28,9 @@ def make_parser(settings: RagSettings, embedder: Embedder) -> FileParser:
     if chunk_tokens < settings.chunk_tokens:
         log.info("CHUNK_TOKENS lowered to %d: %s reads at most %d tokens", chunk_tokens, embedder.model_id,
                  embedder.max_tokens)
-    return FileParser(embedder.count_tokens, chunk_tokens, settings.chunk_overlap, settings.max_file_mb,
-                      shared_sandbox(settings.parse_memory_mb, settings.parse_timeout_s), settings.max_file_chunks,
-                      make_transcriber(settings))
+    sandbox = shared_sandbox(settings.parse_memory_mb, settings.parse_timeout_s, settings.ocr_languages)
+    return FileParser(embedder.count_tokens, chunk_tokens, settings.chunk_overlap, settings.max_file_mb, sandbox,
+                      settings.max_file_chunks, make_transcriber(settings))
 
 
 def make_transcriber(settings: RagSettings) -> Transcribe | None:

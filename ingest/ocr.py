@@ -3,7 +3,6 @@ layer (scans). Optional: without the `tesseract` program, a clear message says w
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from rag.errors import ParseError
 MAX_PIXELS = 80_000_000  # a larger image is refused before it is decoded (decompression bombs)
 PDF_DPI = 300  # Tesseract reads best at about 300 dpi
 MAX_PDF_PAGES = 300  # scanned pages per file (~2 s each on one core)
-LANGUAGES = os.environ.get("OCR_LANGUAGES", "eng")  # Tesseract language packs, e.g. "eng+deu"
+LANGUAGES = "eng"  # Tesseract language packs, e.g. "eng+deu"; set from OCR_LANGUAGES in the reader process
 
 
 def available() -> bool:

@@ -21,13 +21,16 @@ log = logging.getLogger(__name__)
 START_TIMEOUT_S = 60
 
 
-def _serve(connection: Connection, memory_mb: int) -> None:
+def _serve(connection: Connection, memory_mb: int, ocr_languages: str) -> None:
     """The child's loop: read (kind, path, name) requests, answer ("ok", documents) or ("error", message)."""
     import resource
 
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    from ingest import ocr
     from ingest.readers import READERS
+
+    ocr.LANGUAGES = ocr_languages
 
     connection.send(("ready", None))  # the time limit counts from here, not from the imports
     while True:
@@ -53,8 +56,9 @@ def _serve(connection: Connection, memory_mb: int) -> None:
 class ReaderSandbox:
     """Runs `ingest.readers.READERS[kind](path, name)` in the child; one read at a time."""
 
-    def __init__(self, memory_mb: int, timeout_s: float) -> None:
+    def __init__(self, memory_mb: int, timeout_s: float, ocr_languages: str = "eng") -> None:
         self.memory_mb = memory_mb
+        self.ocr_languages = ocr_languages
         self.timeout_s = timeout_s
         self._lock = threading.Lock()
         self._process: multiprocessing.process.BaseProcess | None = None
@@ -86,8 +90,8 @@ class ReaderSandbox:
             self._stop_child()
             context = multiprocessing.get_context("spawn")
             parent, child = context.Pipe()
-            self._process = context.Process(target=_serve, args=(child, self.memory_mb), daemon=True,
-                                            name="bitrag-reader")
+            self._process = context.Process(target=_serve, args=(child, self.memory_mb, self.ocr_languages),
+                                            daemon=True, name="bitrag-reader")
             self._process.start()
             child.close()
             self._connection = parent
@@ -114,14 +118,14 @@ class ReaderSandbox:
             self._stop_child()
 
 
-_shared: dict[tuple[int, float], ReaderSandbox] = {}
+_shared: dict[tuple[int, float, str], ReaderSandbox] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_sandbox(memory_mb: int, timeout_s: float) -> ReaderSandbox:
+def shared_sandbox(memory_mb: int, timeout_s: float, ocr_languages: str = "eng") -> ReaderSandbox:
     """One sandbox (one child) per limits for the whole process, however many services are opened."""
     with _shared_lock:
-        key = (memory_mb, timeout_s)
+        key = (memory_mb, timeout_s, ocr_languages)
         if key not in _shared:
-            _shared[key] = ReaderSandbox(memory_mb, timeout_s)
+            _shared[key] = ReaderSandbox(memory_mb, timeout_s, ocr_languages)
         return _shared[key]

@@ -57,6 +57,7 @@ class RagSettings(BaseSettings):
     max_file_chunks: int = Field(default=10_000, ge=1)  # ~7 minutes of embedding on 2 CPU cores
     parse_memory_mb: int = Field(default=2048, ge=256)  # address-space cap of the reader process
     parse_timeout_s: float = Field(default=120.0, gt=0)
+    ocr_languages: str = Field(default="eng", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$")  # Tesseract packs: eng+deu
     url_timeout_s: float = Field(default=30.0, gt=0)  # /ingest <url>: the whole fetch
     url_allow_private: bool = False  # fetch URLs on private/loopback addresses (SSRF guard off)
     transcribe_model: str = "whisper-large-v3-turbo"  # audio, through Groq (needs GROQ_API_KEY)
