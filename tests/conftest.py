@@ -52,10 +52,16 @@ async def service(make_settings: Callable[..., Settings], embedder: LocalEmbedde
     await svc.close()
 
 
+# The session's Milvus server is secured like a production one (authorizationEnabled; Milvus' default root user):
+# every test that uses it passes MILVUS_TOKEN.
+MILVUS_SERVER_TOKEN = "root:Milvus"
+
+
 @pytest.fixture(scope="session")
 def milvus_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One real Milvus standalone server for the session, started on first use (~10 s)."""
-    with milvus_server(tmp_path_factory.mktemp("milvus-server")) as uri:
+    with milvus_server(tmp_path_factory.mktemp("milvus-server"),
+                       config={"common.security.authorizationEnabled": "true"}) as uri:
         yield uri
 
 

@@ -14,15 +14,14 @@ from bot.wiring import open_service
 from ingest.discover import discover
 from rag.embed import LocalEmbedder
 from rag.errors import ConfigError
-from tests.conftest import SAMPLE_DOCS
-from tests.milvus_server import milvus_server
+from tests.conftest import MILVUS_SERVER_TOKEN, SAMPLE_DOCS
 
 
 async def test_ivf_index_partition_key_and_reopening(milvus_server_uri: str, make_settings: Callable[..., Settings],
                                                      embedder: LocalEmbedder) -> None:
     collection = f"test_ivf_{uuid.uuid4().hex[:12]}"
-    settings = make_settings(milvus_uri=milvus_server_uri, milvus_collection=collection, milvus_index="BIN_IVF_FLAT",
-                             milvus_nlist=4, milvus_nprobe=4)
+    settings = make_settings(milvus_uri=milvus_server_uri, milvus_token=MILVUS_SERVER_TOKEN,
+                             milvus_collection=collection, milvus_index="BIN_IVF_FLAT", milvus_nlist=4, milvus_nprobe=4)
     service = await open_service(settings, embedder)
     try:
         files, _ = discover([SAMPLE_DOCS])
@@ -41,7 +40,8 @@ async def test_ivf_index_partition_key_and_reopening(milvus_server_uri: str, mak
         await service.close()
 
     # A collection keeps the index it was built with, whatever MILVUS_INDEX says now.
-    reopened = await open_service(make_settings(milvus_uri=milvus_server_uri, milvus_collection=collection), embedder)
+    reopened = await open_service(make_settings(milvus_uri=milvus_server_uri, milvus_token=MILVUS_SERVER_TOKEN,
+                                                milvus_collection=collection), embedder)
     try:
         answer = await reopened.ask("When does Kestrel v2 ship?", "acme")
         assert answer.sources[0].source == "roadmap-q3-2026.pptx"
@@ -50,26 +50,15 @@ async def test_ivf_index_partition_key_and_reopening(milvus_server_uri: str, mak
         await reopened.close()
 
 
-async def test_milvus_token_on_a_server_with_authentication(tmp_path_factory: pytest.TempPathFactory,
-                                                            make_settings: Callable[..., Settings],
-                                                            embedder: LocalEmbedder) -> None:
-    """A secured Milvus (authorizationEnabled, user root): MILVUS_TOKEN=user:password works; a wrong or missing
-    token fails at once with a message naming MILVUS_TOKEN, not after the start-up retries, and without the token."""
-    with milvus_server(tmp_path_factory.mktemp("milvus-auth"),
-                       config={"common.security.authorizationEnabled": "true"}) as uri:
-        started = time.monotonic()
-        for token in ("root:not-the-password", None):
-            with pytest.raises(ConfigError) as refused:
-                await open_service(make_settings(milvus_uri=uri, milvus_token=token), embedder)
-            assert "refused the credentials: set MILVUS_TOKEN" in str(refused.value)
-            assert "not-the-password" not in str(refused.value)
-        assert time.monotonic() - started < 30  # MILVUS_STARTUP_WAIT_S is 60: no retries
-
-        service = await open_service(make_settings(milvus_uri=uri, milvus_token="root:Milvus"), embedder)
-        try:
-            files, _ = discover([SAMPLE_DOCS])
-            assert (await service.ingest(files, "acme")).documents == 7
-            answer = await service.ask("When does Kestrel v2 ship?", "acme")
-            assert answer.sources[0].source == "roadmap-q3-2026.pptx"
-        finally:
-            await service.close()
+async def test_milvus_token_is_required_and_checked(milvus_server_uri: str, make_settings: Callable[..., Settings],
+                                                    embedder: LocalEmbedder) -> None:
+    """The session's server is secured (authorizationEnabled): the tests above authenticate with MILVUS_TOKEN; a
+    wrong or missing token fails at once with a message naming MILVUS_TOKEN, not after the start-up retries, and
+    without echoing the token."""
+    started = time.monotonic()
+    for token in ("root:not-the-password", None):
+        with pytest.raises(ConfigError) as refused:
+            await open_service(make_settings(milvus_uri=milvus_server_uri, milvus_token=token), embedder)
+        assert "refused the credentials: set MILVUS_TOKEN" in str(refused.value)
+        assert "not-the-password" not in str(refused.value)
+    assert time.monotonic() - started < 30  # MILVUS_STARTUP_WAIT_S is 60: no retries

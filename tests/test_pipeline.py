@@ -22,7 +22,7 @@ from rag.embed import LocalEmbedder
 from rag.errors import DocumentNotFoundError, InvalidTenantError
 from rag.models import SourceFile
 from rag.service import RagService
-from tests.conftest import SAMPLE_DOCS
+from tests.conftest import MILVUS_SERVER_TOKEN, SAMPLE_DOCS
 
 
 @pytest_asyncio.fixture(params=["lite", "server"])
@@ -30,7 +30,7 @@ async def service(request: pytest.FixtureRequest, make_settings: Callable[..., S
                   embedder: LocalEmbedder) -> AsyncIterator[RagService]:
     overrides = {}
     if request.param == "server":
-        overrides = {"milvus_uri": request.getfixturevalue("milvus_server_uri"),
+        overrides = {"milvus_uri": request.getfixturevalue("milvus_server_uri"), "milvus_token": MILVUS_SERVER_TOKEN,
                      "milvus_collection": f"test_{uuid.uuid4().hex[:12]}"}
     svc = await open_service(make_settings(**overrides), embedder)
     yield svc

@@ -20,7 +20,7 @@ from ingest.discover import discover
 from rag.embed import LocalEmbedder
 from rag.errors import ConfigError, DocumentNotFoundError
 from rag.registry import Registry
-from tests.conftest import SAMPLE_DOCS
+from tests.conftest import MILVUS_SERVER_TOKEN, SAMPLE_DOCS
 from tests.postgres_server import postgres_bin, postgres_server
 from tests.system import require
 
@@ -140,7 +140,8 @@ async def test_two_replicas_share_postgres_registry_and_milvus_server(
         fresh_postgres: str, milvus_server_uri: str, make_settings: Callable[..., Settings],
         embedder: LocalEmbedder) -> None:
     """The production layout: what one replica ingests, the other answers from and can forget."""
-    settings = make_settings(milvus_uri=milvus_server_uri, milvus_collection=f"test_{uuid.uuid4().hex[:12]}",
+    settings = make_settings(milvus_uri=milvus_server_uri, milvus_token=MILVUS_SERVER_TOKEN,
+                             milvus_collection=f"test_{uuid.uuid4().hex[:12]}",
                              registry_url=fresh_postgres)
     first = await open_service(settings, embedder)
     second = await open_service(settings, embedder)
