@@ -121,6 +121,25 @@ def ingest(result: dict[str, Any]) -> list[str]:
     return [*lines, "", provenance(result)]
 
 
+def formats(result: dict[str, Any]) -> list[str]:
+    lines = [f"### Reading speed per format ({result['docs_per_format']} generated files each, SciFact text)", "",
+             "Readers, sandbox and chunker; no embedding. A page is a real page (PDF, scans, slides, images) or "
+             "3,000 characters of extracted text.", "",
+             "| format | files | pages | chunks | pages/s | chunks/s |", "|---|---|---|---|---|---|"]
+    for fmt, r in result["formats"].items():
+        lines.append(f"| {fmt} | {r['files']} | {r['pages']} | {r['chunks']} | {r['pages_per_s']} | "
+                     f"{r['chunks_per_s']} |")
+    lines += ["", "PDF text extraction, pypdf (bitrag's reader) vs PyMuPDF on the same generated PDFs:", "",
+              "| library | pages | ms/page | word similarity to the typeset text (mean / min) |", "|---|---|---|---|"]
+    for name, r in result["pdf_libraries"].items():
+        if "error" in r:
+            lines.append(f"| {name} | — | — | {r['error']} |")
+        else:
+            lines.append(f"| {name} | {r['pages']} | {r['ms_per_page']} | {r['word_similarity_mean']:.4f} / "
+                         f"{r['word_similarity_min']:.4f} |")
+    return [*lines, "", provenance(result)]
+
+
 def e2e(result: dict[str, Any]) -> list[str]:
     lines = [f"### End-to-end `ask`: {result['chunks_in_collection']:,} chunks, {result['milvus']}, "
              f"{result['llm']}", "",
@@ -141,6 +160,7 @@ def main() -> None:
                  latency(load("ask-latency-extractive"), load("slack-ack-latency")),
                  e2e(e) if (e := load("e2e")) else [],
                  ingest(i) if (i := load("ingest")) else [],
+                 formats(f) if (f := load("formats")) else [],
                  scale(s) if (s := load("scale")) else [],
                  server(v) if (v := load("server-ivf")) else []):
         sections += [*part, ""]

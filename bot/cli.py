@@ -33,14 +33,20 @@ T = TypeVar("T")
 TenantOption = Annotated[str | None, typer.Option("--tenant", "-t", help="Knowledge base (default DEFAULT_TENANT)")]
 
 
-def _run(work: Callable[[BotCore, Settings], Awaitable[T]]) -> T:
-    """Load settings, open the service, run `work`, close; BitragErrors end the command with their message."""
+def _configured() -> Settings:
+    """The settings, with logging set up; a bad configuration ends the command with exit code 2 and the reasons."""
     try:
         settings = get_settings()
     except BitragError as exc:
         errors.print(str(exc), style="red", markup=False)
         raise typer.Exit(2) from None
     configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def _run(work: Callable[[BotCore, Settings], Awaitable[T]]) -> T:
+    """Load settings, open the service, run `work`, close; BitragErrors end the command with their message."""
+    settings = _configured()
 
     async def main() -> T:
         service = await open_service(settings)
@@ -277,12 +283,7 @@ def _serve_web(with_chat_adapters: bool) -> None:
     from bot.adapters.web.runtime import WebRuntime
     from bot.adapters.web.serve import serve_web, web_url
 
-    try:
-        settings = get_settings()
-    except BitragError as exc:
-        errors.print(str(exc), style="red", markup=False)
-        raise typer.Exit(2) from None
-    configure_logging(settings.log_level, settings.log_format)
+    settings = _configured()
     try:
         runtime = WebRuntime(settings)
     except BitragError as exc:

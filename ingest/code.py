@@ -41,7 +41,15 @@ class CodeChunker:
             try:
                 from llama_index.core.node_parser import CodeSplitter
 
-                self._splitters[language] = CodeSplitter(
+                by_lines = self._by_lines
+
+                class Splitter(CodeSplitter):
+                    def _split_oversized_leaf(self, text: str, max_size: int) -> list[str]:
+                        """A string or comment over the budget: CodeSplitter's own token mode re-tokenizes it once
+                        per character (minutes for a long docstring); whole lines do the same job."""
+                        return by_lines(text)
+
+                self._splitters[language] = Splitter(
                     language=language, count_mode="token", max_tokens=self._chunk_tokens,
                     tokenizer=lambda piece: range(self._count_tokens(piece)))
             except Exception as exc:  # no tree-sitter, or no grammar for this language

@@ -19,6 +19,8 @@ from rag.errors import ParseError, UnsupportedFileError
 from rag.models import ParsedDocument, SourceFile
 
 Transcribe = Callable[[Path, str], list[Document]]
+NO_TRANSCRIPTION = ("{name} is audio: transcribing it needs Groq's speech-to-text. Set GROQ_API_KEY "
+                    "(https://console.groq.com/keys) and upload it again.")
 
 
 def content_hash(path: Path) -> str:
@@ -51,6 +53,8 @@ class FileParser:
         kind = kind_of(Path(name))
         if kind is None:
             raise UnsupportedFileError(f"{name}: this file type is not supported. Supported: {supported_list()}.")
+        if kind == "audio" and self._transcribe is None:  # before a chat adapter downloads it
+            raise ParseError(NO_TRANSCRIPTION.format(name=name))
         if size == 0:
             raise ParseError(f"{name} is empty (0 bytes).")
         if size > self._max_bytes:
@@ -68,9 +72,7 @@ class FileParser:
         in the sandboxed child process."""
         if kind != "audio":
             return self._sandbox.read(kind, file.path, file.name)
-        if self._transcribe is None:
-            raise ParseError(f"{file.name} is audio: transcribing it needs Groq's speech-to-text. Set GROQ_API_KEY "
-                             "(https://console.groq.com/keys) and upload it again.")
+        assert self._transcribe is not None  # check() refused audio without it
         return self._transcribe(file.path, file.name)
 
     def parse(self, file: SourceFile) -> ParsedDocument:
