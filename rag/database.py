@@ -1,6 +1,6 @@
 """One small SQL layer for the registry and the feedback store: SQLite by default, PostgreSQL for several replicas.
 
-Both stores write `?` placeholders and a schema with three portable type names (`{id}`, `{float}`, `{bytes}`);
+Both stores write `?` placeholders and a schema with portable type names (`{id}`, `{bigint}`, `{float}`, `{bytes}`);
 this module translates them per database, serializes use of the single connection behind a lock (call it from
 `asyncio.to_thread`), and reconnects to PostgreSQL after the server went away.
 """
