@@ -2,7 +2,7 @@
 
 Both stores write `?` placeholders and a schema with portable type names (`{id}`, `{bigint}`, `{float}`, `{bytes}`);
 this module translates them per database, serializes use of the single connection behind a lock (call it from
-`asyncio.to_thread`), and reconnects to PostgreSQL after the server went away.
+`asyncio.to_thread`), and reconnects to PostgreSQL after the server dropped the connection.
 """
 
 from __future__ import annotations
@@ -76,9 +76,18 @@ class Database:
         return db
 
     def _connection(self) -> Any:
-        """The live connection; a PostgreSQL connection broken by a server restart is replaced."""
-        if self.dialect == "postgresql" and (self._db.closed or self._db.broken):
-            self._db = self._connect()
+        """The live connection. A PostgreSQL connection is checked first (one round trip) and replaced when the
+        server restarted or dropped it, so a request never fails on a connection that died while idle."""
+        if self.dialect != "postgresql":
+            return self._db
+        if not (self._db.closed or self._db.broken):
+            try:
+                self._db.execute("SELECT 1")
+                return self._db
+            except Exception:  # psycopg.OperationalError; the connection is now marked broken
+                pass
+        self._db.close()
+        self._db = self._connect()
         return self._db
 
     def sql(self, statement: str) -> str:

@@ -128,6 +128,25 @@ def test_feedback_store(registry_url: str) -> None:
         store.close()
 
 
+def test_a_dropped_postgres_connection_is_replaced(fresh_postgres: str) -> None:
+    """The server ends the registry's session (a restart, a failover, an idle timeout): the next calls reconnect."""
+    registry = Registry(fresh_postgres)
+    try:
+        def drop_sessions() -> None:
+            with psycopg.connect(fresh_postgres, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid != pg_backend_pid()")
+
+        row, _ = registry.begin("acme", "doc-1", "a.md", "key-a", None, 1, None)
+        drop_sessions()
+        assert [d.doc_id for d in registry.abandoned()] == ["doc-1"]  # a plain query
+        drop_sessions()
+        registry.commit(row)  # a transaction
+        assert [d.doc_id for d in registry.documents(["acme"])] == ["doc-1"]
+    finally:
+        registry.close()
+
+
 def test_unreachable_postgres_is_named_without_its_password() -> None:
     with pytest.raises(ConfigError) as caught:
         Registry("postgresql://bitrag:s3cret-pw@127.0.0.1:1/db")
