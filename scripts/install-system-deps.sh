@@ -9,6 +9,7 @@ declare -A needs=(
     [postgresql]=/usr/lib/postgresql
     [chromium]=/usr/bin/chromium
     [chromium-driver]=/usr/bin/chromedriver
+    [fonts-dejavu-core]=/usr/share/fonts/truetype/dejavu
     [tesseract-ocr]=/usr/bin/tesseract
     [tesseract-ocr-eng]=/usr/share/tesseract-ocr
     [espeak-ng]=/usr/bin/espeak-ng
