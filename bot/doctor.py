@@ -7,6 +7,7 @@ fix at once, and seeing all of them saves round trips.
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -75,8 +76,11 @@ async def diagnose(settings: Settings) -> list[Check]:
             await generator.aclose()
         return f"{generator.mode} answered"
 
+    async def formats() -> str:
+        return optional_formats(settings)
+
     checks = [await _check("embeddings", embeddings), await _check("milvus", milvus),
-              await _check("registry", registry), await _check("llm", llm)]
+              await _check("registry", registry), await _check("llm", llm), await _check("formats", formats)]
     if settings.slack_configured:
         checks.append(await _check("slack", lambda: _slack(settings)))
     if settings.discord_configured:
@@ -84,6 +88,15 @@ async def diagnose(settings: Settings) -> list[Check]:
     if embedder is not None:
         await embedder.aclose()
     return checks
+
+
+def optional_formats(settings: Settings) -> str:
+    """What the optional readers can do here; a missing one is not a failure, it says what to install."""
+    ocr = shutil.which("tesseract")
+    audio = "audio transcribed by Groq" if settings.groq_api_key else "audio off (set GROQ_API_KEY)"
+    return "; ".join([
+        f"OCR with {ocr} ({settings.ocr_languages})" if ocr else "no OCR of images and scans (install tesseract-ocr)",
+        audio + ("" if shutil.which("ffmpeg") else ", long non-WAV recordings need ffmpeg")])
 
 
 async def _slack(settings: Settings) -> str:

@@ -82,7 +82,8 @@ def test_doctor_checks_every_part_and_names_what_to_fix(cli_env: dict[str, str],
     healthy = run(["doctor"], cli_env, tmp_path)
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     for line in ("✓ settings", "✓ embeddings: sentence-transformers/all-MiniLM-L6-v2, 384 dimensions",
-                 "✓ milvus: lite", "✓ registry", "✓ llm: none configured"):
+                 "✓ milvus: lite", "✓ registry", "✓ llm: none configured", "✓ formats: ",
+                 "audio off (set GROQ_API_KEY)"):
         assert line in healthy.stdout, healthy.stdout
 
     broken = {**cli_env, "MILVUS_URI": "http://127.0.0.1:9", "LLM": "groq", "GROQ_API_KEY": "gsk-doctor-secret-77",
