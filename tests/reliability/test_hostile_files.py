@@ -66,6 +66,15 @@ def empty_docx() -> bytes:
     return buffer.getvalue()
 
 
+def png_bomb() -> bytes:
+    """A 400-megapixel PNG that compresses to a few kilobytes."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("1", (20_000, 20_000)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def hostile_corpus() -> dict[str, tuple[bytes, str]]:
     """file name → (content, the words its refusal must contain)."""
     good_pdf = (SAMPLE_DOCS / "security-policy.pdf").read_bytes()
@@ -93,6 +102,11 @@ def hostile_corpus() -> dict[str, tuple[bytes, str]]:
         "oversized.md": (b"# big\n\n" + b"word " * (13 << 20), "over the 60 MB limit"),
         "empty.zip": (b"PK\x05\x06" + b"\0" * 18, "contains no supported file"),
         "bomb.zip": (zip_bomb("notes.txt"), "zip bomb"),
+        "bomb.png": (png_bomb(), "too large an image"),
+        "random.jpg": (bytes(range(256)) * 20, "not a readable image"),
+        "not-a-workbook.xlsx": (b"PK\x03\x04 not really a zip" * 10, "not a readable XLSX"),
+        "not-a-book.epub": (b"PK\x03\x04 not really a zip" * 10, "not a readable EPUB"),
+        "deep.json": (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
         "photo.heic": (b"\0\0\0\x18ftypheic", "not supported"),
     }
 
