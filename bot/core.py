@@ -20,7 +20,7 @@ from bot import metrics
 from bot.ratelimit import RateLimiter
 from bot.views import AnswerView, DocumentsView, ForgottenView, IngestView, MessageView, StatsView, View
 from ingest.discover import discover
-from ingest.fetch import UrlFetcher, is_url
+from ingest.fetch import AddressPolicy, UrlFetcher, is_url
 from rag.errors import BitragError
 from rag.models import FileResult, Progress, SourceFile, Turn
 from rag.service import AnswerDelta, AnswerDone, RagService
@@ -68,7 +68,8 @@ class BotCore:
         self.service = service
         self.limiter = limiter
         settings = service.settings
-        self.fetcher = UrlFetcher(int(settings.max_file_mb * 2**20), settings.url_timeout_s, settings.url_allow_private)
+        self.fetcher = UrlFetcher(int(settings.max_file_mb * 2**20), settings.url_timeout_s,
+                                  AddressPolicy.parse(settings.url_allow_private))
 
     def _refusal(self, conversation: Conversation) -> MessageView | None:
         refusal = self.limiter.check(conversation.user, conversation.tenant) if self.limiter else None

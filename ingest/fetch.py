@@ -2,8 +2,10 @@
 
 A chat bot that fetches any URL a user pastes is a server-side request forgery tool unless it is careful, so:
 only http(s); hosts that resolve to private, loopback or link-local addresses are refused (cloud metadata
-endpoints, the cluster's own services) unless `URL_ALLOW_PRIVATE=true`; robots.txt is obeyed for our user agent;
-the body is capped at MAX_FILE_MB and the whole fetch at URL_TIMEOUT_S; only content types bitrag can read are kept.
+endpoints, the cluster's own services) unless `URL_ALLOW_PRIVATE` allows them — checked for every hop of a
+redirect and by the resolver every connection uses, so DNS rebinding is covered too; robots.txt is obeyed for our
+user agent; the body is capped at MAX_FILE_MB and the whole fetch at URL_TIMEOUT_S; only content types bitrag can
+read are kept.
 """
 
 from __future__ import annotations
@@ -12,16 +14,19 @@ import asyncio
 import ipaddress
 import socket
 import urllib.robotparser
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
+from yarl import URL
 
 from ingest.formats import kind_of
 from ingest.names import safe_name
 from rag.errors import FetchError
 from rag.models import SourceFile
 
+MAX_REDIRECTS = 5
 USER_AGENT = "bitrag/0.1 (document indexer; +https://github.com/bitrag/bitrag)"
 CONTENT_TYPES = {
     "text/html": ".html", "application/xhtml+xml": ".html", "text/plain": ".txt", "text/markdown": ".md",
@@ -34,15 +39,61 @@ CONTENT_TYPES = {
 }
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class AddressPolicy:
+    """Where `ingest <url>` may connect: public addresses, plus what `URL_ALLOW_PRIVATE` opens — `true` for
+    everything, or a comma-separated list of networks/addresses (an intranet wiki: `10.20.0.0/16,10.0.0.7`)."""
+
+    allow_all: bool = False
+    networks: tuple[Network, ...] = ()
+
+    @classmethod
+    def parse(cls, value: str) -> AddressPolicy:
+        value = value.strip().lower()
+        if value in ("", "false", "0", "no"):
+            return cls()
+        if value in ("true", "1", "yes"):
+            return cls(allow_all=True)
+        return cls(networks=tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",")))
+
+    def check(self, host: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
+        if self.allow_all or address.is_global or any(address in network for network in self.networks):
+            return
+        raise FetchError(f"{host} is a private or local address ({address}); bitrag does not fetch those unless "
+                         "URL_ALLOW_PRIVATE allows it. Upload the file instead.")
+
+
+class CheckedResolver(aiohttp.ThreadedResolver):
+    """DNS answers outside the policy end the fetch: the check sits where every connection is made, so a name that
+    resolves (or re-resolves, DNS rebinding) into the network is caught."""
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        super().__init__()
+        self._policy = policy
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[aiohttp.abc.ResolveResult]:
+        try:
+            answers = await super().resolve(host, port, family)
+        except OSError:
+            raise FetchError(f"{host} could not be found (DNS): check the link.") from None
+        for answer in answers:
+            self._policy.check(host, ipaddress.ip_address(answer["host"]))
+        return answers
+
+
 def is_url(text: str) -> bool:
     return text.startswith(("http://", "https://"))
 
 
 class UrlFetcher:
-    def __init__(self, max_bytes: int, timeout_s: float, allow_private: bool) -> None:
+    def __init__(self, max_bytes: int, timeout_s: float, policy: AddressPolicy) -> None:
         self.max_bytes = max_bytes
         self.timeout_s = timeout_s
-        self.allow_private = allow_private
+        self.policy = policy
 
     async def fetch(self, url: str, folder: Path) -> SourceFile:
         """Download `url` into `folder`; the document is keyed by its URL, so fetching it again updates it."""
@@ -58,17 +109,15 @@ class UrlFetcher:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchError(f"{url!r} is not a web address: use an http:// or https:// link.")
-        await self._check_host(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-        headers = {"User-Agent": USER_AGENT}
-        async with aiohttp.ClientSession(headers=headers) as session:
+        self._check_literal(parts.hostname)
+        connector = aiohttp.TCPConnector(resolver=CheckedResolver(self.policy))
+        async with aiohttp.ClientSession(headers={"User-Agent": USER_AGENT}, connector=connector) as session:
             if not await self._robots_allow(session, url):
                 raise FetchError(f"{parts.hostname}'s robots.txt does not allow bots to fetch {url}: download it "
                                  "yourself and upload the file.")
-            async with session.get(url, allow_redirects=True, max_redirects=5) as response:
+            async with await self._follow(session, url) as response:
                 if response.status != 200:
                     raise FetchError(f"{url} answered HTTP {response.status}; check the link.")
-                if response.url.host != parts.hostname:  # a redirect must not lead somewhere private
-                    await self._check_host(response.url.host or "", response.url.port or 443)
                 content_type = response.content_type.lower()
                 suffix = CONTENT_TYPES.get(content_type)
                 if suffix is None:
@@ -87,6 +136,29 @@ class UrlFetcher:
                         sink.write(block)
         return SourceFile(path=target, name=target.name, key=url, link=url)
 
+    async def _follow(self, session: aiohttp.ClientSession, url: str) -> aiohttp.ClientResponse:
+        """GET with redirects followed here, so that every hop's host is checked like the first."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response = await session.get(url, allow_redirects=False)
+            location = response.headers.get("Location")
+            if response.status not in (301, 302, 303, 307, 308) or not location:
+                return response
+            response.release()
+            url = str(response.url.join(URL(location)))
+            target = urlsplit(url)
+            if target.scheme not in ("http", "https") or not target.hostname:
+                raise FetchError(f"The link redirects to {url!r}, which is not a web address.")
+            self._check_literal(target.hostname)
+        raise FetchError(f"{url} redirects more than {MAX_REDIRECTS} times.")
+
+    def _check_literal(self, host: str) -> None:
+        """An address written as an IP skips DNS, so the resolver cannot check it: check it here."""
+        try:
+            address = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            return  # a name: `CheckedResolver` checks what it resolves to
+        self.policy.check(host, address)
+
     def _too_large(self, url: str) -> FetchError:
         return FetchError(f"{url} is larger than {self.max_bytes / 2**20:g} MB (MAX_FILE_MB).")
 
@@ -96,19 +168,6 @@ class UrlFetcher:
         show, with an extension that matches what the server sent."""
         name = safe_name(Path(path).name or host)
         return name if kind_of(Path(name)) == kind_of(Path(f"x{suffix}")) else f"{name}{suffix}"
-
-    async def _check_host(self, host: str, port: int) -> None:
-        if self.allow_private:
-            return
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror:
-            raise FetchError(f"{host} could not be found (DNS): check the link.") from None
-        for info in infos:
-            address = ipaddress.ip_address(info[4][0])
-            if not address.is_global:
-                raise FetchError(f"{host} is a private or local address ({address}); bitrag does not fetch those "
-                                 "unless URL_ALLOW_PRIVATE=true. Upload the file instead.")
 
     @staticmethod
     async def _robots_allow(session: aiohttp.ClientSession, url: str) -> bool:

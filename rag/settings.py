@@ -6,6 +6,7 @@ one settings object. Field names map to upper-case environment variables (`milvu
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Literal, TypeVar
 
@@ -59,7 +60,7 @@ class RagSettings(BaseSettings):
     parse_timeout_s: float = Field(default=120.0, gt=0)
     ocr_languages: str = Field(default="eng", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$")  # Tesseract packs: eng+deu
     url_timeout_s: float = Field(default=30.0, gt=0)  # /ingest <url>: the whole fetch
-    url_allow_private: bool = False  # fetch URLs on private/loopback addresses (SSRF guard off)
+    url_allow_private: str = "false"  # private/loopback hosts `ingest <url>` may fetch: false, true, or CIDRs
     transcribe_model: str = "whisper-large-v3-turbo"  # audio, through Groq (needs GROQ_API_KEY)
     transcribe_max_upload_mb: float = Field(default=25.0, gt=0)  # Groq's per-request limit; longer audio is cut
 
@@ -82,6 +83,14 @@ class RagSettings(BaseSettings):
         if "://" in uri and not uri.startswith(NETWORK_SCHEMES):
             raise ValueError("use a file path for Milvus Lite (./data/bitrag.db) or http(s)://host:19530 for a server")
         return uri
+
+    @field_validator("url_allow_private")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        if value.strip().lower() not in ("", "false", "0", "no", "true", "1", "yes"):
+            for part in value.split(","):
+                ipaddress.ip_network(part.strip(), strict=False)  # ValueError names the bad part
+        return value
 
     @field_validator("registry_url", "feedback_url", check_fields=False)
     @classmethod

@@ -48,6 +48,15 @@ async def site() -> AsyncIterator[str]:
     app.router.add_get("/big.txt", page(b"x" * 3 * 2**20, "text/plain"))
     app.router.add_get("/logo.png", page(b"\x89PNG", "image/png"))
     app.router.add_get("/slow", page(b"late", "text/plain", delay_s=5))
+
+    async def moved(_: web.Request) -> web.Response:
+        raise web.HTTPFound("/docs/travel")
+
+    async def to_metadata(_: web.Request) -> web.Response:
+        raise web.HTTPFound("http://169.254.169.254/latest/meta-data/")
+
+    app.router.add_get("/old-travel", moved)
+    app.router.add_get("/sneaky", to_metadata)
     runner, port = await serve_app(app, "127.0.0.1", 0)
     yield f"http://127.0.0.1:{port}"
     await runner.cleanup()
@@ -55,7 +64,7 @@ async def site() -> AsyncIterator[str]:
 
 async def test_urls_are_fetched_ingested_and_cited_with_their_address(
         site: str, make_settings: Callable[..., Settings], embedder: LocalEmbedder) -> None:
-    settings = make_settings(url_allow_private=True, max_file_mb=2, url_timeout_s=1)
+    settings = make_settings(url_allow_private="true", max_file_mb=2, url_timeout_s=1)
     service = await open_service(settings, embedder)
     core = BotCore(service)
     try:
@@ -78,6 +87,8 @@ async def test_urls_are_fetched_ingested_and_cited_with_their_address(
         assert "Pricing" not in source.text and "Copyright" not in source.text
         again = await core.ingest_paths(Conversation("acme"), [f"{site}/docs/travel"])
         assert again.report.count("unchanged") == 1  # the URL is the document's key
+        moved = await core.ingest_paths(Conversation("acme"), [f"{site}/old-travel"])  # redirected to the same page
+        assert moved.report.results[0].reason == "the same content is already in the knowledge base as travel.html"
     finally:
         await service.close()
 
@@ -86,19 +97,35 @@ async def test_private_addresses_are_refused_by_default(site: str, make_settings
                                                         embedder: LocalEmbedder) -> None:
     service = await open_service(make_settings(), embedder)
     try:
-        view = await BotCore(service).ingest_paths(Conversation("acme"), [f"{site}/docs/travel",
-                                                                          "http://169.254.169.254/latest/meta-data/",
-                                                                          "file:///etc/passwd"])
+        localhost = site.replace("127.0.0.1", "localhost")
+        view = await BotCore(service).ingest_paths(Conversation("acme"), [
+            f"{site}/docs/travel", "http://169.254.169.254/latest/meta-data/", f"{localhost}/docs/travel",
+            "file:///etc/passwd"])
         reasons = [r.reason for r in view.report.failed]
         assert "127.0.0.1 is a private or local address" in reasons[0] and "URL_ALLOW_PRIVATE" in reasons[0]
-        assert "169.254.169.254 is a private or local address" in reasons[1]
+        assert "169.254.169.254 is a private or local address" in reasons[1]  # cloud metadata
+        assert "localhost is a private or local address (127.0.0.1)" in reasons[2]  # a name, checked by DNS answer
         assert view.skipped == [("file:/etc/passwd", "no such file or folder")]  # file:// is no URL: a path
     finally:
         await service.close()
 
 
+async def test_a_redirect_into_the_network_is_refused(site: str, make_settings: Callable[..., Settings],
+                                                      embedder: LocalEmbedder) -> None:
+    """URL_ALLOW_PRIVATE opens exactly the networks it lists: the test site on 127.0.0.1 is allowed, and its page
+    that redirects to the cloud metadata address is refused at the hop."""
+    service = await open_service(make_settings(url_allow_private="127.0.0.1/32"), embedder)
+    try:
+        view = await BotCore(service).ingest_paths(Conversation("acme"), [f"{site}/docs/travel", f"{site}/sneaky"])
+        results = {r.name: r for r in view.report.results}
+        assert results["travel.html"].status == "added"
+        assert "169.254.169.254 is a private or local address" in results[f"{site}/sneaky"].reason
+    finally:
+        await service.close()
+
+
 async def test_slack_slash_ingest_of_a_web_page(site: str, fake_slack, make_settings, embedder) -> None:
-    harness, close = await make_harness(fake_slack, make_settings, embedder, url_allow_private=True)
+    harness, close = await make_harness(fake_slack, make_settings, embedder, url_allow_private="true")
     try:
         await harness.command("/ingest", f"<{site}/docs/travel>")
         await wait_for(lambda: posted(fake_slack, "C1", "travel.html: added"))
@@ -110,7 +137,7 @@ async def test_slack_slash_ingest_of_a_web_page(site: str, fake_slack, make_sett
 
 
 async def test_discord_mention_ingest_with_a_link(site: str, fake_discord, make_settings, embedder) -> None:
-    running: Running = await start_bot(fake_discord, make_settings, embedder, url_allow_private=True)
+    running: Running = await start_bot(fake_discord, make_settings, embedder, url_allow_private="true")
     try:
         await fake_discord.message(CHANNEL_A, USER, f"<@{BOT_ID}> ingest <{site}/docs/travel>", guild=GUILD_A,
                                    mentions_bot=True)
