@@ -169,12 +169,11 @@ class UrlFetcher:
         name = safe_name(Path(path).name or host)
         return name if kind_of(Path(name)) == kind_of(Path(f"x{suffix}")) else f"{name}{suffix}"
 
-    @staticmethod
-    async def _robots_allow(session: aiohttp.ClientSession, url: str) -> bool:
+    async def _robots_allow(self, session: aiohttp.ClientSession, url: str) -> bool:
         parts = urlsplit(url)
         robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
         try:
-            async with session.get(robots_url, allow_redirects=True) as response:
+            async with await self._follow(session, robots_url) as response:
                 if response.status >= 400:
                     return True  # no robots.txt: everything is allowed
                 rules = (await response.content.read(512 * 1024)).decode("utf-8", errors="replace")
