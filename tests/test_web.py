@@ -19,6 +19,7 @@ from bot.adapters.web.runtime import WebRuntime, install_runtime
 from bot.adapters.web.serve import APP
 from bot.core import Conversation
 from bot.settings import Settings
+from ingest.sandbox import ReaderSandbox
 from rag.embed import LocalEmbedder
 from tests.conftest import SAMPLE_DOCS
 from tests.fakes.llm import FakeLLM
@@ -123,6 +124,22 @@ def test_forget_removes_a_document_from_the_list_and_the_answers(runtime: WebRun
     at.sidebar.radio[0].set_value("Ask").run()
     at.chat_input[0].set_value("How long must passwords be?").run()
     assert all("security" not in e.label for e in at.chat_message[1].expander)
+
+
+def test_a_reader_process_started_after_the_page_ran_still_reads(runtime: WebRuntime, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streamlit leaves the page script installed as `__main__`; a reader process spawned afterwards (the first
+    upload of `bitrag run`, or a restart after a stuck file) re-imports it and must come up, not run the page and
+    open the Milvus Lite file the bot already holds (as it would: the child inherits the bot's environment)."""
+    monkeypatch.setenv("MILVUS_URI", runtime.settings.milvus_uri)
+    monkeypatch.setenv("REGISTRY_URL", runtime.settings.registry_url)
+    app()
+    sandbox = ReaderSandbox(memory_mb=2048, timeout_s=60)
+    try:
+        (tmp_path / "note.md").write_text("# Note\n\nThe reader came up.\n")
+        assert "The reader came up." in sandbox.read("markdown", tmp_path / "note.md", "note.md")[0].text
+    finally:
+        sandbox.close()
 
 
 def test_bad_knowledge_base_name_is_explained(runtime: WebRuntime) -> None:

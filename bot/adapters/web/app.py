@@ -106,7 +106,7 @@ def forget(runtime: WebRuntime, conversation: Conversation, doc_id: str) -> None
     """Button callback: runs before the page is drawn again, so the list no longer shows the document."""
     view = runtime.call(runtime.core.forget(conversation, doc_id))
     if isinstance(view, ForgottenView):
-        view = MessageView(f"Forgot {view.document.source} ({view.document.chunks} chunks).")
+        view = MessageView(view.text)
     st.session_state["documents_notice"] = view
 
 
@@ -179,4 +179,7 @@ def main() -> None:
     draw_stats()
 
 
-main()
+# Streamlit runs this script as `__main__` and leaves it installed as sys.modules["__main__"] afterwards, so a reader
+# process spawned later (ingest.sandbox) re-imports this file as `__mp_main__`: it must not start the page there.
+if __name__ == "__main__":
+    main()
