@@ -12,6 +12,7 @@ from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parent.parent
+SCIFACT = ROOT.parent / "shared" / "data" / "scifact"  # BEIR SciFact, beside the checkout
 
 
 def machine() -> dict[str, Any]:

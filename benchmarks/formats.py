@@ -21,7 +21,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ROOT, save
+from benchmarks.common import SCIFACT, save
 from benchmarks.ingest import abstracts, write_document
 from ingest.parser import FileParser
 from ingest.sandbox import ReaderSandbox
@@ -29,7 +29,6 @@ from rag.embed import LocalEmbedder
 from rag.models import SourceFile
 
 CHARS_PER_PAGE = 3000
-SCIFACT = ROOT.parent / "shared" / "data" / "scifact"
 
 
 def write_extra(path: Path, title: str, sections: list[tuple[str, str]]) -> int:

@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ROOT, save
+from benchmarks.common import ROOT, SCIFACT, save
 from bot.settings import get_settings
 from rag.embed import LocalEmbedder
 from rag.evaluation import evaluate, load_beir
@@ -99,7 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-docs", type=int, default=4000)
     parser.add_argument("--max-queries", type=int, default=500)
-    parser.add_argument("--scifact", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
+    parser.add_argument("--scifact", type=Path, default=SCIFACT)
     result = asyncio.run(run(parser.parse_args()))
     print(f"written to {save('generalization', result)}")
 

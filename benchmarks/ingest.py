@@ -23,7 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ROOT, save
+from benchmarks.common import SCIFACT, save
 from bot.settings import get_settings
 from bot.wiring import open_service
 from rag.models import SourceFile
@@ -168,7 +168,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs-per-format", type=int, default=10)
     parser.add_argument("--abstracts-per-doc", type=int, default=8)
-    parser.add_argument("--scifact", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
+    parser.add_argument("--scifact", type=Path, default=SCIFACT)
     result = asyncio.run(run(parser.parse_args()))
     print(json.dumps(result, indent=2))
     print(f"written to {save('ingest', result)}")

@@ -11,7 +11,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from benchmarks.common import ROOT, save
+from benchmarks.common import ROOT, SCIFACT, save
 from bot.settings import get_settings
 from bot.wiring import quiet_third_party_warnings
 from rag.embed import create_embedder
@@ -41,4 +41,4 @@ async def main(dataset: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "data" / "scifact"))
+    asyncio.run(main(Path(sys.argv[1]) if len(sys.argv) > 1 else SCIFACT))

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import psutil
 
-from benchmarks.common import RESULTS, ROOT, save
+from benchmarks.common import RESULTS, ROOT, SCIFACT, save
 from rag.milvus import DataType, MilvusClient
 from rag.quantize import binarize, hamming
 from rag.store import flush_and_index
@@ -153,7 +153,7 @@ def main() -> None:
     parser.add_argument("--nlist", type=int, default=1024, help="bitrag's MILVUS_NLIST default")
     parser.add_argument("--clusters", type=int, default=2000)
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--scifact", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
+    parser.add_argument("--scifact", type=Path, default=SCIFACT)
     parser.add_argument("--scifact-nlist", type=int, default=64, help="≈ √5,183 documents")
     parser.add_argument("--parts", default="synthetic,scifact",
                         help="parts to run; the others are kept from the previous results file")

@@ -289,17 +289,15 @@ def _serve_web(with_chat_adapters: bool) -> None:
     except BitragError as exc:
         errors.print(str(exc), style="red", markup=False)
         raise typer.Exit(1) from None
-    adapters: list[Awaitable[None]] = []
+    adapters: dict[str, Awaitable[None]] = {}
     if with_chat_adapters and settings.slack_configured:
-        adapters.append(_serve_slack(runtime.core, settings, settings.slack_port))
+        adapters["Slack"] = _serve_slack(runtime.core, settings, settings.slack_port)
     if with_chat_adapters and settings.discord_configured:
-        adapters.append(_serve_discord(runtime.core, settings))
-    background = runtime.submit(_with_metrics(settings, _until_cancelled(*adapters)))
+        adapters["Discord"] = _serve_discord(runtime.core, settings)
+    background = runtime.submit(_with_metrics(settings, _until_cancelled(*adapters.values())))
     background.add_done_callback(_report_adapter_failure)
-    names = " + ".join(["web UI", *(["Slack"] if settings.slack_configured and with_chat_adapters else []),
-                        *(["Discord"] if settings.discord_configured and with_chat_adapters else [])])
-    console.print(f"bitrag is running ({names}): open {web_url(runtime)} — Ctrl-C stops it.", markup=False,
-                  highlight=False)
+    console.print(f"bitrag is running ({' + '.join(['web UI', *adapters])}): open {web_url(runtime)} — Ctrl-C "
+                  "stops it.", markup=False, highlight=False)
     try:
         serve_web(runtime)
     finally:

@@ -12,9 +12,10 @@ import shlex
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from bot import metrics
 from bot.ratelimit import RateLimiter
@@ -26,6 +27,7 @@ from rag.models import FileResult, Progress, SourceFile, Turn
 from rag.service import AnswerDelta, AnswerDone, RagService
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 HELP = """bitrag answers questions from this team's documents and cites where each answer comes from.
 
@@ -136,14 +138,8 @@ class BotCore:
         return view
 
     async def fetch_urls(self, urls: Sequence[str], folder: Path) -> tuple[list[SourceFile], list[FileResult]]:
-        """Download each URL into `folder`; one that cannot be fetched is reported with its reason, not raised."""
-        fetched, failed = [], []
-        for url in urls:
-            try:
-                fetched.append(await self.fetcher.fetch(url, folder))
-            except BitragError as exc:
-                failed.append(FileResult(url, "failed", reason=str(exc)))
-        return fetched, failed
+        """Download each URL into `folder`."""
+        return await fetch_each(urls, lambda url: self.fetcher.fetch(url, folder), str)
 
     async def sources(self, conversation: Conversation) -> View:
         try:
@@ -168,6 +164,19 @@ class BotCore:
     @staticmethod
     def help() -> MessageView:
         return MessageView(HELP)
+
+
+async def fetch_each(items: Sequence[T], fetch: Callable[[T], Awaitable[SourceFile]],
+                     name: Callable[[T], str]) -> tuple[list[SourceFile], list[FileResult]]:
+    """Fetch every item (a URL, a Slack file, a Discord attachment); one that fails with a `BitragError` is reported
+    as a failed `FileResult` under its name, with the reason, instead of stopping the others."""
+    fetched, failed = [], []
+    for item in items:
+        try:
+            fetched.append(await fetch(item))
+        except BitragError as exc:
+            failed.append(FileResult(name(item), "failed", reason=str(exc)))
+    return fetched, failed
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from bot.settings import Settings
 from bot.wiring import quiet_third_party_warnings
+from ingest import ocr
 from rag.embed import Embedder, create_embedder
 from rag.errors import BitragError
 from rag.generate import create_generator
@@ -92,10 +93,10 @@ async def diagnose(settings: Settings) -> list[Check]:
 
 def optional_formats(settings: Settings) -> str:
     """What the optional readers can do here; a missing one is not a failure, it says what to install."""
-    ocr = shutil.which("tesseract")
     audio = "audio transcribed by Groq" if settings.groq_api_key else "audio off (set GROQ_API_KEY)"
     return "; ".join([
-        f"OCR with {ocr} ({settings.ocr_languages})" if ocr else "no OCR of images and scans (install tesseract-ocr)",
+        f"OCR with Tesseract ({settings.ocr_languages})" if ocr.available()
+        else "no OCR of images and scans (install tesseract-ocr)",
         audio + ("" if shutil.which("ffmpeg") else ", long non-WAV recordings need ffmpeg")])
 
 

@@ -36,8 +36,7 @@ def render(view: View) -> RenderableType:
     if isinstance(view, IngestView):
         table = Table(box=None, show_header=False, pad_edge=False)
         for r in view.report.results:
-            detail = f"{r.chunks} chunks" if r.status in ("added", "replaced", "unchanged") else (r.reason or "")
-            table.add_row(Text(r.status, style=STATUS_STYLE[r.status]), r.name, detail)
+            table.add_row(Text(r.status, style=STATUS_STYLE[r.status]), r.name, r.detail)
         for name, reason in view.skipped:
             table.add_row(Text("skipped", style="yellow"), name, reason)
         return Group(table, Text(view.summary, style="bold"))
@@ -50,7 +49,7 @@ def render(view: View) -> RenderableType:
             table.add_row(d.source, d.doc_id[:12], str(d.chunks), added)
         return table
     if isinstance(view, ForgottenView):
-        return Text(f"Forgot {view.document.source} ({view.document.chunks} chunks).")
+        return Text(view.text)
     if isinstance(view, StatsView):
         table = Table(box=None, show_header=False, pad_edge=False)
         for label, value in view.lines:

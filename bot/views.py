@@ -83,6 +83,10 @@ class DocumentsView:
 class ForgottenView:
     document: DocumentInfo
 
+    @property
+    def text(self) -> str:
+        return f"Forgot {self.document.source} ({self.document.chunks} chunks)."
+
 
 @dataclass
 class StatsView:

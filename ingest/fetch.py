@@ -25,6 +25,7 @@ from ingest.formats import kind_of
 from ingest.names import safe_name
 from rag.errors import FetchError
 from rag.models import SourceFile
+from rag.settings import Network, private_networks
 
 MAX_REDIRECTS = 5
 USER_AGENT = "bitrag/0.1 (document indexer; +https://github.com/bitrag/bitrag)"
@@ -39,9 +40,6 @@ CONTENT_TYPES = {
 }
 
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
 @dataclass(frozen=True)
 class AddressPolicy:
     """Where `ingest <url>` may connect: public addresses, plus what `URL_ALLOW_PRIVATE` opens — `true` for
@@ -52,12 +50,8 @@ class AddressPolicy:
 
     @classmethod
     def parse(cls, value: str) -> AddressPolicy:
-        value = value.strip().lower()
-        if value in ("", "false", "0", "no"):
-            return cls()
-        if value in ("true", "1", "yes"):
-            return cls(allow_all=True)
-        return cls(networks=tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",")))
+        allow_all, networks = private_networks(value)
+        return cls(allow_all, networks)
 
     def check(self, host: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
         if self.allow_all or address.is_global or any(address in network for network in self.networks):

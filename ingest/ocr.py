@@ -63,6 +63,8 @@ def read_image(path: Path, name: str) -> list[Document]:
 def pdf_pages_with_images(path: Path, pages: list[int]) -> list[int]:
     """Those of the given (0-based) pages that hold an image: the only ones OCR can find text on (a blank page or
     vector art costs nothing)."""
+    if not pages:  # every page has text: the common case opens nothing more
+        return []
     import pypdfium2
     import pypdfium2.raw as pdfium_c
 

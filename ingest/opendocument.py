@@ -58,6 +58,7 @@ def read_odt(path: Path, name: str) -> list[Document]:
     from odf import teletype
     from odf.namespaces import TABLENS, TEXTNS
     from odf.opendocument import load
+    from odf.table import TableRow
 
     check_archive(path, name)
     try:
@@ -75,18 +76,12 @@ def read_odt(path: Path, name: str) -> list[Document]:
             level = int(node.getAttrNS(TEXTNS, "outline-level") or 1)
             lines.append(f"{'#' * min(level, 6)} {text}")
         elif kind == (TABLENS, "table"):
-            for row in node.getElementsByType(_table_row()):
+            for row in node.getElementsByType(TableRow):
                 lines.append(" | ".join(teletype.extractText(cell).strip() for cell in row.childNodes))
         else:
             lines.append(text)
         lines.append("")
     return [Document(text="\n".join(lines))]
-
-
-def _table_row() -> type:
-    from odf.table import TableRow
-
-    return TableRow
 
 
 def read_rtf(path: Path, name: str) -> list[Document]:

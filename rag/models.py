@@ -121,6 +121,11 @@ class FileResult:
     doc_id: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)  # read, split, embed, quantize, store
 
+    @property
+    def detail(self) -> str:
+        """What a report line says after the status: the chunk count, or why the file was not added."""
+        return f"{self.chunks} chunks" if self.status in ("added", "replaced", "unchanged") else (self.reason or "")
+
 
 @dataclass
 class IngestReport:

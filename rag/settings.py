@@ -13,10 +13,23 @@ from typing import Literal, TypeVar
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rag.database import POSTGRES_PREFIXES, SQLITE_PREFIX, SUPPORTED
 from rag.errors import ConfigError
 
 NETWORK_SCHEMES = ("http://", "https://", "tcp://", "grpc://", "unix:")
-DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
+NO_PRIVATE, ALL_PRIVATE = ("", "false", "0", "no"), ("true", "1", "yes")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def private_networks(value: str) -> tuple[bool, tuple[Network, ...]]:
+    """URL_ALLOW_PRIVATE → (every private address allowed, the private networks allowed). Raises ValueError naming
+    a part that is not a network or address."""
+    value = value.strip().lower()
+    if value in NO_PRIVATE:
+        return False, ()
+    if value in ALL_PRIVATE:
+        return True, ()
+    return False, tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(","))
 RescoreMode = Literal["precise", "asymmetric", "none"]
 LLMChoice = Literal["auto", "groq", "openai-compatible", "extractive"]
 
@@ -87,16 +100,14 @@ class RagSettings(BaseSettings):
     @field_validator("url_allow_private")
     @classmethod
     def _networks(cls, value: str) -> str:
-        if value.strip().lower() not in ("", "false", "0", "no", "true", "1", "yes"):
-            for part in value.split(","):
-                ipaddress.ip_network(part.strip(), strict=False)  # ValueError names the bad part
+        private_networks(value)
         return value
 
     @field_validator("registry_url", "feedback_url", check_fields=False)
     @classmethod
     def _known_database(cls, url: str) -> str:
-        if not url.startswith(DATABASE_SCHEMES):
-            raise ValueError("use sqlite:///path/to/file.sqlite3 or postgresql://user:password@host:5432/database")
+        if not url.startswith((SQLITE_PREFIX, *POSTGRES_PREFIXES)):
+            raise ValueError(SUPPORTED)
         return url
 
     @property

@@ -18,14 +18,14 @@ import discord
 from discord import app_commands
 
 from bot.adapters.discord.render import answer_pages, streaming_text, view_text
-from bot.core import HELP, BotCore, Conversation, failure
+from bot.core import HELP, BotCore, Conversation, failure, fetch_each
 from bot.feedback import FeedbackStore
 from bot.jobs import Job, JobStore, ingest_upload, resume
 from bot.settings import Settings
 from bot.streaming import ProgressReporter, ThrottledEditor, follow
 from bot.views import AnswerView, MessageView, View
 from ingest.names import safe_name
-from rag.errors import BitragError, ConfigError
+from rag.errors import ConfigError, FetchError
 from rag.models import FileResult, SourceFile, Turn, last_turns
 
 log = logging.getLogger(__name__)
@@ -160,21 +160,17 @@ class BitragDiscord(discord.Client):
 
     async def fetch_attachments(self, attachments: list[discord.Attachment], folder: Path,
                                 link: str | None) -> tuple[list[SourceFile], list[FileResult]]:
-        """Check each attachment's name and size before downloading it; failures are reported, not raised."""
-        fetched, failed = [], []
-        for attachment in attachments:
+        """Check each attachment's name and size before downloading it."""
+        async def fetch(attachment: discord.Attachment) -> SourceFile:
+            self.core.service.parser.check(attachment.filename, attachment.size)
+            path = folder / f"{attachment.id}-{safe_name(attachment.filename)}"
             try:
-                self.core.service.parser.check(attachment.filename, attachment.size)
-                path = folder / f"{attachment.id}-{safe_name(attachment.filename)}"
                 path.write_bytes(await attachment.read())
-                fetched.append(SourceFile(path=path, name=attachment.filename, key=f"discord:{attachment.filename}",
-                                          link=link))
-            except BitragError as exc:
-                failed.append(FileResult(attachment.filename, "failed", reason=str(exc)))
             except discord.HTTPException as exc:
-                reason = f"{attachment.filename}: the download failed ({exc.status}); try again."
-                failed.append(FileResult(attachment.filename, "failed", reason=reason))
-        return fetched, failed
+                raise FetchError(f"{attachment.filename}: the download failed ({exc.status}); try again.") from None
+            return SourceFile(path=path, name=attachment.filename, key=f"discord:{attachment.filename}", link=link)
+
+        return await fetch_each(attachments, fetch, lambda attachment: attachment.filename)
 
     async def resume_jobs(self) -> int:
         """Finish or report the uploads a previous run of the bot accepted but did not complete."""

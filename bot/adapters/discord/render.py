@@ -42,8 +42,7 @@ def view_text(view: View) -> str:
         icons = {"added": "✅", "replaced": "🔄", "unchanged": "💤", "skipped": "⏭️", "failed": "❌"}
         lines = [f"**{view.summary}**"]
         for r in view.report.results:
-            detail = f"{r.chunks} chunks" if r.status in ("added", "replaced", "unchanged") else (r.reason or "")
-            lines.append(f"{icons[r.status]} {r.name}: {r.status} — {detail}")
+            lines.append(f"{icons[r.status]} {r.name}: {r.status} — {r.detail}")
         return split_markdown("\n".join(lines), LIMIT)[0]
     if isinstance(view, DocumentsView):
         if not view.documents:
@@ -52,5 +51,5 @@ def view_text(view: View) -> str:
         lines += [f"• {d.source} (`{d.doc_id[:12]}`, {d.chunks} chunks)" for d in view.documents]
         return split_markdown("\n".join(lines), LIMIT)[0]
     if isinstance(view, ForgottenView):
-        return f"Forgot {view.document.source} ({view.document.chunks} chunks)."
+        return view.text
     raise TypeError(type(view).__name__)

@@ -32,7 +32,7 @@ from bot.adapters.slack.render import (
     streaming_message,
     view_message,
 )
-from bot.core import HELP, BotCore, Conversation, failure
+from bot.core import HELP, BotCore, Conversation, failure, fetch_each
 from bot.feedback import FeedbackStore
 from bot.jobs import Fetch, Job, JobStore, ingest_upload, resume
 from bot.permissions import ChangePolicy
@@ -40,7 +40,7 @@ from bot.settings import Settings
 from bot.streaming import ProgressReporter, ThrottledEditor, follow
 from bot.views import AnswerView, MessageView, View
 from ingest.fetch import is_url
-from rag.errors import BitragError, ConfigError
+from rag.errors import ConfigError
 from rag.models import FileResult, SourceFile, Turn, last_turns
 
 log = logging.getLogger(__name__)
@@ -350,14 +350,8 @@ class SlackAdapter:
 
     async def _fetch_files(self, files: list[dict[str, Any]], folder: Path,
                            ) -> tuple[list[SourceFile], list[FileResult]]:
-        """Download each file into `folder`; one that cannot be fetched is reported, not raised."""
-        fetched, failed = [], []
-        for file in files:
-            try:
-                fetched.append(await self.files.fetch(file, folder))
-            except BitragError as exc:
-                failed.append(FileResult(file_name(file), "failed", reason=str(exc)))
-        return fetched, failed
+        """Download each file into `folder`."""
+        return await fetch_each(files, lambda file: self.files.fetch(file, folder), file_name)
 
     async def resume_jobs(self) -> int:
         """Finish or report the uploads a previous run of the bot accepted but did not complete."""

@@ -98,10 +98,9 @@ def view_message(view: View) -> Message:
     if isinstance(view, IngestView):
         lines = [f"*{escape(view.summary)}*"]
         for r in view.report.results:
-            detail = f"{r.chunks} chunks" if r.status in ("added", "replaced", "unchanged") else escape(r.reason or "")
             icon = {"added": ":white_check_mark:", "replaced": ":arrows_counterclockwise:", "unchanged": ":zzz:",
                     "skipped": ":fast_forward:", "failed": ":x:"}[r.status]
-            lines.append(f"{icon} {escape(r.name)}: {r.status} — {detail}")
+            lines.append(f"{icon} {escape(r.name)}: {r.status} — {escape(r.detail)}")
         return view.summary, [section(piece) for piece in split_markdown("\n".join(lines), SECTION_LIMIT)][:45]
     if isinstance(view, DocumentsView):
         if not view.documents:
@@ -111,6 +110,5 @@ def view_message(view: View) -> Message:
         lines += [f"• {escape(d.source)} (`{d.doc_id[:12]}`, {d.chunks} chunks)" for d in view.documents]
         return lines[0], [section(piece) for piece in split_markdown("\n".join(lines), SECTION_LIMIT)][:45]
     if isinstance(view, ForgottenView):
-        text = f"Forgot {view.document.source} ({view.document.chunks} chunks)."
-        return text, [section(escape(text))]
+        return view.text, [section(escape(view.text))]
     raise TypeError(type(view).__name__)

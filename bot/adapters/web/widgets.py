@@ -33,8 +33,7 @@ def show_answer(view: AnswerView) -> None:
 
 def show_ingest(view: IngestView) -> None:
     for result in view.report.results:
-        detail = f"{result.chunks} chunks" if result.status in ("added", "replaced", "unchanged") else result.reason
-        line = f"{STATUS_ICON[result.status]} **{plain(result.name)}** — {result.status}: {detail}"
+        line = f"{STATUS_ICON[result.status]} **{plain(result.name)}** — {result.status}: {result.detail}"
         (st.error if result.status == "failed" else st.markdown)(line)
     (st.success if view.report.documents else st.info)(view.summary)
 
