@@ -1,8 +1,9 @@
-"""The `bitrag` command line: ingest, ask, sources, forget, eval, serve, run, chat, doctor."""
+"""The `bitrag` command line: ingest, ask, sources, forget, share, audit, eval, serve, run, chat, doctor."""
 
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import logging
 import sys
@@ -31,6 +32,16 @@ errors = Console(stderr=True)
 T = TypeVar("T")
 
 TenantOption = Annotated[str | None, typer.Option("--tenant", "-t", help="Knowledge base (default DEFAULT_TENANT)")]
+
+
+def operator(tenant: str | None, settings: Settings, platform: str = "cli") -> Conversation:
+    """Whoever runs bitrag's own commands runs bitrag itself: an admin of the knowledge base they name, like the
+    owner of its database files. What they add is recorded as theirs (their login name)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a container user without a passwd entry
+        user = "local"
+    return Conversation(tenant or settings.default_tenant, user=user, platform=platform, admin=True)
 
 
 def _configured() -> Settings:
@@ -82,7 +93,7 @@ def ingest(paths: Annotated[list[str], typer.Argument(help="Files, folders (recu
             bars.update(tasks[name], completed=done, total=total)
 
         with bars:
-            view = await core.ingest_paths(Conversation(tenant or settings.default_tenant), paths, progress)
+            view = await core.ingest_paths(operator(tenant, settings), paths, progress)
         return view  # type: ignore[return-value]
 
     view = _run(work)
@@ -100,7 +111,7 @@ def ask(question: Annotated[str, typer.Argument(help="The question")], tenant: T
     """Answer a question from the documents, with numbered citations."""
 
     async def work(core: BotCore, settings: Settings) -> AnswerView | MessageView:
-        conversation = Conversation(tenant or settings.default_tenant)
+        conversation = operator(tenant, settings)
         return await core.ask(conversation, question, top_k=top_k)  # type: ignore[return-value]
 
     view = _run(work)
@@ -116,20 +127,41 @@ def ask(question: Annotated[str, typer.Argument(help="The question")], tenant: T
 @app.command()
 def sources(tenant: TenantOption = None) -> None:
     """List the documents of a knowledge base."""
-    print_view(console, _run(lambda core, s: core.sources(Conversation(tenant or s.default_tenant))))
+    print_view(console, _run(lambda core, s: core.sources(operator(tenant, s))))
 
 
 @app.command()
 def stats(tenant: TenantOption = None) -> None:
     """What the index holds and what its 1-bit vectors cost next to float32."""
-    print_view(console, _run(lambda core, s: core.stats(Conversation(tenant or s.default_tenant))))
+    print_view(console, _run(lambda core, s: core.stats(operator(tenant, s))))
 
 
 @app.command()
 def forget(document: Annotated[str, typer.Argument(help="File name, document id or id prefix")],
            tenant: TenantOption = None) -> None:
     """Remove a document and all its chunks."""
-    view = _run(lambda core, s: core.forget(Conversation(tenant or s.default_tenant), document))
+    view = _run(lambda core, s: core.forget(operator(tenant, s), document))
+    print_view(console, view)
+    if isinstance(view, MessageView) and view.level == "error":
+        raise typer.Exit(1)
+
+
+@app.command()
+def share(document: Annotated[str, typer.Argument(help="File name, document id or id prefix")],
+          audience: Annotated[str, typer.Argument(help="The audience key to move it to, e.g. a Slack team id")],
+          tenant: TenantOption = None) -> None:
+    """Change who can read a document: move it to another audience (e.g. from a channel to its workspace)."""
+    view = _run(lambda core, s: core.share(operator(tenant, s), document, audience))
+    print_view(console, view)
+    if isinstance(view, MessageView) and view.level == "error":
+        raise typer.Exit(1)
+
+
+@app.command()
+def audit(tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="Only this workspace, server or "
+                                                     "knowledge base (and its conversations)")] = None) -> None:
+    """Who added, replaced, shared or forgot which document, where and when (newest first)."""
+    view = _run(lambda core, s: core.audit(operator(None, s), tenant))
     print_view(console, view)
     if isinstance(view, MessageView) and view.level == "error":
         raise typer.Exit(1)
@@ -323,7 +355,7 @@ def chat(tenant: TenantOption = None) -> None:
     """An interactive chat in the terminal, through the same bot core as Slack and Discord."""
     from bot.adapters.repl import run_repl
 
-    _run(lambda core, s: run_repl(core, Conversation(tenant or s.default_tenant, platform="terminal"), console))
+    _run(lambda core, s: run_repl(core, operator(tenant, s, "terminal"), console))
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ reference the user can quote.
 from __future__ import annotations
 
 import logging
+import re
 import shlex
 import tempfile
 import time
@@ -18,8 +19,19 @@ from pathlib import Path
 from typing import TypeVar
 
 from bot import metrics
+from bot.access import Conversation, authorize_change, check_can_add_here, may_replace, require_admin
 from bot.ratelimit import RateLimiter
-from bot.views import AnswerView, DocumentsView, ForgottenView, IngestView, MessageView, StatsView, View
+from bot.views import (
+    AnswerView,
+    AuditView,
+    DocumentsView,
+    ForgottenView,
+    IngestView,
+    MessageView,
+    SharedView,
+    StatsView,
+    View,
+)
 from ingest.discover import discover
 from ingest.fetch import AddressPolicy, UrlFetcher, is_url
 from rag.errors import BitragError
@@ -29,30 +41,46 @@ from rag.service import AnswerDelta, AnswerDone, RagService
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-HELP = """bitrag answers questions from this team's documents and cites where each answer comes from.
-
-  ask <question>     ask (or just type the question)
-  ingest <path>...   add files, folders or web pages (URLs): Markdown, text, PDF, Office, HTML, code, …
-  sources            list the documents in this knowledge base
-  forget <doc>       remove a document (by name or id, as listed by sources)
-  help               this text"""
-
-
 @dataclass(frozen=True)
-class Conversation:
-    """Where a request comes from. `tenant` is the knowledge base written to (ingest); reads (ask, sources, forget)
-    cover `tenant` plus `also_reads` — e.g. a channel's own documents and its workspace-wide ones. Nothing else
-    is ever searched."""
+class Command:
+    """One word of the command vocabulary every surface shares; each platform says how it is typed there."""
 
-    tenant: str
-    user: str = "local"
-    platform: str = "local"
-    channel: str | None = None
-    also_reads: tuple[str, ...] = ()
+    name: str
+    summary: str
+    admin: bool = False
 
-    @property
-    def read_scope(self) -> tuple[str, ...]:
-        return (self.tenant, *self.also_reads)
+
+COMMAND_LIST = (
+    Command("ask", "ask a question (or just type it)"),
+    Command("ingest", "add files, folders or web pages (URLs): Markdown, text, PDF, Office, HTML, code, …"),
+    Command("sources", "list the documents answers here may use"),
+    Command("forget", "remove a document you added (admins: any)"),
+    Command("share", "make a document readable by the whole workspace or server", admin=True),
+    Command("audit", "who added, replaced, shared or forgot which document, and when", admin=True),
+    Command("help", "this text"),
+)
+COMMANDS = tuple(c.name for c in COMMAND_LIST)
+INTRO = "bitrag answers questions from this team's documents and cites where each answer comes from."
+LOCAL_SYNTAX = {"ask": "ask <question>", "ingest": "ingest <path or URL>...", "sources": "sources",
+                "forget": "forget <doc>", "share": "share <doc> <knowledge base>", "audit": "audit", "help": "help"}
+
+
+def help_text(syntax: dict[str, str], notes: str = "") -> str:
+    """The help of one surface, built from the shared vocabulary: `syntax` must say how each command is typed
+    there (a missing one is a KeyError, so the help texts cannot drift apart)."""
+    width = max(len(syntax[c.name]) for c in COMMAND_LIST) + 2
+    lines = [INTRO, ""]
+    lines += [f"  {syntax[c.name]:<{width}} {c.summary}{' (admins)' if c.admin else ''}" for c in COMMAND_LIST]
+    return "\n".join(lines) + (f"\n\n{notes}" if notes else "")
+
+
+HELP = help_text(LOCAL_SYNTAX)
+INGEST_WORDS = re.compile(r"(?i)^(?:please\s+)?(?:ingest|add|index|save)(?:\s+(?:this|these|it|them|files?))?[.!]?$")
+
+
+def ingest_intent(text: str) -> bool:
+    """Whether a message that carries files asks for nothing but adding them ("ingest", "add these", or no text)."""
+    return not text.strip() or bool(INGEST_WORDS.match(text.strip()))
 
 
 def failure(exc: BaseException) -> MessageView:
@@ -115,8 +143,12 @@ class BotCore:
 
     async def ingest(self, conversation: Conversation, files: Sequence[SourceFile],
                      progress: Progress | None = None, skipped: Sequence[tuple[str, str]] = ()) -> View:
+        """Add files to the conversation's audience, recording who added them and where; a same-name document is
+        replaced only when it is the uploader's own (or they are an admin)."""
         try:
-            report = await self.service.ingest(files, conversation.tenant, progress)
+            check_can_add_here(conversation)
+            report = await self.service.ingest(files, conversation.tenant, progress, conversation.origin,
+                                               may_replace(conversation))
         except Exception as exc:
             return failure(exc)
         view = IngestView(report, list(skipped))
@@ -154,10 +186,30 @@ class BotCore:
             return failure(exc)
 
     async def forget(self, conversation: Conversation, reference: str) -> View:
+        """Only documents this conversation may read can be named, and only their owner or an admin forgets."""
         if not reference.strip():
             return MessageView("Say which document to forget: forget <name or id> (see sources).", "error")
         try:
-            return ForgottenView(await self.service.forget(conversation.read_scope, reference))
+            return ForgottenView(await self.service.forget(conversation.read_scope, reference, conversation.origin,
+                                                           authorize_change(conversation)))
+        except Exception as exc:
+            return failure(exc)
+
+    async def share(self, conversation: Conversation, reference: str, audience: str) -> View:
+        """An admin widens a document readable here to the whole workspace/server (`audience` = its key)."""
+        try:
+            require_admin(conversation, "change who can read a document")
+            document = await self.service.share(conversation.read_scope, reference, audience, conversation.origin,
+                                                authorize_change(conversation))
+            return SharedView(document)
+        except Exception as exc:
+            return failure(exc)
+
+    async def audit(self, conversation: Conversation, space: str | None = None) -> View:
+        """The audit log of a workspace/server (or everything, for the local operator): admins only."""
+        try:
+            require_admin(conversation, "read the audit log")
+            return AuditView(await self.service.audit(space))
         except Exception as exc:
             return failure(exc)
 
@@ -181,11 +233,8 @@ async def fetch_each(items: Sequence[T], fetch: Callable[[T], Awaitable[SourceFi
 
 @dataclass(frozen=True)
 class ParsedCommand:
-    name: str  # ask | ingest | sources | forget | help | unknown
+    name: str  # one of COMMANDS, or unknown
     argument: str
-
-
-COMMANDS = ("ask", "ingest", "sources", "forget", "help")
 
 
 def parse_command(text: str) -> ParsedCommand:

@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import Literal
 
-from bot.core import Conversation
+from bot.access import Conversation
 from bot.views import AnswerView
 from rag.database import Database
 
@@ -33,6 +33,7 @@ class FeedbackStore:
     def __init__(self, url: str) -> None:
         self._db = Database(url)
         self._db.create(SCHEMA)
+        self._db.add_columns("answers", {"scope": "TEXT"})  # stores written before answers recorded their scope
 
     async def record(self, view: AnswerView, conversation: Conversation) -> str:
         """Store an answer posted in `conversation` (off the event loop); returns the id its vote buttons carry."""
@@ -42,9 +43,12 @@ class FeedbackStore:
         answer_id = uuid.uuid4().hex[:16]
         sources = [{"n": s.n, "source": s.name, "doc_id": s.doc_id, "location": s.location, "score": s.score}
                    for s in view.sources]
-        self._db.execute("INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        # The scope is what the answer could read, so a later review shows it only to those who may read all of it.
+        self._db.execute('INSERT INTO answers (id, platform, tenant, channel, "user", question, answer, sources, '
+                         "mode, created_at, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          (answer_id, conversation.platform, conversation.tenant, conversation.channel,
-                          conversation.user, view.question, view.body, json.dumps(sources), view.mode, time.time()))
+                          conversation.user, view.question, view.body, json.dumps(sources), view.mode, time.time(),
+                          json.dumps(conversation.read_scope)))
         return answer_id
 
     def vote(self, answer_id: str, user: str, vote: Literal[1, -1]) -> bool:
@@ -62,11 +66,13 @@ class FeedbackStore:
                 self._db.execute('SELECT "user", vote FROM votes WHERE answer_id = ?', (answer_id,))]
 
     def answer(self, answer_id: str) -> dict | None:
-        rows = self._db.execute("SELECT question, answer, sources, tenant FROM answers WHERE id = ?", (answer_id,))
+        rows = self._db.execute("SELECT question, answer, sources, tenant, scope FROM answers WHERE id = ?",
+                                (answer_id,))
         if not rows:
             return None
-        question, answer, sources, tenant = rows[0]
-        return {"question": question, "answer": answer, "sources": json.loads(sources), "tenant": tenant}
+        question, answer, sources, tenant, scope = rows[0]
+        return {"question": question, "answer": answer, "sources": json.loads(sources), "tenant": tenant,
+                "scope": json.loads(scope) if scope else [tenant]}
 
     def close(self) -> None:
         self._db.close()

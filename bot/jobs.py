@@ -8,6 +8,7 @@ that their upload was interrupted, in the conversation they uploaded from.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -20,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.core import BotCore, Conversation
+from bot.access import Conversation, Kind, check_can_add_here
+from bot.core import BotCore
 from bot.views import IngestView, MessageView, View
+from rag.errors import NotAllowedError
 from rag.models import FileResult, Progress, SourceFile
 
 log = logging.getLogger(__name__)
@@ -84,6 +87,9 @@ class JobStore:
             recorded = json.loads(conversation)
             recorded["also_reads"] = tuple(recorded["also_reads"])
             job = Job(job_id, Conversation(**recorded), json.loads(names), json.loads(reply), self.folder / job_id)
+            # A job recorded by a version without audiences has no kind: it is resumed as "unknown" (adding refused).
+            if "kind" not in recorded:
+                job.conversation = dataclasses.replace(job.conversation, kind=Kind.UNKNOWN)
             if job.conversation.platform != platform:
                 continue
             if files is not None:
@@ -103,7 +109,11 @@ async def ingest_upload(core: BotCore, jobs: JobStore, conversation: Conversatio
                         reply: dict[str, Any], fetch: Fetch, progress: Progress | None = None) -> View:
     """An upload from start to end as a durable job: record it, let the adapter `fetch` its files into the job's
     folder (returning what arrived and what failed), ingest them, and drop the job once its result exists. Files
-    that failed to download are listed first in the ingest report."""
+    that failed to download are listed first in the ingest report. Nothing is downloaded where nothing may be added."""
+    try:
+        check_can_add_here(conversation)
+    except NotAllowedError as exc:
+        return MessageView(str(exc), "error")
     job = jobs.accept(conversation, names, reply)
     try:
         fetched, failed = await fetch(job.folder)
@@ -135,5 +145,6 @@ async def resume(core: BotCore, jobs: JobStore, platform: str, post: Callable[[J
 
 
 def _conversation_json(conversation: Conversation) -> dict[str, Any]:
-    return {"tenant": conversation.tenant, "user": conversation.user, "platform": conversation.platform,
-            "channel": conversation.channel, "also_reads": list(conversation.also_reads)}
+    """Everything the core needs to finish the job as it was accepted: the audience, who uploaded, admin or not."""
+    return {**dataclasses.asdict(conversation), "also_reads": list(conversation.also_reads),
+            "kind": str(conversation.kind)}

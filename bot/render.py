@@ -9,7 +9,18 @@ from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
-from bot.views import AnswerView, DocumentsView, ForgottenView, IngestView, MessageView, StatsView, View
+from bot.views import (
+    AnswerView,
+    AuditView,
+    DocumentsView,
+    ForgottenView,
+    IngestView,
+    MessageView,
+    SharedView,
+    StatsView,
+    View,
+    origin_line,
+)
 
 STATUS_STYLE = {"added": "green", "replaced": "green", "unchanged": "dim", "skipped": "yellow", "failed": "red"}
 
@@ -43,13 +54,15 @@ def render(view: View) -> RenderableType:
     if isinstance(view, DocumentsView):
         if not view.documents:
             return Text("No documents yet: add some with `bitrag ingest PATH`.")
-        table = Table("document", "id", "chunks", "added", box=None, pad_edge=False)
+        table = Table("document", "id", "chunks", "added", "audience", "origin", box=None, pad_edge=False)
         for d in view.documents:
             added = dt.datetime.fromtimestamp(d.created_at).strftime("%Y-%m-%d %H:%M")
-            table.add_row(d.source, d.doc_id[:12], str(d.chunks), added)
+            table.add_row(d.source, d.doc_id[:12], str(d.chunks), added, d.audience, origin_line(d))
         return table
-    if isinstance(view, ForgottenView):
+    if isinstance(view, ForgottenView | SharedView):
         return Text(view.text)
+    if isinstance(view, AuditView):
+        return Text("\n".join(view.lines()))
     if isinstance(view, StatsView):
         table = Table(box=None, show_header=False, pad_edge=False)
         for label, value in view.lines:

@@ -29,15 +29,18 @@ class Settings(RagSettings):
     slack_signing_secret: SecretStr | None = None
     slack_api_url: str | None = None
     slack_port: int = Field(default=3000, ge=1, le=65535)
-    slack_ingest_allowed: str = "all"
-    slack_channel_scoped: bool = False
+    slack_ingest_allowed: str = "all"  # who may add documents: all, admins, or user ids
+    slack_admin_ids: str = ""  # user ids that count as admins besides workspace admins and owners
+    slack_channel_scoped: bool = False  # documents added in a public channel serve that channel only
+    slack_allow_shared_channels: bool = False  # Slack Connect channels: answered from their own documents only
 
     # Discord
     discord_token: SecretStr | None = None
     discord_api_url: str | None = None
     discord_gateway_url: str | None = None
     discord_guild_ids: str = ""
-    discord_ingest_allowed: str = "everyone"
+    discord_ingest_allowed: str = "everyone"  # everyone, manage_guild, role:<name or id>, or user ids
+    discord_admin_ids: str = ""  # user ids (or role:<name or id>) that count as admins besides Manage Server
 
     @property
     def slack_configured(self) -> bool:

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-from rag.models import Answer, DocumentInfo, IndexStats, IngestReport
+from rag.models import Answer, AuditEntry, DocumentInfo, IndexStats, IngestReport
 
 
 @dataclass
@@ -74,9 +75,25 @@ class IngestView:
         return ", ".join(parts)
 
 
+WHERE = {"public": "a public channel", "private": "a private conversation", "group_dm": "a group DM",
+         "dm": "a DM", "external": "a shared channel", "local": "the command line or web UI"}
+
+
+def origin_line(document: DocumentInfo) -> str:
+    """Who added a document and where, in words (no mentions: listings must not ping anyone)."""
+    origin = document.origin
+    if origin is None:
+        return "origin unknown (added before owners were recorded; an admin may review it)"
+    return f"added by {origin.owner} in {WHERE.get(origin.kind, origin.kind)}"
+
+
 @dataclass
 class DocumentsView:
     documents: list[DocumentInfo]
+
+    def lines(self) -> list[str]:
+        """One plain line per document: name, id, size and origin."""
+        return [f"{d.source} ({d.doc_id[:12]}, {d.chunks} chunks) · {origin_line(d)}" for d in self.documents]
 
 
 @dataclass
@@ -86,6 +103,28 @@ class ForgottenView:
     @property
     def text(self) -> str:
         return f"Forgot {self.document.source} ({self.document.chunks} chunks)."
+
+
+@dataclass
+class SharedView:
+    document: DocumentInfo
+
+    @property
+    def text(self) -> str:
+        return f"{self.document.source} is now readable by everyone in this workspace."
+
+
+@dataclass
+class AuditView:
+    entries: list[AuditEntry]
+
+    def lines(self) -> list[str]:
+        """Newest first: when, who (on which platform), what, which document, which audience, where."""
+        if not self.entries:
+            return ["The audit log is empty."]
+        return [f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(e.at))} UTC · {e.actor} ({e.platform}) · {e.action} · "
+                f"{e.source} ({e.doc_id[:12]}) · audience {e.audience}" + (f" · in {e.place}" if e.place else "")
+                + (f" · {e.detail}" if e.detail else "") for e in self.entries]
 
 
 @dataclass
@@ -114,4 +153,4 @@ def human_bytes(size: int) -> str:
     raise AssertionError("unreachable")
 
 
-View = AnswerView | MessageView | IngestView | DocumentsView | ForgottenView | StatsView
+View = AnswerView | MessageView | IngestView | DocumentsView | ForgottenView | SharedView | AuditView | StatsView

@@ -103,6 +103,20 @@ class Database:
             for statement in filter(str.strip, schema.split(";")):
                 db.execute(statement)
 
+    def add_columns(self, table: str, columns: dict[str, str]) -> list[str]:
+        """Migrate `table` in place: add each of `columns` (name → SQL type) it lacks; returns those added.
+        Existing rows get NULL, which is how a store reads "recorded before this column existed"."""
+        if self.dialect == "sqlite":
+            present = {row[1] for row in self.execute(f"PRAGMA table_info({table})")}
+        else:
+            present = {row[0] for row in self.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", (table,))}
+        missing = [name for name in columns if name not in present]
+        with self.transaction() as db:
+            for name in missing:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {columns[name]}")
+        return missing
+
     def execute(self, statement: str, params: Sequence[Any] = ()) -> list[tuple]:
         """One statement in its own transaction; returns its rows (empty for statements without any)."""
         with self._lock:

@@ -43,3 +43,8 @@ class LLMError(BitragError):
 
 class DocumentNotFoundError(BitragError):
     """`forget` named no document, or more than one."""
+
+
+class NotAllowedError(BitragError):
+    """The person may not do this here (change someone else's document, use an admin command, an unchecked
+    conversation); the message says who can."""

@@ -112,6 +112,19 @@ def last_turns(history: Sequence[Turn], turns: int) -> list[Turn]:
 IngestStatus = Literal["added", "replaced", "unchanged", "skipped", "failed"]
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Who added a document and where: recorded with every document so that its audience can be explained and
+    only its owner (or an admin) changes it. `owner` is a platform user id; `kind` is the kind of conversation
+    (public, private, group_dm, dm, external, web, cli…). Documents ingested before origins were recorded have
+    none (`DocumentInfo.origin is None`)."""
+
+    owner: str
+    platform: str
+    conversation: str | None = None
+    kind: str = "cli"
+
+
 @dataclass
 class FileResult:
     name: str
@@ -120,11 +133,14 @@ class FileResult:
     reason: str | None = None
     doc_id: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)  # read, split, embed, quantize, store
+    note: str | None = None  # something the uploader must know about an added file (kept beside another's)
 
     @property
     def detail(self) -> str:
-        """What a report line says after the status: the chunk count, or why the file was not added."""
-        return f"{self.chunks} chunks" if self.status in ("added", "replaced", "unchanged") else (self.reason or "")
+        """What a report line says after the status: the chunk count (and note), or why the file was not added."""
+        if self.status not in ("added", "replaced", "unchanged"):
+            return self.reason or ""
+        return f"{self.chunks} chunks" + (f"; {self.note}" if self.note else "")
 
 
 @dataclass
@@ -155,6 +171,23 @@ class DocumentInfo:
     created_at: float
     key: str
     link: str | None = None
+    audience: str = ""  # the tenant key that decides who may read it (see bot/access.py)
+    origin: Origin | None = None  # None: added before bitrag recorded owners ("origin unknown")
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One change to a knowledge base: who did what to which document, where and when."""
+
+    at: float
+    actor: str
+    platform: str
+    action: str  # add | replace | forget | share
+    audience: str
+    doc_id: str
+    source: str
+    place: str | None
+    detail: str | None = None
 
 
 @dataclass

@@ -6,6 +6,10 @@ are inserted while its registry row is `pending`, and only the flip to `ready` (
 also marks any previous version `deleting`) makes them visible: retrieval keeps only candidates whose document
 is `ready`. After a crash, `abandoned()` lists what to clean up. SQLite (WAL) is the embedded default;
 PostgreSQL (`REGISTRY_URL=postgresql://…`) lets several replicas share one registry.
+
+Each document also records its origin (owner, platform, conversation and its kind), and every add, replace, share
+and forget is appended to the `audit` table. Registries written before origins existed are migrated in place: the
+columns are added and old rows keep NULL, read as "origin unknown".
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import numpy as np
 
 from rag.database import Database
 from rag.errors import DocumentNotFoundError
-from rag.models import DocumentInfo
+from rag.models import AuditEntry, DocumentInfo, Origin
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -31,6 +35,7 @@ CREATE TABLE IF NOT EXISTS documents (
     state TEXT NOT NULL CHECK (state IN ('pending', 'ready', 'deleting')),
     chunks INTEGER NOT NULL,
     created_at {float} NOT NULL,
+    owner TEXT, origin_platform TEXT, origin_conversation TEXT, origin_kind TEXT,
     UNIQUE (tenant, doc_id)
 );
 CREATE INDEX IF NOT EXISTS documents_by_key ON documents (tenant, source_key);
@@ -40,9 +45,23 @@ CREATE TABLE IF NOT EXISTS chunks (
     vector {bytes}                   -- float16 copy for precise rescoring, NULL in other modes
 );
 CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks (document);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value {bigint} NOT NULL)
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value {bigint} NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    id {id},
+    at {float} NOT NULL,
+    actor TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    action TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    place TEXT,
+    detail TEXT
+)
 """
-COLUMNS = "id, tenant, doc_id, source, source_key, link, state, chunks, created_at"
+ORIGIN_COLUMNS = {"owner": "TEXT", "origin_platform": "TEXT", "origin_conversation": "TEXT", "origin_kind": "TEXT"}
+COLUMNS = "id, tenant, doc_id, source, source_key, link, state, chunks, created_at, " + ", ".join(ORIGIN_COLUMNS)
+AUDIT_COLUMNS = "at, actor, platform, action, audience, doc_id, source, place, detail"
 
 
 @dataclass(frozen=True)
@@ -56,10 +75,21 @@ class DocumentRow:
     state: str
     chunks: int
     created_at: float
+    owner: str | None = None
+    origin_platform: str | None = None
+    origin_conversation: str | None = None
+    origin_kind: str | None = None
+
+    @property
+    def origin(self) -> Origin | None:
+        if self.owner is None:
+            return None
+        return Origin(self.owner, self.origin_platform or "", self.origin_conversation, self.origin_kind or "")
 
     def info(self) -> DocumentInfo:
         return DocumentInfo(doc_id=self.doc_id, source=self.source, chunks=self.chunks,
-                            created_at=self.created_at, key=self.source_key, link=self.link)
+                            created_at=self.created_at, key=self.source_key, link=self.link, audience=self.tenant,
+                            origin=self.origin)
 
 
 class Registry:
@@ -69,6 +99,7 @@ class Registry:
     def __init__(self, url: str) -> None:
         self._db = Database(url)
         self._db.create(SCHEMA)
+        self._db.add_columns("documents", ORIGIN_COLUMNS)  # registries written before origins were recorded
 
     def close(self) -> None:
         self._db.close()
@@ -87,14 +118,16 @@ class Registry:
         return rows[0] if rows else None
 
     def begin(self, tenant: str, doc_id: str, source: str, source_key: str, link: str | None,
-              n_chunks: int, vectors: np.ndarray | None) -> tuple[DocumentRow, list[int]]:
+              n_chunks: int, vectors: np.ndarray | None,
+              origin: Origin | None = None) -> tuple[DocumentRow, list[int]]:
         """Record a `pending` document and reserve ids for its chunks (never reused)."""
         now = time.time()
+        where = (origin.owner, origin.platform, origin.conversation, origin.kind) if origin else (None,) * 4
         with self._db.transaction() as db:
             pk = int(db.execute(
-                "INSERT INTO documents (tenant, doc_id, source, source_key, link, state, chunks, created_at) "
-                "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id",
-                (tenant, doc_id, source, source_key, link, n_chunks, now))[0][0])
+                "INSERT INTO documents (tenant, doc_id, source, source_key, link, state, chunks, created_at, "
+                f"{', '.join(ORIGIN_COLUMNS)}) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?) RETURNING id",
+                (tenant, doc_id, source, source_key, link, n_chunks, now, *where))[0][0])
             # One atomic increment, so replicas sharing a PostgreSQL registry never hand out the same ids.
             end = int(db.execute("INSERT INTO counters (name, value) VALUES ('chunk_id', ?) ON CONFLICT (name) "
                                  "DO UPDATE SET value = counters.value + ? RETURNING value",
@@ -103,7 +136,7 @@ class Registry:
             halves = vectors.astype(np.float16) if vectors is not None else None
             db.executemany("INSERT INTO chunks (id, document, vector) VALUES (?, ?, ?)",
                            ((cid, pk, None if halves is None else halves[i].tobytes()) for i, cid in enumerate(ids)))
-        return DocumentRow(pk, tenant, doc_id, source, source_key, link, "pending", n_chunks, now), ids
+        return DocumentRow(pk, tenant, doc_id, source, source_key, link, "pending", n_chunks, now, *where), ids
 
     def commit(self, document: DocumentRow) -> list[DocumentRow]:
         """Make a pending document visible and retire older versions under the same key, atomically.
@@ -124,6 +157,14 @@ class Registry:
     def chunk_ids(self, document: DocumentRow) -> list[int]:
         return [r[0] for r in self._db.execute("SELECT id FROM chunks WHERE document = ? ORDER BY id", (document.pk,))]
 
+    def vectors(self, document: DocumentRow) -> np.ndarray | None:
+        """The float16 copies of a document's chunk vectors in chunk-id order, or None if any is missing."""
+        blobs = [r[0] for r in self._db.execute("SELECT vector FROM chunks WHERE document = ? ORDER BY id",
+                                                 (document.pk,))]
+        if not blobs or any(b is None for b in blobs):
+            return None
+        return np.frombuffer(b"".join(bytes(b) for b in blobs), dtype=np.float16).reshape(len(blobs), -1)
+
     def remove(self, document: DocumentRow) -> None:
         with self._db.transaction() as db:
             db.execute("DELETE FROM chunks WHERE document = ?", (document.pk,))
@@ -132,6 +173,27 @@ class Registry:
     def abandoned(self) -> list[DocumentRow]:
         """Documents left `pending` or `deleting` by a process that stopped mid-way."""
         return self._rows("WHERE state != 'ready'")
+
+    # --- audit ------------------------------------------------------------------------------------------------
+
+    def log(self, entry: AuditEntry) -> None:
+        self._db.execute(f"INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (entry.at, entry.actor, entry.platform, entry.action, entry.audience, entry.doc_id,
+                          entry.source, entry.place, entry.detail))
+
+    def audit(self, space: str | None = None, limit: int = 200) -> list[AuditEntry]:
+        """The newest entries first; `space` keeps those of one workspace, guild or tenant and its conversations."""
+        if space is None:
+            rows = self._db.execute(f"SELECT {AUDIT_COLUMNS} FROM audit ORDER BY at DESC, id DESC LIMIT ?", (limit,))
+        else:
+            prefix = f"{space}:"  # compared exactly: LIKE would treat the "_" tenant ids may hold as a wildcard
+            rows = self._db.execute(f"SELECT {AUDIT_COLUMNS} FROM audit WHERE audience = ? OR substr(audience, 1, ?) "
+                                    "= ? ORDER BY at DESC, id DESC LIMIT ?", (space, len(prefix), prefix, limit))
+        return [AuditEntry(*row) for row in rows]
+
+    def unknown_origins(self) -> int:
+        """How many ready documents were added before owners were recorded."""
+        return int(self._db.execute("SELECT COUNT(*) FROM documents WHERE owner IS NULL AND state = 'ready'")[0][0])
 
     # --- retrieval -------------------------------------------------------------------------------------------
 

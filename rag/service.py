@@ -9,24 +9,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from rag.citations import renumber
 from rag.embed import Embedder, create_embedder
-from rag.errors import BitragError, LLMError
+from rag.errors import BitragError, LLMError, NotAllowedError
 from rag.extractive import extract
 from rag.generate import ChatGenerator, create_generator
 from rag.models import (
     Answer,
     AnswerMode,
+    AuditEntry,
     DocumentInfo,
     DocumentParser,
     FileResult,
     IndexStats,
     IngestReport,
+    Origin,
     Progress,
     Source,
     SourceFile,
@@ -46,6 +48,11 @@ log = logging.getLogger(__name__)
 DONT_KNOW = ("I don't know: none of the documents in this knowledge base covers that closely enough. "
              "The closest sources are listed below.")
 EMPTY_KB = "I don't know: this knowledge base has no documents yet. Add some with ingest."
+LOCAL = Origin("local", "local")  # changes made without a recorded origin (library callers, benchmarks)
+
+# A policy decision supplied by the caller (the bot core): may this document be replaced / changed?
+MayReplace = Callable[[DocumentInfo], bool]
+Authorize = Callable[[DocumentInfo], None]  # raises NotAllowedError with who may
 
 
 @dataclass
@@ -98,6 +105,11 @@ class RagService:
             raise
         service.owns_embedder = owned
         await service.recover()
+        unknown = await asyncio.to_thread(registry.unknown_origins)
+        if unknown:
+            log.warning("%d document(s) were added before bitrag recorded who added them and where: they stay "
+                        "readable workspace-wide as before and are listed as \"origin unknown\"; an admin can review "
+                        "them with `bitrag sources` and forget or re-add them", unknown)
         return service
 
     async def close(self) -> None:
@@ -204,31 +216,44 @@ class RagService:
 
     # --- ingesting -------------------------------------------------------------------------------------------
 
-    async def ingest(self, files: Sequence[SourceFile], tenant: str, progress: Progress | None = None) -> IngestReport:
-        """Ingest files one by one; a file that fails is reported with its reason and never stops the rest."""
+    async def ingest(self, files: Sequence[SourceFile], tenant: str, progress: Progress | None = None,
+                     origin: Origin | None = None, may_replace: MayReplace | None = None) -> IngestReport:
+        """Ingest files one by one; a file that fails is reported with its reason and never stops the rest.
+
+        `origin` is recorded with each document. A file named like a document of `tenant` replaces it only when
+        `may_replace(that document)` allows (no predicate: always); otherwise it becomes a separate document under
+        the uploader's own key, and its result says so."""
         validate_tenant(tenant)
         report = IngestReport()
         for file in files:
             try:
-                result = await self._ingest_one(file, tenant, progress)
+                result = await self._ingest_one(file, tenant, progress, origin, may_replace)
             except BitragError as exc:  # ParseError, StoreUnavailableError…
                 result = FileResult(file.name, "failed", reason=str(exc))
             report.results.append(result)
         return report
 
-    async def _ingest_one(self, file: SourceFile, tenant: str, progress: Progress | None) -> FileResult:
+    async def _ingest_one(self, file: SourceFile, tenant: str, progress: Progress | None, origin: Origin | None,
+                          may_replace: MayReplace | None) -> FileResult:
         parsed = await asyncio.to_thread(self.parser.parse, file)
         chunks, doc_id = parsed.chunks, parsed.content_hash
+        key, note = file.key, None
+        previous = await asyncio.to_thread(self.registry.current_version, tenant, key)
+        if previous is not None and may_replace is not None and not may_replace(previous.info()):
+            # Someone else's document of the same name: never replaced, kept beside it under the uploader's key.
+            key = f"{file.key}~{(origin or LOCAL).owner}"
+            note = ("a document with this name added by someone else is already here, so yours was added beside "
+                    "it; only its owner or an admin can replace it")
+            previous = await asyncio.to_thread(self.registry.current_version, tenant, key)
         existing = await asyncio.to_thread(self.registry.find, tenant, doc_id)
         if existing is not None:
             if existing.state != "ready":
                 return FileResult(file.name, "skipped", reason="the same content is being ingested or removed "
                                   "right now; try again in a minute", doc_id=doc_id)
-            if existing.source_key == file.key:
+            if existing.source_key in (key, file.key):
                 return FileResult(file.name, "unchanged", chunks=existing.chunks, doc_id=doc_id)
             return FileResult(file.name, "skipped", doc_id=doc_id,
                               reason=f"the same content is already in the knowledge base as {existing.source}")
-        previous = await asyncio.to_thread(self.registry.current_version, tenant, file.key)
         timings = dict(parsed.timings_ms)
         started = time.perf_counter()
         vectors = await self._embed_chunks(file.name, [c.embed_text for c in chunks], progress)
@@ -236,8 +261,8 @@ class RagService:
         started = time.perf_counter()
         precise = self.settings.rescore == "precise"
         document, ids = await asyncio.to_thread(
-            self.registry.begin, tenant, doc_id, file.name, file.key, file.link, len(chunks),
-            vectors if precise else None)
+            self.registry.begin, tenant, doc_id, file.name, key, file.link, len(chunks),
+            vectors if precise else None, origin)
         try:
             quantizing = time.perf_counter()
             bits = binarize(vectors)
@@ -254,8 +279,10 @@ class RagService:
         timings["store"] = _ms(started) - timings["quantize"]  # registry (with float16 copies) + Milvus insert
         for old in retired:
             await self._discard(old, quiet=True)
+        await self._audit("replace" if previous else "add", document, origin,
+                          f"replaced {previous.doc_id[:12]}" if previous else None)
         return FileResult(file.name, "replaced" if previous else "added", chunks=len(ids), doc_id=doc_id,
-                          timings_ms=timings)
+                          timings_ms=timings, note=note)
 
     async def _embed_chunks(self, name: str, texts: list[str], progress: Progress | None) -> np.ndarray:
         step = self.settings.embed_batch_size  # one batch per call: a question waits for at most one batch
@@ -290,12 +317,65 @@ class RagService:
                           index_chunks=await self.store.count(), dim=self.embedder.dim, model=self.embedder.model_id,
                           milvus=self.store.description, rescore=self.settings.rescore, answers_by=self._mode)
 
-    async def forget(self, tenant: Scope, ref: str) -> DocumentInfo:
-        """Remove a document (by id, id prefix or file name); it disappears from answers at once."""
+    async def forget(self, tenant: Scope, ref: str, actor: Origin | None = None,
+                     authorize: Authorize | None = None) -> DocumentInfo:
+        """Remove a document of the scope (by id, id prefix or file name); it disappears from answers at once.
+        `authorize` (the caller's policy) raises `NotAllowedError` when `actor` may not."""
         document = await asyncio.to_thread(self.registry.resolve, scope_tenants(tenant), ref)
+        if authorize is not None:
+            authorize(document.info())
         await asyncio.to_thread(self.registry.mark_deleting, document)
         await self._discard(document)
+        await self._audit("forget", document, actor)
         return document.info()
+
+    async def share(self, tenant: Scope, ref: str, audience: str, actor: Origin | None = None,
+                    authorize: Authorize | None = None) -> DocumentInfo:
+        """Move a document of the scope to another audience (tenant key), e.g. workspace-wide.
+
+        Done like an ingestion, so a crash leaves either the old or the new document, never both or neither: the
+        chunks are copied (texts, bits and float16 copies, no re-embedding) under new ids into a `pending`
+        document of `audience`, committed, and only then is the old one removed."""
+        validate_tenant(audience)
+        old = await asyncio.to_thread(self.registry.resolve, scope_tenants(tenant), ref)
+        if authorize is not None:
+            authorize(old.info())
+        if old.tenant == audience:
+            raise BitragError(f"{old.source} is already readable there.")
+        clash = (await asyncio.to_thread(self.registry.current_version, audience, old.source_key)
+                 or await asyncio.to_thread(self.registry.find, audience, old.doc_id))
+        if clash is not None:
+            raise NotAllowedError(f"{clash.source} ({clash.doc_id[:12]}) is already readable there: forget one of "
+                                  "the two first, so that nothing is replaced by accident.")
+        records = sorted(await self.store.get_records(await asyncio.to_thread(self.registry.chunk_ids, old)),
+                         key=lambda r: r.id)
+        vectors = await asyncio.to_thread(self.registry.vectors, old)
+        document, ids = await asyncio.to_thread(
+            self.registry.begin, audience, old.doc_id, old.source, old.source_key, old.link, len(records), vectors,
+            old.origin)
+        try:
+            await self.store.insert([ChunkRecord(id=cid, tenant=audience, doc_id=r.doc_id, source=r.source,
+                                                 text=r.text, bits=r.bits, meta=r.meta)
+                                     for cid, r in zip(ids, records, strict=True)])
+            await asyncio.to_thread(self.registry.commit, document)
+        except BaseException:
+            await asyncio.shield(self._discard(document, quiet=True))
+            raise
+        await asyncio.to_thread(self.registry.mark_deleting, old)
+        await self._discard(old, quiet=True)
+        await self._audit("share", document, actor, f"from {old.tenant}")
+        return document.info()
+
+    async def audit(self, space: str | None = None, limit: int = 200) -> list[AuditEntry]:
+        if space is not None:
+            validate_tenant(space)
+        return await asyncio.to_thread(self.registry.audit, space, limit)
+
+    async def _audit(self, action: str, document: DocumentRow, actor: Origin | None, detail: str | None = None) -> None:
+        actor = actor or LOCAL
+        await asyncio.to_thread(self.registry.log, AuditEntry(
+            at=time.time(), actor=actor.owner, platform=actor.platform, action=action, audience=document.tenant,
+            doc_id=document.doc_id, source=document.source, place=actor.conversation, detail=detail))
 
 
 def _source(n: int, hit: Hit) -> Source:

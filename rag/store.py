@@ -237,6 +237,15 @@ class MilvusStore:
         rows = await self._call("get", self.collection, ids=list(ids), output_fields=["vector"])
         return {int(r["id"]): bytes(_first(r["vector"])) for r in rows}
 
+    async def get_records(self, ids: Sequence[int]) -> list[ChunkRecord]:
+        """Whole chunks by primary key (to copy a document into another tenant without re-embedding)."""
+        if not ids:
+            return []
+        rows = await self._call("get", self.collection, ids=list(ids),
+                                output_fields=["tenant", "doc_id", "source", "text", "meta", "vector"])
+        return [ChunkRecord(id=int(r["id"]), tenant=r["tenant"], doc_id=r["doc_id"], source=r["source"], text=r["text"],
+                            bits=bytes(_first(r["vector"])), meta=r["meta"] or {}) for r in rows]
+
     async def delete(self, ids: Sequence[int]) -> None:
         for start in range(0, len(ids), DELETE_BATCH):
             await self._call("delete", self.collection, ids=list(ids[start:start + DELETE_BATCH]))

@@ -13,7 +13,9 @@ from bot.settings import Settings
 from bot.wiring import open_service
 from rag.embed import LocalEmbedder
 from rag.service import RagService
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.llm import FakeLLM
+from tests.fakes.slack import FakeSlack
 from tests.milvus_server import milvus_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,3 +72,24 @@ async def fake_llm() -> AsyncIterator[FakeLLM]:
     server = await FakeLLM().start()
     yield server
     await server.stop()
+
+
+@pytest_asyncio.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    fake = await FakeSlack().start()
+    yield fake
+    await fake.stop()
+
+
+@pytest_asyncio.fixture
+async def fake_discord(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
+    """The fake Discord; DISCORD_API_URL / DISCORD_GATEWAY_URL set class attributes of discord.py, which are put
+    back after the test."""
+    import discord
+
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY",
+                        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+    fake = await FakeDiscord().start()
+    yield fake
+    await fake.stop()

@@ -7,7 +7,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
-import discord
 import pytest
 import pytest_asyncio
 
@@ -22,21 +21,6 @@ from tests.fakes.slack import wait_for
 from tests.test_pipeline import ingest_samples
 
 USER = 600000000000000001
-
-
-@pytest.fixture(autouse=True)
-def restore_discord_endpoints(monkeypatch) -> None:
-    """DISCORD_API_URL / DISCORD_GATEWAY_URL set class attributes of discord.py; put them back after each test."""
-    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
-    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY",
-                        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
-
-
-@pytest_asyncio.fixture
-async def fake_discord() -> AsyncIterator[FakeDiscord]:
-    fake = await FakeDiscord().start()
-    yield fake
-    await fake.stop()
 
 
 class Running:
@@ -89,7 +73,7 @@ async def ask_by_mention(fake: FakeDiscord, text: str, guild: int = GUILD_A, cha
 
 async def test_commands_are_registered_per_guild(bot: Running) -> None:
     names = {c["name"] for c in bot.fake.commands[str(GUILD_A)]}
-    assert names == {"ask", "ingest", "sources", "forget", "help"}
+    assert names == {"ask", "ingest", "sources", "forget", "share", "audit", "help"}
     assert "global" not in bot.fake.commands
 
 
@@ -103,8 +87,19 @@ async def test_mention_gets_a_thread_with_a_cited_answer_that_pings_nobody(bot: 
     assert "slide 2" in answer["content"] and len(answer["content"]) <= 2000
     buttons = answer["components"][0]["components"]
     assert [b["label"] for b in buttons] == ["👍", "👎"]
-    posted = [m for m in bot.fake.all_bot_messages() if m["channel_id"] == answer["channel_id"]]
-    assert all(m.get("mentions", []) == [] for m in posted)
+    assert_pings_nobody(bot.fake)
+
+
+def assert_pings_nobody(fake: FakeDiscord) -> None:
+    """Every body the fake received that carries text (posts, edits, interaction responses, follow-ups) tells
+    Discord to ping no one: the fake stores no mentions, so only what the bot asked for can be checked."""
+    with_text = [(path, body) for _, path, body in fake.bodies if isinstance(body, dict) and (
+        body.get("content") or (body.get("data") or {}).get("content"))]
+    assert with_text
+    for path, body in with_text:
+        allowed = body.get("allowed_mentions") or (body.get("data") or {}).get("allowed_mentions")
+        assert allowed is not None and allowed.get("parse") == [], (path, body)
+        assert not allowed.get("users") and not allowed.get("roles") and not allowed.get("replied_user"), path
 
 
 async def test_thread_follow_up_uses_history(fake_discord, make_settings, embedder, fake_llm) -> None:
@@ -212,14 +207,14 @@ async def test_user_without_the_role_is_refused(fake_discord, make_settings, emb
 async def test_manage_server_policy(fake_discord, make_settings, embedder) -> None:
     running = await start_bot(fake_discord, make_settings, embedder, discord_ingest_allowed="manage_guild")
     try:
-        await fake_discord.interaction("forget", [{"name": "document", "type": 3, "value": "x.md"}], GUILD_A,
-                                       CHANNEL_A, USER)
+        await attachment_interaction(fake_discord, "notes.md", b"# Notes\n\nThe offsite is in Porto.\n")
         await wait_for(lambda: fake_discord.callbacks)
-        assert "Manage Server" in fake_discord.callbacks[-1]["data"]["content"]
-        await fake_discord.interaction("forget", [{"name": "document", "type": 3, "value": "x.md"}], GUILD_A,
-                                       CHANNEL_A, USER, permissions=MANAGE_GUILD)
-        await wait_for(lambda: len(fake_discord.callbacks) == 2)
-        assert "No document 'x.md'" in fake_discord.callbacks[-1]["data"]["content"]
+        assert "only admins can add documents" in fake_discord.callbacks[-1]["data"]["content"]
+        assert fake_discord.cdn_downloads == []
+        allowed = await attachment_interaction(fake_discord, "notes.md", b"# Notes\n\nThe offsite is in Porto.\n",
+                                               permissions=MANAGE_GUILD)
+        await wait_for(lambda: any("notes.md: added" in m["content"]
+                                   for m in fake_discord.interaction_messages(allowed)))
     finally:
         await stop_bot(running)
 

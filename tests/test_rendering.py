@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
+from bot.access import ChangePolicy
 from bot.adapters.discord.render import answer_pages
 from bot.adapters.slack.render import answer_messages, to_mrkdwn
-from bot.permissions import ChangePolicy
 from bot.streaming import ThrottledEditor, split_markdown
 from bot.views import AnswerView, SourceLine
 from rag.errors import ConfigError

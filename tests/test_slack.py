@@ -45,8 +45,8 @@ class Harness:
 
     async def command(self, command: str, text: str, user: str = "U1", channel: str = "C1") -> tuple[int, str, float]:
         body = urlencode({"token": "legacy", "team_id": TEAM, "team_domain": "fake", "channel_id": channel,
-                          "channel_name": "general", "user_id": user, "user_name": "alice", "command": command,
-                          "text": text, "api_app_id": "A1", "trigger_id": "1.2.3",
+                          "channel_name": self.fake.channel_name(channel), "user_id": user, "user_name": "alice",
+                          "command": command, "text": text, "api_app_id": "A1", "trigger_id": "1.2.3",
                           "response_url": f"{self.fake.url}/commands/{TEAM}/1/abc"})
         return await self.post(body, "application/x-www-form-urlencoded")
 
@@ -63,13 +63,6 @@ class Harness:
         """Record the message in the fake (so conversations.replies sees it) and return its event payload."""
         message = self.fake.add_message(channel, text, user=user, thread_ts=thread_ts, **extra)
         return {**message, "channel": channel, "event_ts": message["ts"], "team": TEAM}
-
-
-@pytest_asyncio.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    fake = await FakeSlack().start()
-    yield fake
-    await fake.stop()
 
 
 async def make_harness(fake: FakeSlack, make_settings, embedder, **overrides) -> tuple[Harness, object]:
@@ -224,11 +217,8 @@ async def test_user_not_allowed_to_ingest_is_refused(fake_slack, make_settings, 
         info = fake_slack.add_file("F0NOTES001", "notes.md", b"# Notes\n\nSecret plans.\n", user="U2", channel="D2")
         event = harness.user_message("", channel="D2", user="U2", subtype="file_share", files=[{"id": info["id"]}])
         await harness.event({**event, "type": "message", "channel_type": "im"})
-        await wait_for(lambda: posted(fake_slack, "D2", "only workspace admins"))
+        await wait_for(lambda: posted(fake_slack, "D2", "only admins can add documents"))
         assert fake_slack.downloads == []
-        await harness.command("/bitrag", "forget notes.md", user="U2")
-        await wait_for(lambda: fake_slack.webhooks)
-        assert "only workspace admins" in fake_slack.webhooks[-1]["text"]
     finally:
         await close()
 
@@ -357,18 +347,31 @@ async def test_streaming_answer_is_edited_at_a_throttled_rate(fake_slack, make_s
         await close()
 
 
-async def test_channel_scoped_documents_stay_in_their_channel(fake_slack, make_settings, embedder) -> None:
+async def test_channel_scoped_documents_stay_in_their_channel_until_an_admin_shares_one(
+        fake_slack, make_settings, embedder) -> None:
     harness, close = await make_harness(fake_slack, make_settings, embedder, slack_channel_scoped=True)
+    fake_slack.users["UADMIN"] = {"is_admin": True}
     try:
-        secret = fake_slack.add_file("F0SECRET01", "launch.md", b"# Launch\n\nThe Hydra launch code is 7-alpha-9.\n")
-        shared = fake_slack.add_file("F0SHARED01", "lunch.md", b"# Lunch\n\nThe canteen serves ramen on Tuesdays.\n")
+        secret = fake_slack.add_file("F0SECRET01", "launch.md", b"# Launch\n\nThe Hydra launch code is 7-alpha-9.\n",
+                                     channel="CSECRET")
+        shared = fake_slack.add_file("F0SHARED01", "lunch.md", b"# Lunch\n\nThe canteen serves ramen on Tuesdays.\n",
+                                     channel="CSECRET")
         first = harness.user_message(f"<@{BOT_USER}>", channel="CSECRET", files=[{"id": secret["id"]}])
         await harness.event({**first, "type": "app_mention"})
+        # A word in the message no longer publishes anything: widening an audience is an admin's explicit act.
         second = harness.user_message(f"<@{BOT_USER}> workspace-wide", channel="CSECRET", files=[{"id": shared["id"]}])
         await harness.event({**second, "type": "app_mention"})
         await wait_for(lambda: posted(fake_slack, "CSECRET", "lunch.md: added"))
         service = harness.adapter.core.service
-        assert [d.source for d in await service.sources(f"{TEAM}:CSECRET")] == ["launch.md"]
+        assert sorted(d.source for d in await service.sources(f"{TEAM}:CSECRET")) == ["launch.md", "lunch.md"]
+        assert await service.sources(TEAM) == []
+
+        await harness.command("/bitrag", "share lunch.md workspace", user="U1", channel="CSECRET")
+        await wait_for(lambda: fake_slack.webhooks)
+        assert "Only admins" in fake_slack.webhooks[-1]["text"]  # the uploader is not an admin
+        await harness.command("/bitrag", "share lunch.md workspace", user="UADMIN", channel="CSECRET")
+        await wait_for(lambda: len(fake_slack.webhooks) == 2)
+        assert "now readable by everyone" in fake_slack.webhooks[-1]["text"]
         assert [d.source for d in await service.sources(TEAM)] == ["lunch.md"]
 
         async def ask(channel: str, question_text: str) -> str:
@@ -386,6 +389,8 @@ async def test_channel_scoped_documents_stay_in_their_channel(fake_slack, make_s
         assert "7-alpha-9" in await ask("CSECRET", "What is the Hydra launch code?")
         elsewhere = await ask("COTHER", "What is the Hydra launch code?")
         assert "7-alpha-9" not in elsewhere and "launch.md" not in elsewhere
-        assert "lunch.md" in await ask("COTHER", "What does the canteen serve on Tuesdays?")  # workspace-wide
+        assert "lunch.md" in await ask("COTHER", "What does the canteen serve on Tuesdays?")  # shared by the admin
+        audit = await service.audit(TEAM)
+        assert [(e.action, e.source, e.actor) for e in audit][:1] == [("share", "lunch.md", "UADMIN")]
     finally:
         await close()

@@ -22,11 +22,10 @@ from tests.test_discord import (
     USER,
     Running,
     ask_by_mention,
-    fake_discord,
     start_bot,
     stop_bot,
 )
-from tests.test_slack import fake_slack, make_harness, posted, wait_for
+from tests.test_slack import make_harness, posted, wait_for
 
 PAGE = b"""<html><body><nav>Home | Pricing</nav><main><h1>Travel handbook</h1><h2>Trains</h2>
 <p>Book second class for trips under four hours; first class above that.</p></main>
@@ -147,5 +146,3 @@ async def test_discord_mention_ingest_with_a_link(site: str, fake_discord, make_
     finally:
         await stop_bot(running)
 
-
-__all__ = ["fake_discord", "fake_slack"]  # fixtures shared with those modules

@@ -106,7 +106,10 @@ def test_upload_ingests_into_the_chosen_knowledge_base(runtime: WebRuntime) -> N
     assert at.chat_message[1].expander[0].label.startswith("[1] parking\\.md")
     # The default knowledge base does not see team-b's document, and team-b does not see the samples.
     assert not any("security" in e.label for e in at.chat_message[1].expander)
-    assert runtime.call(runtime.core.sources(Conversation("local"))).documents[0].source != "parking.md"
+    local = runtime.call(runtime.core.sources(Conversation("local"))).documents
+    assert len(local) == 7 and all(d.source != "parking.md" for d in local)  # every source, not the first
+    local_answer = runtime.call(runtime.core.ask(Conversation("local"), "What is the garage door code?"))
+    assert local_answer.sources and all(s.name != "parking.md" for s in local_answer.sources)
 
 
 def test_forget_removes_a_document_from_the_list_and_the_answers(runtime: WebRuntime) -> None:

@@ -11,12 +11,12 @@ from rich.markdown import Markdown
 
 from bot.core import BotCore, Conversation, parse_command, split_paths
 from bot.render import print_view, render
+from bot.terms import Turn
 from bot.views import AnswerView, MessageView, View
-from rag.models import Turn
 
 PROMPT = "you> "
 GREETING = ("bitrag chat: ask a question about your documents. Commands: /ingest PATH, /sources, /forget DOC, "
-            "/help, /quit.")
+            "/share DOC KB, /audit, /help, /quit.")
 
 
 async def _read_line() -> str | None:
@@ -63,6 +63,11 @@ async def run_repl(core: BotCore, conversation: Conversation, console: Console, 
             view = await core.sources(conversation)
         elif command.name == "forget":
             view = await core.forget(conversation, command.argument)
+        elif command.name == "share":
+            reference, _, audience = command.argument.rpartition(" ")
+            view = await core.share(conversation, reference, audience)
+        elif command.name == "audit":
+            view = await core.audit(conversation, command.argument or None)
         elif command.name == "help":
             view = core.help()
         else:

@@ -26,6 +26,7 @@ GUILD_A = 800000000000000001
 GUILD_B = 800000000000000002
 CHANNEL_A = 700000000000000001
 CHANNEL_B = 700000000000000002
+VIEW_CHANNEL = 0x400
 EVERYONE_PERMS = str(0x400 | 0x800 | 0x4000 | 0x10000 | 0x800000000 | 0x4000000000)  # view, send, links, history…
 MANAGE_GUILD = 0x20
 
@@ -104,6 +105,27 @@ class FakeDiscord:
                                "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0,
                                "guild_id": guild}
         return role_id
+
+    def add_channel(self, guild: int, name: str, private: bool = False) -> int:
+        """A text channel; a private one denies @everyone (the role whose id is the guild's) VIEW_CHANNEL, as
+        Discord's "Private Channel" switch does. Add it before the bot connects: it comes in GUILD_CREATE."""
+        channel = self.snowflake()
+        overwrites = [{"id": str(guild), "type": 0, "allow": "0", "deny": str(VIEW_CHANNEL)}] if private else []
+        self.channels[channel] = {"id": str(channel), "type": 0, "guild_id": str(guild), "name": name,
+                                  "position": len(self.channels), "permission_overwrites": overwrites,
+                                  "nsfw": False, "parent_id": None}
+        return channel
+
+    def add_thread(self, guild: int, parent: int, name: str, owner: int, private: bool = True) -> int:
+        """A thread started by a user (type 12 private, 11 public), listed in GUILD_CREATE's active threads."""
+        thread = self.snowflake()
+        self.channels[thread] = {"id": str(thread), "type": 12 if private else 11, "guild_id": str(guild),
+                                 "parent_id": str(parent), "owner_id": str(owner), "name": name, "message_count": 0,
+                                 "member_count": 2, "rate_limit_per_user": 0, "flags": 0,
+                                 "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
+                                                     "locked": False, "invitable": False,
+                                                     "archive_timestamp": _now()}}
+        return thread
 
     def member(self, guild: int, user_id: int, name: str, roles: list[int] | None = None) -> dict[str, Any]:
         data = {"user": user(user_id, name), "roles": [str(r) for r in roles or []], "joined_at": _now(),
@@ -273,6 +295,8 @@ class FakeDiscord:
         if len(parts) == 5 and parts[4] == "threads":
             if self.threads_forbidden:
                 return _json({"message": "Missing Permissions", "code": 50013}, 403)
+            if self.channels.get(channel, {}).get("type") in (11, 12):  # no thread on a message in a thread
+                return _json({"message": "Cannot execute action on this channel type", "code": 50024}, 400)
             thread_id = int(parts[3])
             thread = {"id": str(thread_id), "type": 11, "guild_id": guild, "parent_id": str(channel),
                       "owner_id": str(BOT_ID), "name": body.get("name", "thread"), "message_count": 0,
@@ -349,12 +373,13 @@ class FakeDiscord:
         await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": next(self._seq), "d": ready}))
         for guild in (GUILD_A, GUILD_B):
             roles = [r for rid, r in self.roles.items() if rid == guild or r.get("guild_id") == guild]
-            channel = CHANNEL_A if guild == GUILD_A else CHANNEL_B
+            channels = [c for c in self.channels.values() if c.get("guild_id") == str(guild)]
             data = {"id": str(guild), "name": f"guild {guild}", "icon": None, "owner_id": "1", "roles": roles,
-                    "channels": [self.channels[channel]], "members": [{"user": BOT_USER, "roles": [],
-                                                                        "joined_at": _now(), "deaf": False,
-                                                                        "mute": False, "flags": 0}],
-                    "emojis": [], "stickers": [], "threads": [], "voice_states": [], "presences": [],
+                    "channels": [c for c in channels if c["type"] not in (11, 12)],
+                    "threads": [c for c in channels if c["type"] in (11, 12)],
+                    "members": [{"user": BOT_USER, "roles": [], "joined_at": _now(), "deaf": False, "mute": False,
+                                 "flags": 0}],
+                    "emojis": [], "stickers": [], "voice_states": [], "presences": [],
                     "stage_instances": [], "guild_scheduled_events": [], "features": [], "member_count": 2,
                     "large": False, "unavailable": False, "preferred_locale": "en-US", "verification_level": 0,
                     "default_message_notifications": 0, "explicit_content_filter": 0, "mfa_level": 0,

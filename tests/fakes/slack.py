@@ -3,7 +3,11 @@
 webhooks, and a Socket Mode websocket that pushes envelopes and collects acks.
 
 State is kept like Slack keeps it where the bot reads it back: messages per channel (threads for
-conversations.replies), files (files.info / files.list) and users (users.info).
+conversations.replies), conversations (conversations.info: public, private, IM, MPIM, Slack Connect), files
+(files.info with the `channels` / `groups` / `ims` they are shared in, files.list) and users (users.info, with
+admin flags). It refuses like Slack: `unknown_method` for a method it does not implement (so a typo fails a
+test), `missing_scope` (with `needed`) for the methods a test takes a scope away from, `channel_not_found` for a
+conversation it does not know.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ class FakeSlack:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     file_bytes: dict[str, bytes] = field(default_factory=dict)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    missing_scopes: dict[str, str] = field(default_factory=dict)  # method → the scope it answers missing_scope for
     rate_limits: dict[str, int] = field(default_factory=dict)  # method → number of 429s to answer first
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
@@ -77,15 +83,53 @@ class FakeSlack:
         self.messages.setdefault(channel, []).append(message)
         return message
 
-    def add_file(self, file_id: str, name: str, data: bytes, user: str = "U1", channel: str = "C1") -> dict[str, Any]:
-        info = {"id": file_id, "name": name, "title": name, "size": len(data), "user": user, "channels": [channel],
-                "created": int(time.time()), "mimetype": "application/octet-stream",
+    def add_conversation(self, channel: str, kind: str, user: str | None = None, name: str = "") -> dict[str, Any]:
+        """`kind`: public, private, mpim, im (with the DM's `user`), or shared (Slack Connect, public)."""
+        info: dict[str, Any] = {"id": channel, "name": name or channel.lower(), "created": 1700000000,
+                                "is_channel": kind in ("public", "private", "shared"), "is_group": False,
+                                "is_im": kind == "im", "is_mpim": kind == "mpim",
+                                "is_private": kind in ("private", "mpim", "im"), "is_archived": False,
+                                "is_general": False, "is_shared": kind == "shared", "is_ext_shared": kind == "shared",
+                                "is_org_shared": False, "is_pending_ext_shared": False, "context_team_id": TEAM}
+        if kind == "im":
+            info.update(user=user, is_user_deleted=False, priority=0)
+            info.pop("name")
+        self.conversations[channel] = info
+        return info
+
+    def conversation_info(self, channel: str) -> dict[str, Any] | None:
+        """Registered conversations, else Slack's classic id prefixes: C public, G private, D a DM with U<rest>."""
+        if channel in self.conversations:
+            return self.conversations[channel]
+        kinds = {"C": ("public", None), "G": ("private", None), "D": ("im", "U" + channel[1:])}
+        if channel[:1] not in kinds or channel.startswith("CNOTIN"):
+            return None
+        kind, user = kinds[channel[:1]]
+        info = self.add_conversation(channel, kind, user)
+        return info
+
+    def add_file(self, file_id: str, name: str, data: bytes, user: str = "U1", channel: str = "C1",
+                 **extra: Any) -> dict[str, Any]:
+        shares = {"channels": [], "groups": [], "ims": []}
+        info = self.conversation_info(channel) or {}
+        where = "ims" if info.get("is_im") else "groups" if info.get("is_private") else "channels"
+        shares[where].append(channel)
+        info = {"id": file_id, "name": name, "title": name, "size": len(data), "user": user, **shares,
+                "created": int(time.time()), "mimetype": "application/octet-stream", "mode": "hosted",
+                "is_external": False, **extra,
                 "url_private": f"{self.url}/files-pri/{TEAM}-{file_id}/{name}",
                 "url_private_download": f"{self.url}/files-pri/{TEAM}-{file_id}/download/{name}",
                 "permalink": f"https://fake.slack.com/files/{user}/{file_id}/{name}"}
         self.files[file_id] = info
         self.file_bytes[file_id] = data
         return info
+
+    def channel_name(self, channel: str) -> str:
+        """What a slash command's `channel_name` says: Slack sends directmessage / privategroup for those."""
+        info = self.conversation_info(channel) or {}
+        if info.get("is_im") or info.get("is_mpim"):
+            return "directmessage" if info.get("is_im") else "mpdm-" + channel.lower()
+        return "privategroup" if info.get("is_private") else str(info.get("name", channel.lower()))
 
     def methods(self) -> list[str]:
         return [method for method, _, _ in self.calls]
@@ -132,8 +176,11 @@ class FakeSlack:
         expected = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
         if auth != f"Bearer {expected}":
             return _json({"ok": False, "error": "invalid_auth"})
+        if method in self.missing_scopes:
+            return _json({"ok": False, "error": "missing_scope", "needed": self.missing_scopes[method],
+                          "provided": "chat:write,commands,files:read"})
         handler = getattr(self, "_" + method.replace(".", "_"), None)
-        return _json(handler(args) if handler else {"ok": True})
+        return _json(handler(args) if handler else {"ok": False, "error": "unknown_method"})
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": "https://fake.slack.com/", "team": "Fake", "user": "bitrag", "team_id": TEAM,
@@ -168,12 +215,27 @@ class FakeSlack:
         return {"ok": True, "file": info} if info else {"ok": False, "error": "file_not_found"}
 
     def _files_list(self, args: dict[str, Any]) -> dict[str, Any]:
-        files = [f for f in self.files.values()
-                 if f["user"] == args.get("user") and args.get("channel") in f["channels"]]
+        files = [f for f in self.files.values() if f["user"] == args.get("user")
+                 and args.get("channel") in f["channels"] + f["groups"] + f["ims"]]
         return {"ok": True, "files": sorted(files, key=lambda f: -f["created"])}
 
     def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "user": {"id": args["user"], **self.users.get(args["user"], {})}}
+        user = args["user"]
+        if not user.startswith(("U", "W")):
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "user": {"id": user, "team_id": TEAM, "name": user.lower(), "deleted": False,
+                                     "is_admin": False, "is_owner": False, "is_primary_owner": False,
+                                     "is_bot": False, **self.users.get(user, {})}}
+
+    def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        info = self.conversation_info(args["channel"])
+        return {"ok": True, "channel": info} if info else {"ok": False, "error": "channel_not_found"}
+
+    def _reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
+
+    def _reactions_remove(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
 
     def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": self.url.replace("http://", "ws://") + "/link?ticket=t"}

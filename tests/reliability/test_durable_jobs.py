@@ -11,12 +11,12 @@ from rag.models import SourceFile
 from tests.conftest import SAMPLE_DOCS
 from tests.fakes.discord import CHANNEL_A, CHANNEL_B, GUILD_B
 from tests.fakes.slack import TEAM, FakeSlack, wait_for
-from tests.test_discord import Running, bot, fake_discord  # noqa: F401 (fixtures)
-from tests.test_slack import fake_slack, make_harness, posted  # noqa: F401 (fixture)
+from tests.test_discord import Running, bot  # noqa: F401 (fixture)
+from tests.test_slack import make_harness, posted
 
 
 async def test_jobs_left_by_a_crash_are_resumed_or_reported_after_a_restart(
-        fake_slack: FakeSlack, make_settings, embedder) -> None:  # noqa: F811
+        fake_slack: FakeSlack, make_settings, embedder) -> None:
     harness, close = await make_harness(fake_slack, make_settings, embedder)
     try:
         settings = harness.adapter.settings

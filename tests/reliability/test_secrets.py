@@ -20,9 +20,7 @@ from rag.errors import BitragError
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.llm import FakeLLM
 from tests.fakes.slack import FakeSlack
-from tests.test_discord import fake_discord  # noqa: F401 (fixture)
 from tests.test_pipeline import ingest_samples
-from tests.test_slack import fake_slack  # noqa: F401 (fixture)
 
 SECRETS = {
     "groq_api_key": "gsk-LEAKCHECK-groq-0001", "openai_api_key": "sk-LEAKCHECK-openai-0002",
@@ -40,8 +38,8 @@ def assert_no_secret(*texts: str) -> None:
 
 
 async def test_no_secret_in_logs_errors_or_replies(make_settings: Callable[..., Settings], embedder: LocalEmbedder,
-                                                   fake_llm: FakeLLM, fake_slack: FakeSlack,  # noqa: F811
-                                                   fake_discord: FakeDiscord, caplog: pytest.LogCaptureFixture,  # noqa: F811
+                                                   fake_llm: FakeLLM, fake_slack: FakeSlack,
+                                                   fake_discord: FakeDiscord, caplog: pytest.LogCaptureFixture,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     caplog.set_level(logging.DEBUG)  # every library's debug output included
     seen: list[str] = []

@@ -51,7 +51,8 @@ async def ingest_random_documents(service: RagService, folder: Path) -> dict[str
 async def test_no_query_ever_reads_another_tenant(service: RagService, tmp_path: Path) -> None:
     owner = await ingest_random_documents(service, tmp_path)
     loop = asyncio.get_running_loop()
-    tried = {"queries": 0, "refused_scopes": 0, "searched": 0}
+    tried = {"queries": 0, "refused_scopes": 0, "searched": 0, "cited": 0, "candidates": 0}
+    answered_from: set[str] = set()  # the tenants whose documents some in-scope answer did cite
 
     def run(coroutine):  # hypothesis drives a sync function; the service lives on the test's event loop
         return asyncio.run_coroutine_threadsafe(coroutine, loop).result(60)
@@ -85,11 +86,18 @@ async def test_no_query_ever_reads_another_tenant(service: RagService, tmp_path:
         answer = run(service.ask(question, scope))
         tried["searched"] += 1
         assert all(owner.get(s.source, "?") in allowed for s in answer.sources), (scope, answer.sources)
+        tried["cited"] += bool(answer.sources)
+        answered_from.update(owner[s.source] for s in answer.sources)
         vector = run(service.embedder.embed([question or "?"]))
         candidates = run(service.store.search(scope, binarize(vector)[0].tobytes(), 100))  # below the registry
         assert all(owner[c.source] in allowed for c in candidates), scope
+        tried["candidates"] += bool(candidates)
 
     await asyncio.to_thread(check)
     assert tried["queries"] >= 1000
     assert tried["refused_scopes"] > 0 and tried["searched"] >= 400, tried
+    # The controls: the searches did find things (an empty result proves nothing), and every tenant was answered
+    # from when it was in scope.
+    assert tried["cited"] >= 300 and tried["candidates"] >= 300, tried
+    assert answered_from == set(TENANTS), answered_from
     print(tried)

@@ -1,9 +1,12 @@
 """The Discord bot (discord.py 2.x): mentions answered in a thread on the question, thread follow-ups and replies
 continue the conversation, `/ask` `/ingest` `/sources` `/forget` `/help` app commands, attachments, 👍/👎 buttons.
 
-Thin by design: events become bot-core calls (`BotCore`), views are rendered by `render.py`. The tenant is the guild
-id; DMs use a per-user tenant (`dm:<user id>`). Answers never ping anyone (allowed mentions: none) and links never
-unfurl.
+Thin by design: events become bot-core calls (`BotCore`), views are rendered by `render.py`. Who may read and change
+what is the core's policy (`bot.access`); this module only says what kind of place a message came from: a guild
+channel is public when the guild's default role (@everyone) can view it, after permission overwrites; otherwise it
+is private, and so is a private thread (which also reads its parent's documents when the parent is private); a
+public thread is its channel; a DM is the user's own. Admins: Manage Server, or DISCORD_ADMIN_IDS. Answers never
+ping anyone (allowed mentions: none) and links never unfurl.
 """
 
 from __future__ import annotations
@@ -17,38 +20,53 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.access import ChangePolicy, Conversation, Kind, Place, conversation_at, parse_ids
 from bot.adapters.discord.render import answer_pages, streaming_text, view_text
-from bot.core import HELP, BotCore, Conversation, failure, fetch_each
+from bot.core import BotCore, failure, fetch_each, help_text
 from bot.feedback import FeedbackStore
 from bot.jobs import Job, JobStore, ingest_upload, resume
 from bot.settings import Settings
 from bot.streaming import ProgressReporter, ThrottledEditor, follow
-from bot.views import AnswerView, MessageView, View
-from ingest.names import safe_name
-from rag.errors import ConfigError, FetchError
-from rag.models import FileResult, SourceFile, Turn, last_turns
+from bot.terms import ConfigError, FetchError, FileResult, SourceFile, Turn, last_turns, safe_name
+from bot.views import AnswerView, ForgottenView, MessageView, SharedView, View
 
 log = logging.getLogger(__name__)
 
 INGEST_WORD = re.compile(r"(?i)\bingest\b")
 URL = re.compile(r"<?(https?://[^\s<>]+)>?")  # Discord users wrap links in <> to suppress embeds
 MENTION = re.compile(r"<@!?\d+>")
-DISCORD_HELP = HELP.replace("  ask <question>     ask (or just type the question)",
-                            "  /ask question:     or mention me (replies in my threads need no mention)").replace(
-    "  ingest <path>...   add files or folders", "  /ingest file:      or mention me with attachments and 'ingest'")
+DISCORD_HELP = help_text(
+    {"ask": "/ask question:", "ingest": "/ingest file: url:", "sources": "/sources", "forget": "/forget document:",
+     "share": "/share document:", "audit": "/audit", "help": "/help"},
+    "You can also mention me with a question (I answer in a thread; replies there need no mention), or mention me "
+    "with attachments and the word ingest. A document is read only where everyone present may see it: shared in a "
+    "channel everyone can view it serves the whole server, in a private channel or thread its members, in a DM you "
+    "alone.")
 INGEST_VARIABLE = "DISCORD_INGEST_ALLOWED"
 
 
-def parse_policy(value: str) -> tuple[str, str]:
-    """`everyone`, `manage_guild`, or `role:<name or id>` → (kind, role)."""
-    value = value.strip()
-    if value.lower() in ("everyone", "all", ""):
-        return "everyone", ""
-    if value.lower() in ("manage_guild", "manage_server", "admins"):
-        return "manage_guild", ""
-    if value.lower().startswith("role:") and value[5:].strip():
-        return "role", value[5:].strip()
-    raise ConfigError(f"{INGEST_VARIABLE}={value!r}: use everyone, manage_guild, or role:<role name or id>")
+def is_public(channel: Any, guild: discord.Guild) -> bool:
+    """Whether everyone in the guild can view `channel`: the default role's permissions after overwrites."""
+    return bool(channel.permissions_for(guild.default_role).view_channel)
+
+
+def place_of(channel: Any, guild: discord.Guild | None) -> Place:
+    """The core's description of a Discord channel, thread or DM (UNKNOWN when it cannot be told)."""
+    if guild is None:
+        return Place("discord", None, str(getattr(channel, "id", "")) or None, Kind.DM)
+    space = str(guild.id)
+    if isinstance(channel, discord.Thread):
+        parent = channel.parent
+        if channel.type == discord.ChannelType.private_thread:
+            private_parent = parent is not None and not is_public(parent, guild)
+            return Place("discord", space, str(channel.id), Kind.PRIVATE,
+                         parent=str(parent.id) if private_parent else None)
+        if parent is None:
+            return Place("discord", space, str(channel.id), Kind.UNKNOWN)
+        channel = parent  # a public thread has its channel's audience
+    if not isinstance(channel, discord.abc.GuildChannel):
+        return Place("discord", space, str(getattr(channel, "id", "")) or None, Kind.UNKNOWN)
+    return Place("discord", space, str(channel.id), Kind.PUBLIC if is_public(channel, guild) else Kind.PRIVATE)
 
 
 def check_token(settings: Settings) -> str:
@@ -59,7 +77,7 @@ def check_token(settings: Settings) -> str:
     if token.count(".") != 2 or " " in token:
         raise ConfigError("DISCORD_TOKEN does not look like a bot token (three dot-separated parts); copy it again "
                           "from the Developer Portal › Bot")
-    parse_policy(settings.discord_ingest_allowed)
+    ChangePolicy.parse(settings.discord_ingest_allowed, INGEST_VARIABLE)
     return token
 
 
@@ -100,7 +118,10 @@ class BitragDiscord(discord.Client):
         self.core, self.settings, self.feedback = core, settings, feedback
         self.jobs = JobStore(settings.uploads_dir)
         self._resuming: asyncio.Task[int] | None = None
-        self.policy = parse_policy(settings.discord_ingest_allowed)
+        self.policy = ChangePolicy.parse(settings.discord_ingest_allowed, INGEST_VARIABLE)
+        admins = parse_ids(settings.discord_admin_ids)
+        self.admin_ids = frozenset(a for a in admins if not a.startswith("role:"))
+        self.admin_roles = frozenset(a[5:] for a in admins if a.startswith("role:"))
         self.tree = app_commands.CommandTree(self)
         self._register_commands()
 
@@ -118,28 +139,40 @@ class BitragDiscord(discord.Client):
 
     # --- helpers ---------------------------------------------------------------------------------------------
 
-    def conversation(self, guild: discord.Guild | None, user: discord.abc.User, channel_id: int | None) -> Conversation:
-        tenant = str(guild.id) if guild is not None else f"dm:{user.id}"
-        return Conversation(tenant=tenant, user=str(user.id), platform="discord",
-                            channel=str(channel_id) if channel_id else None)
-
-    def may_change(self, user: discord.abc.User, guild: discord.Guild | None,
-                   permissions: discord.Permissions | None = None) -> bool:
+    def conversation(self, channel: Any, guild: discord.Guild | None, user: discord.abc.User,
+                     permissions: discord.Permissions | None = None) -> Conversation:
         """`permissions`: what Discord resolved for an interaction's user in its channel (preferred when given)."""
-        kind, role = self.policy
-        if guild is None or kind == "everyone":  # a DM knowledge base belongs to its user
-            return True
-        member = user if isinstance(user, discord.Member) else guild.get_member(user.id)
+        return conversation_at(place_of(channel, guild), str(user.id), self.is_admin(user, guild, permissions))
+
+    def _member(self, user: discord.abc.User, guild: discord.Guild | None) -> discord.Member | None:
+        if guild is None:
+            return None
+        return user if isinstance(user, discord.Member) else guild.get_member(user.id)
+
+    def _roles(self, member: discord.Member | None) -> tuple[str, ...]:
+        return tuple(n for r in (member.roles if member else []) for n in (r.name, str(r.id)))
+
+    def is_admin(self, user: discord.abc.User, guild: discord.Guild | None,
+                 permissions: discord.Permissions | None = None) -> bool:
+        """Manage Server, or listed in DISCORD_ADMIN_IDS (ids or role:<name or id>). Never in a DM."""
+        member = self._member(user, guild)
         if member is None:
             return False
-        if kind == "manage_guild":
-            return (permissions or member.guild_permissions).manage_guild
-        return any(r.name == role or str(r.id) == role for r in member.roles)
+        if str(user.id) in self.admin_ids or self.admin_roles.intersection(self._roles(member)):
+            return True
+        return bool((permissions or member.guild_permissions).manage_guild)
+
+    async def may_add(self, conversation: Conversation, user: discord.abc.User, guild: discord.Guild | None) -> bool:
+        if guild is None:  # a DM knowledge base belongs to its user
+            return True
+
+        async def admin(_: str) -> bool:
+            return conversation.admin
+
+        return await self.policy.allows(conversation.user, admin, self._roles(self._member(user, guild)))
 
     def refusal(self) -> str:
-        kind, role = self.policy
-        who = "members with the Manage Server permission" if kind == "manage_guild" else f"members with the {role} role"
-        return f"Sorry, only {who} can add or remove documents here. Ask an admin, or to change {INGEST_VARIABLE}."
+        return self.policy.refusal(INGEST_VARIABLE)
 
     async def stream_answer(self, conversation: Conversation, question: str, history: list[Turn],
                             edit: Any, send: Any) -> None:
@@ -214,7 +247,7 @@ class BitragDiscord(discord.Client):
         if not (in_dm or in_our_thread or mentioned or replied):
             return
         text = " ".join(MENTION.sub(" ", message.content).split())
-        conversation = self.conversation(message.guild, message.author, message.channel.id)
+        conversation = self.conversation(message.channel, message.guild, message.author)
         try:
             urls = URL.findall(text) if INGEST_WORD.search(text) else []
             if (message.attachments and (in_dm or INGEST_WORD.search(text))) or urls:
@@ -241,7 +274,7 @@ class BitragDiscord(discord.Client):
 
     async def _ingest_from_message(self, message: discord.Message, conversation: Conversation,
                                    urls: list[str]) -> None:
-        if not self.may_change(message.author, message.guild):
+        if not await self.may_add(conversation, message.author, message.guild):
             await message.reply(self.refusal(), mention_author=False)
             return
         names = [a.filename for a in message.attachments] + urls
@@ -294,22 +327,26 @@ class BitragDiscord(discord.Client):
     def _register_commands(self) -> None:
         tree = self.tree
 
-        @tree.command(name="ask", description="Ask a question about this server's documents")
+        def here(interaction: discord.Interaction) -> Conversation:
+            return self.conversation(interaction.channel, interaction.guild, interaction.user,
+                                     interaction.permissions)
+
+        @tree.command(name="ask", description="Ask a question about the documents readable here")
         @app_commands.describe(question="What do you want to know?")
         async def ask(interaction: discord.Interaction, question: str) -> None:
             await interaction.response.defer(thinking=True)
-            conversation = self.conversation(interaction.guild, interaction.user, interaction.channel_id)
             try:
-                await self.stream_answer(conversation, question, [], interaction.edit_original_response,
+                await self.stream_answer(here(interaction), question, [], interaction.edit_original_response,
                                          lambda page, view: interaction.followup.send(page, view=view))
             except Exception as exc:
                 await interaction.edit_original_response(content=f"⚠️ {failure(exc).text}")
 
-        @tree.command(name="ingest", description="Add files or a web page to this server's knowledge base")
+        @tree.command(name="ingest", description="Add files or a web page for the people who can read this channel")
         async def ingest(interaction: discord.Interaction, file: discord.Attachment | None = None,
                          file2: discord.Attachment | None = None, file3: discord.Attachment | None = None,
                          url: str | None = None) -> None:
-            if not self.may_change(interaction.user, interaction.guild, interaction.permissions):
+            conversation = here(interaction)
+            if not await self.may_add(conversation, interaction.user, interaction.guild):
                 await interaction.response.send_message(self.refusal(), ephemeral=True)
                 return
             attachments = [a for a in (file, file2, file3) if a is not None]
@@ -320,26 +357,43 @@ class BitragDiscord(discord.Client):
             await interaction.response.defer(thinking=True)
             status = await interaction.edit_original_response(
                 content=f"📥 Ingesting {', '.join([a.filename for a in attachments] + urls)}…")
-            conversation = self.conversation(interaction.guild, interaction.user, interaction.channel_id)
             await self.ingest_attachments(conversation, attachments, interaction.edit_original_response,
                                           status.jump_url, urls)
 
-        @tree.command(name="sources", description="List the documents bitrag answers from")
+        @tree.command(name="sources", description="List the documents answers here may use")
         async def sources(interaction: discord.Interaction) -> None:
-            conversation = self.conversation(interaction.guild, interaction.user, interaction.channel_id)
-            await interaction.response.send_message(view_text(await self.core.sources(conversation)), ephemeral=True)
+            await interaction.response.send_message(view_text(await self.core.sources(here(interaction))),
+                                                    ephemeral=True)
 
-        @tree.command(name="forget", description="Remove a document from the knowledge base")
+        @tree.command(name="forget", description="Remove a document you added (admins: any)")
         @app_commands.describe(document="File name or id, as listed by /sources")
         async def forget(interaction: discord.Interaction, document: str) -> None:
-            if not self.may_change(interaction.user, interaction.guild, interaction.permissions):
-                await interaction.response.send_message(self.refusal(), ephemeral=True)
-                return
-            conversation = self.conversation(interaction.guild, interaction.user, interaction.channel_id)
-            view = await self.core.forget(conversation, document)
-            failed = isinstance(view, MessageView) and view.level == "error"
-            await interaction.response.send_message(view_text(view), ephemeral=failed)
+            conversation = here(interaction)
+            await self.respond(interaction, conversation, await self.core.forget(conversation, document))
+
+        @tree.command(name="share", description="Make a document readable by the whole server (admins)")
+        @app_commands.describe(document="File name or id, as listed by /sources")
+        async def share(interaction: discord.Interaction, document: str) -> None:
+            conversation = here(interaction)
+            if conversation.space is None:
+                view: View = MessageView("Share documents from a server channel, not a DM.", "error")
+            else:
+                view = await self.core.share(conversation, document, conversation.space)
+            await self.respond(interaction, conversation, view)
+
+        @tree.command(name="audit", description="Who added, replaced, shared or forgot which document (admins)")
+        async def audit(interaction: discord.Interaction) -> None:
+            conversation = here(interaction)
+            view = (await self.core.audit(conversation, conversation.space) if conversation.space
+                    else MessageView("The audit log is per server: run /audit in a server channel.", "error"))
+            await interaction.response.send_message(view_text(view), ephemeral=True)
 
         @tree.command(name="help", description="What bitrag can do")
         async def help_command(interaction: discord.Interaction) -> None:
             await interaction.response.send_message(DISCORD_HELP, ephemeral=True)
+
+    async def respond(self, interaction: discord.Interaction, conversation: Conversation, view: View) -> None:
+        """A change is announced in the channel only when everyone there may read the document; anything else
+        (refusals, errors, changes to documents of a narrower audience) goes to the user alone."""
+        announce = isinstance(view, ForgottenView | SharedView) and view.document.audience in conversation.read_scope
+        await interaction.response.send_message(view_text(view), ephemeral=not announce)

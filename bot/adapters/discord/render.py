@@ -4,7 +4,7 @@ code blocks never cut open, links wrapped in <…> so they do not unfurl."""
 from __future__ import annotations
 
 from bot.streaming import split_markdown
-from bot.views import AnswerView, DocumentsView, ForgottenView, IngestView, MessageView, View
+from bot.views import AnswerView, AuditView, DocumentsView, ForgottenView, IngestView, MessageView, SharedView, View
 
 LIMIT = 2000
 
@@ -47,9 +47,12 @@ def view_text(view: View) -> str:
     if isinstance(view, DocumentsView):
         if not view.documents:
             return "No documents yet. Use `/ingest` with a file, or mention me with an attachment and the word ingest."
-        lines = [f"**{len(view.documents)} document(s)**"]
-        lines += [f"• {d.source} (`{d.doc_id[:12]}`, {d.chunks} chunks)" for d in view.documents]
+        lines = [f"**{len(view.documents)} document(s) answers here may use**"]
+        lines += [f"• {line}" for line in view.lines()]
         return split_markdown("\n".join(lines), LIMIT)[0]
-    if isinstance(view, ForgottenView):
+    if isinstance(view, ForgottenView | SharedView):
         return view.text
+    if isinstance(view, AuditView):
+        lines = ["**Audit log (newest first)**", *(f"• {line}" for line in view.lines())]
+        return split_markdown("\n".join(lines), LIMIT)[0]
     raise TypeError(type(view).__name__)

@@ -10,7 +10,7 @@ import yarl
 
 from bot.adapters.discord.bot import BitragDiscord, check_token
 from bot.settings import Settings
-from rag.errors import ConfigError
+from bot.terms import ConfigError
 
 log = logging.getLogger(__name__)
 

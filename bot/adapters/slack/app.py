@@ -1,8 +1,14 @@
 """The Slack app: slash commands, mentions, DMs, thread follow-ups, file uploads and feedback buttons.
 
 Thin by design: every listener turns a Slack payload into a bot-core call (`BotCore`) and renders the view it gets
-back (`render.py`). The tenant is the Slack team id. Slash commands are acked at once and worked on in lazy
-listeners; events are acked by bolt before the listener runs, and events Slack retries are processed once.
+back (`render.py`). Slash commands are acked at once and worked on in lazy listeners; events are acked by bolt
+before the listener runs, and events Slack retries are processed once.
+
+Who may read what is the core's policy (`bot.access`); this module only establishes the Slack facts it needs:
+the verified workspace (auth.test, never a team id from the payload), the kind of conversation
+(`conversations.info`: public, private, group DM, DM, shared with another organisation), whether the user is an
+admin (`users.info`), and where a file was shared (`files.info`). Each lookup is cached briefly; one that fails
+(a missing scope, an API error) is logged and read as "unknown", which the core treats as fail-closed.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +28,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.access import ChangePolicy, Conversation, Kind, Place, conversation_at, parse_ids
 from bot.adapters.slack.files import SlackFiles, file_id_from_url, is_slack_link, slack_error
 from bot.adapters.slack.render import (
     FEEDBACK_DOWN,
@@ -32,16 +40,13 @@ from bot.adapters.slack.render import (
     streaming_message,
     view_message,
 )
-from bot.core import HELP, BotCore, Conversation, failure, fetch_each
+from bot.core import BotCore, failure, fetch_each, help_text, ingest_intent
 from bot.feedback import FeedbackStore
 from bot.jobs import Fetch, Job, JobStore, ingest_upload, resume
-from bot.permissions import ChangePolicy
 from bot.settings import Settings
 from bot.streaming import ProgressReporter, ThrottledEditor, follow
-from bot.views import AnswerView, MessageView, View
-from ingest.fetch import is_url
-from rag.errors import ConfigError
-from rag.models import FileResult, SourceFile, Turn, last_turns
+from bot.terms import ConfigError, FileResult, NotAllowedError, SourceFile, Turn, is_url, last_turns
+from bot.views import AnswerView, ForgottenView, MessageView, SharedView, View
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +54,41 @@ MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 POSTING_FAILURES = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
 RECENT_FILES_WINDOW_S = 300  # files shared together with the newest one count as "most recently shared"
 INGEST_VARIABLE = "SLACK_INGEST_ALLOWED"
-SLACK_HELP = HELP.replace("  ask <question>     ask (or just type the question)",
-                          "  /ask <question>    or mention me, or DM me").replace(
-    "  ingest <path>...   add files or folders", "  /ingest            add files: share them with a mention or in a DM")
+SLACK_HELP = help_text(
+    {"ask": "/ask <question>", "ingest": "/ingest [file link or URL]", "sources": "/bitrag sources",
+     "forget": "/bitrag forget <doc>", "share": "/bitrag share <doc> workspace", "audit": "/bitrag audit",
+     "help": "/bitrag help"},
+    "You can also mention me or DM me with a question. To add files, share them in a message that mentions me, or "
+    "in a DM. A document is read only where everyone present may see it: shared in a public channel it serves the "
+    "whole workspace, in a private channel or group DM its members, in a DM you alone.")
+CACHE_S = 60  # conversation kinds and admin flags are re-read after this long (a channel made private, an admin)
+SHARED_REFUSAL = ("I don't work in channels shared with other organisations: their members would see answers from "
+                  "this workspace's documents. An admin can allow it with SLACK_ALLOW_SHARED_CHANNELS=true; answers "
+                  "there then use only documents shared in that very channel.")
+FILE_NOT_HERE = ("That file was not shared in this conversation, so I won't add it from here. Share it here first "
+                 "(or run /ingest where it was shared).")
+NARROWER = {"channels": 3, "groups": 2, "ims": 1}  # files.info lists where a file is shared; fewer readers = lower
 
 
 def strip_mentions(text: str) -> str:
     return " ".join(MENTION.sub(" ", text or "").split())
 
 
-WORKSPACE_WIDE = re.compile(r"(?i)(?:--)?workspace(?:-wide)?\b")
+def kind_of(info: dict[str, Any] | None) -> Kind:
+    """The core's kind of a conversation from `conversations.info`; anything unclear is UNKNOWN (fail closed)."""
+    if not info:
+        return Kind.UNKNOWN
+    if info.get("is_ext_shared") or info.get("is_org_shared") or info.get("is_pending_ext_shared"):
+        return Kind.EXTERNAL  # people outside this workspace read it
+    if info.get("is_im"):
+        return Kind.DM
+    if info.get("is_mpim"):
+        return Kind.GROUP_DM
+    if info.get("is_private") or info.get("is_group"):
+        return Kind.PRIVATE
+    if info.get("is_channel"):
+        return Kind.PUBLIC
+    return Kind.UNKNOWN
 
 
 def check_tokens(settings: Settings) -> None:
@@ -107,14 +137,19 @@ class SlackAdapter:
         self.feedback = feedback
         self.jobs = JobStore(settings.uploads_dir)
         self.policy = ChangePolicy.parse(settings.slack_ingest_allowed, INGEST_VARIABLE)
+        self.admin_ids = parse_ids(settings.slack_admin_ids)
         self.client = make_client(settings)
         socket_mode = settings.slack_app_token is not None
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
         self.app = AsyncApp(client=self.client, signing_secret=secret, request_verification_enabled=not socket_mode,
                             ignoring_self_events_enabled=True)
         self.files = SlackFiles(self.client, settings.slack_bot_token.get_secret_value(),  # type: ignore[union-attr]
-                                core.service.parser, int(settings.max_file_mb * 1024 * 1024))
+                                core.service.parser, int(settings.max_file_mb * 1024 * 1024),
+                                settings.slack_api_url)
         self._seen_events: OrderedDict[str, None] = OrderedDict()
+        self._kinds: dict[str, tuple[float, Kind, dict[str, Any] | None]] = {}
+        self._admins: dict[str, tuple[float, bool]] = {}
+        self._team: str | None = None
         self._register()
 
     def _register(self) -> None:
@@ -131,17 +166,68 @@ class SlackAdapter:
 
     async def verify(self) -> dict[str, Any]:
         """auth.test once at start-up, so a revoked or mistyped token is a clear error, not a silent bot."""
-        return await verify_token(self.client)
+        result = await verify_token(self.client)
+        self._team = result.get("team_id")
+        return result
 
-    def conversation(self, team: str, user: str, channel: str, workspace_wide: bool = False) -> Conversation:
-        """The tenant is the workspace; with SLACK_CHANNEL_SCOPED, documents added in a channel belong to that
-        channel (`team:channel`) unless marked workspace-wide, and a channel reads its own plus the workspace's."""
-        if not self.settings.slack_channel_scoped or channel.startswith("D"):
-            return Conversation(tenant=team, user=user, platform="slack", channel=channel)
-        own = f"{team}:{channel}"
-        if workspace_wide:
-            return Conversation(tenant=team, user=user, platform="slack", channel=channel, also_reads=(own,))
-        return Conversation(tenant=own, user=user, platform="slack", channel=channel, also_reads=(team,))
+    async def installed_team(self, context: Any) -> str:
+        """The workspace bitrag is installed in, as auth.test verified it — never a team id from the payload
+        (Enterprise Grid and Slack Connect payloads name other teams)."""
+        result = getattr(context, "authorize_result", None) if context is not None else None
+        if result is not None and result.team_id:
+            return str(result.team_id)
+        if self._team is None:
+            await self.verify()
+        return str(self._team)
+
+    async def conversation(self, context: Any, user: str, channel: str, user_team: str | None = None,
+                           with_admin: bool = False) -> Conversation:
+        """The core's conversation for `user` in `channel`. Raises `NotAllowedError` in a channel shared with
+        another organisation (or for a user from one) unless SLACK_ALLOW_SHARED_CHANNELS allows it."""
+        team = await self.installed_team(context)
+        kind, info = await self._kind(channel)
+        if kind is Kind.DM and (info or {}).get("user") not in (None, user):
+            kind = Kind.UNKNOWN  # someone else's DM: should not happen; read as public, add nothing
+        if user_team and user_team != team:
+            kind = Kind.EXTERNAL  # a guest from another organisation, whatever the channel
+        if kind is Kind.EXTERNAL and not self.settings.slack_allow_shared_channels:
+            raise NotAllowedError(SHARED_REFUSAL)
+        admin = with_admin and kind is not Kind.EXTERNAL and await self._is_admin(user)
+        return conversation_at(Place("slack", team, channel, kind), user, admin, self.settings.slack_channel_scoped)
+
+    async def _kind(self, channel: str) -> tuple[Kind, dict[str, Any] | None]:
+        cached = self._kinds.get(channel)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1], cached[2]
+        try:
+            info: dict[str, Any] | None = (await self.client.conversations_info(channel=channel))["channel"]
+        except SlackApiError as exc:
+            error = slack_error(exc)
+            needed = exc.response.data.get("needed") if isinstance(exc.response.data, dict) else None
+            log.warning("conversations.info for %s failed (%s%s): answering there from workspace documents only "
+                        "and refusing uploads; give the app channels:read, groups:read, im:read and mpim:read",
+                        channel, error, f", needs {needed}" if needed else "")
+            return Kind.UNKNOWN, None  # not cached: the next message tries again
+        kind = kind_of(info)
+        self._kinds[channel] = (time.monotonic() + CACHE_S, kind, info)
+        return kind, info
+
+    async def _is_admin(self, user: str) -> bool:
+        """A workspace admin or owner (users.info), or listed in SLACK_ADMIN_IDS."""
+        if user in self.admin_ids:
+            return True
+        cached = self._admins.get(user)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        try:
+            info = (await self.client.users_info(user=user))["user"]
+        except SlackApiError as exc:
+            log.warning("users.info for %s failed (%s): treating them as a member, not an admin (needs users:read)",
+                        user, slack_error(exc))
+            return False
+        admin = bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
+        self._admins[user] = (time.monotonic() + CACHE_S, admin)
+        return admin
 
     # --- middleware --------------------------------------------------------------------------------------------
 
@@ -171,13 +257,13 @@ class SlackAdapter:
         else:
             await ack(f":mag: Looking for an answer to: {escape(question)}")
 
-    async def _answer_ask(self, command: dict[str, Any], respond: Any) -> None:
+    async def _answer_ask(self, command: dict[str, Any], respond: Any, context: Any) -> None:
         question = command.get("text", "").strip()
         if not question:
             return
-        conversation = self.conversation(command["team_id"], command["user_id"], command["channel_id"])
         header = f"*<@{command['user_id']}> asked:* {escape(question)}"
         try:
+            conversation = await self._command_conversation(command, context)
             await self._answer(conversation, question, [], command["channel_id"], None, header)
         except SlackApiError as exc:
             if slack_error(exc) not in POSTING_FAILURES:
@@ -185,7 +271,8 @@ class SlackAdapter:
                 await respond(text=f":warning: I could not post the answer ({slack_error(exc)}).",
                               response_type="ephemeral")
                 return
-            # Not a member of this channel (or a DM with someone else): answer through the response_url.
+            # Not a member of this channel (or a DM with someone else): answer through the response_url. The same
+            # reading rule holds: `conversation` was built for this channel.
             view = await self.core.ask(conversation, question)
             await self._respond_view(respond, view, conversation, header)
         except Exception as exc:
@@ -218,21 +305,30 @@ class SlackAdapter:
         elif event.get("thread_ts") and event["thread_ts"] != event.get("ts"):
             await self._handle_message(event, context, follow_up_only=True)
 
+    async def _command_conversation(self, command: dict[str, Any], context: Any,
+                                    with_admin: bool = False) -> Conversation:
+        return await self.conversation(context, command["user_id"], command["channel_id"], command.get("team_id"),
+                                       with_admin)
+
     async def _handle_message(self, event: dict[str, Any], context: Any, follow_up_only: bool = False) -> None:
         channel, ts = event["channel"], event["ts"]
         thread = event.get("thread_ts") or ts
         question = strip_mentions(event.get("text", ""))
-        conversation = self.conversation(context.team_id or event.get("team", ""), event.get("user", ""), channel,
-                                         workspace_wide=bool(WORKSPACE_WIDE.search(question)))
         history: list[Turn] = []
         if thread != ts:
             participated, history = await self._thread_history(channel, thread, ts, context.bot_user_id)
             if follow_up_only and not participated:
                 return  # a thread bitrag is not part of
+        try:
+            conversation = await self.conversation(context, event.get("user", ""), channel,
+                                                   event.get("user_team") or event.get("team"),
+                                                   with_admin=bool(event.get("files")))
+        except NotAllowedError as exc:
+            await self._post_view(MessageView(str(exc), "error"), channel, thread)
+            return
         if event.get("files"):
             await self._ingest_files(conversation, event["files"], channel, thread)
-            instruction = WORKSPACE_WIDE.sub("", question).strip()
-            if not instruction or re.fullmatch(r"(?i)ingest|add( this| these)?|index( this)?", instruction):
+            if ingest_intent(question):
                 return
         if not question:
             await self.client.chat_postMessage(channel=channel, thread_ts=thread, text=SLACK_HELP)
@@ -310,23 +406,19 @@ class SlackAdapter:
 
     # --- ingestion -------------------------------------------------------------------------------------------
 
-    async def _may_change(self, user: str) -> bool:
-        async def is_admin(user_id: str) -> bool:
-            try:
-                info = (await self.client.users_info(user=user_id))["user"]
-            except SlackApiError:
-                return False
-            return bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
+    async def _may_add(self, user: str) -> bool:
+        return await self.policy.allows(user, self._is_admin)
 
-        return await self.policy.allows(user, is_admin)
+    async def _post_view(self, view: View, channel: str, thread: str | None) -> None:
+        text, blocks = view_message(view)
+        await self.client.chat_postMessage(channel=channel, thread_ts=thread, text=text, blocks=blocks)
 
     async def _ingest_files(self, conversation: Conversation, files: list[dict[str, Any]], channel: str,
                             thread: str | None) -> View:
         """Download, ingest and report on files, updating one status message as it goes."""
-        if not await self._may_change(conversation.user):
+        if not await self._may_add(conversation.user):
             view: View = MessageView(self.policy.refusal(INGEST_VARIABLE), "error")
-            text, blocks = view_message(view)
-            await self.client.chat_postMessage(channel=channel, thread_ts=thread, text=text, blocks=blocks)
+            await self._post_view(view, channel, thread)
             return view
         return await self._ingest_job(conversation, [file_name(f) for f in files],
                                       lambda folder: self._fetch_files(files, folder), channel, thread)
@@ -363,25 +455,24 @@ class SlackAdapter:
         return await resume(self.core, self.jobs, "slack", post)
 
     async def _ack_ingest(self, ack: Any, command: dict[str, Any]) -> None:
-        if WORKSPACE_WIDE.sub("", command.get("text", "")).strip():
+        if command.get("text", "").strip():
             await ack(":inbox_tray: Fetching that…")
         else:
             await ack("To add documents, share files in a message that mentions me, or send them to me in a DM. "
                       "I'm now looking for the files you shared most recently in this channel…")
 
-    async def _run_ingest(self, command: dict[str, Any], respond: Any) -> None:
+    async def _run_ingest(self, command: dict[str, Any], respond: Any, context: Any) -> None:
         argument = command.get("text", "").strip()
-        conversation = self.conversation(command["team_id"], command["user_id"], command["channel_id"],
-                                         workspace_wide=bool(WORKSPACE_WIDE.search(argument)))
-        argument = WORKSPACE_WIDE.sub("", argument).strip()
+        channel = command["channel_id"]
         try:
-            if not await self._may_change(conversation.user):
+            conversation = await self._command_conversation(command, context, with_admin=True)
+            if not await self._may_add(conversation.user):
                 await respond(text=self.policy.refusal(INGEST_VARIABLE), response_type="ephemeral")
                 return
             url = argument.strip("<>").split("|", 1)[0]  # Slack sends links as <url> or <url|label>
             if is_url(url) and not is_slack_link(url):
                 await self._ingest_job(conversation, [url], lambda folder: self.core.fetch_urls([url], folder),
-                                       command["channel_id"], None)
+                                       channel, None)
                 return
             if argument:
                 file_id = file_id_from_url(argument)
@@ -390,19 +481,40 @@ class SlackAdapter:
                                        "file* on a file in Slack, or an https:// link, then `/ingest <link>`.",
                                   response_type="ephemeral")
                     return
-                files = [{"id": file_id}]
+                info = await self.files.info({"id": file_id}, refresh=True)
+                conversation = await self._narrowest(conversation, info, channel)
+                files = [info]
             else:
-                files = await self._recent_files(command["user_id"], command["channel_id"])
+                files = await self._recent_files(command["user_id"], channel)
                 if not files:
                     await respond(text="I found no files you shared in this channel recently. Share a file in a "
                                        "message that mentions me, or DM it to me.", response_type="ephemeral")
                     return
-            await self._ingest_files(conversation, files, command["channel_id"], None)
+            await self._ingest_files(conversation, files, channel, None)
         except SlackApiError as exc:
             await respond(text=f":warning: Slack refused ({slack_error(exc)}). Is bitrag in this channel?",
                           response_type="ephemeral")
         except Exception as exc:
             await respond(text=failure(exc).text, response_type="ephemeral")
+
+    async def _narrowest(self, conversation: Conversation, info: dict[str, Any], channel: str) -> Conversation:
+        """A file linked with `/ingest` must have been shared in this conversation, and its document gets the
+        narrowest audience among the places it was shared (a file also in a DM stays that DM's user's)."""
+        places = {where: list(info.get(where) or []) for where in NARROWER}
+        if not any(channel in ids for ids in places.values()):
+            raise NotAllowedError(FILE_NOT_HERE)
+        where = min((w for w, ids in places.items() if ids), key=NARROWER.__getitem__)
+        if channel in places[where]:
+            return conversation  # this conversation is already among the narrowest places
+        other = places[where][0]
+        kind, details = await self._kind(other)
+        if kind not in (Kind.PRIVATE, Kind.GROUP_DM, Kind.DM):
+            raise NotAllowedError("I could not check who can see the other places this file was shared, so I won't "
+                                  "add it from here; run /ingest where it was shared.")
+        owner = (details or {}).get("user") if kind is Kind.DM else conversation.user
+        narrowed = conversation_at(Place("slack", conversation.space, other, kind), str(owner),
+                                   conversation.admin)
+        return replace(conversation, tenant=narrowed.tenant, also_reads=conversation.read_scope)
 
     async def _recent_files(self, user: str, channel: str) -> list[dict[str, Any]]:
         listed = (await self.client.files_list(user=user, channel=channel, count=20)).get("files", [])
@@ -418,23 +530,34 @@ class SlackAdapter:
     async def _ack_bitrag(self, ack: Any) -> None:
         await ack()
 
-    async def _run_bitrag(self, command: dict[str, Any], respond: Any) -> None:
-        conversation = self.conversation(command["team_id"], command["user_id"], command["channel_id"])
+    async def _run_bitrag(self, command: dict[str, Any], respond: Any, context: Any) -> None:
         word, _, argument = command.get("text", "").strip().partition(" ")
-        word = word.lower()
-        visible = False
+        word, argument = word.lower(), argument.strip()
+        if word == "ask" and argument:
+            await self._answer_ask({**command, "text": argument}, respond, context)
+            return
+        try:
+            conversation = await self._command_conversation(command, context,
+                                                            with_admin=word in ("forget", "share", "audit"))
+        except NotAllowedError as exc:
+            await respond(text=str(exc), response_type="ephemeral")
+            return
         if word == "sources":
             view = await self.core.sources(conversation)
         elif word == "forget":
-            if await self._may_change(conversation.user):
-                view = await self.core.forget(conversation, argument)
-                visible = not (isinstance(view, MessageView) and view.level == "error")
+            view = await self.core.forget(conversation, argument)
+        elif word == "share":
+            reference, _, target = argument.rpartition(" ")
+            if target.lower() != "workspace" or not reference.strip():
+                view = MessageView("Usage: /bitrag share <document> workspace", "error")
             else:
-                view = MessageView(self.policy.refusal(INGEST_VARIABLE), "error")
-        elif word == "ask" and argument:
-            await self._answer_ask({**command, "text": argument}, respond)
-            return
+                view = await self.core.share(conversation, reference, str(conversation.space))
+        elif word == "audit":
+            view = await self.core.audit(conversation, conversation.space)
         else:
             view = MessageView(SLACK_HELP)
+        # Changes are announced where they were made only when everyone there may read the document; everything
+        # else (listings, refusals, the audit log) is shown to the asker alone.
+        announce = isinstance(view, ForgottenView | SharedView) and view.document.audience in conversation.read_scope
         text, blocks = view_message(view)
-        await respond(text=text, blocks=blocks, response_type="in_channel" if visible else "ephemeral")
+        await respond(text=text, blocks=blocks, response_type="in_channel" if announce else "ephemeral")

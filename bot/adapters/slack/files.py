@@ -1,5 +1,7 @@
 """Fetching files from Slack for ingestion: type and size are checked from `files.info` before any download, the
-download uses the bot token (url_private + Bearer), and the token is only ever sent to URLs Slack itself returned."""
+download uses the bot token (url_private + Bearer), and the token is only ever sent over HTTPS to Slack's own file
+host (`files.slack.com`; the host of SLACK_API_URL when that is overridden, so local fakes work). Files stored
+outside Slack (Google Drive and other external or remote files) are refused: their link is not Slack's to vouch for."""
 
 from __future__ import annotations
 
@@ -12,10 +14,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from ingest.formats import kind_of
-from ingest.names import safe_name
-from rag.errors import BitragError, ParseError
-from rag.models import DocumentParser, SourceFile
+from bot.terms import BitragError, DocumentParser, ParseError, SourceFile, kind_of, safe_name
 
 FILE_ID = re.compile(r"\b(F[A-Z0-9]{6,})\b")
 DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=300, sock_read=60)
@@ -39,16 +38,30 @@ def is_slack_link(url: str) -> bool:
     return host == "slack.com" or host.endswith((".slack.com", ".slack-edge.com"))
 
 
+FILE_HOST = ("https", "files.slack.com")
+
+
+def file_host(api_url: str | None) -> tuple[str, str]:
+    """(scheme, host) the bot token may be sent to for downloads."""
+    if not api_url:
+        return FILE_HOST
+    parts = urlsplit(api_url)
+    return parts.scheme, parts.hostname or ""
+
+
 class SlackFiles:
-    def __init__(self, client: AsyncWebClient, token: str, parser: DocumentParser, max_bytes: int) -> None:
+    def __init__(self, client: AsyncWebClient, token: str, parser: DocumentParser, max_bytes: int,
+                 api_url: str | None = None) -> None:
         self._client = client
         self._token = token
         self._parser = parser
         self._max_bytes = max_bytes
+        self._host = file_host(api_url)
 
-    async def info(self, file: dict[str, Any]) -> dict[str, Any]:
-        """Complete file metadata (events often carry only the id)."""
-        if file.get("url_private") and file.get("name") and "size" in file:
+    async def info(self, file: dict[str, Any], refresh: bool = False) -> dict[str, Any]:
+        """Complete file metadata (events often carry only the id); `refresh` always asks `files.info`, for where
+        the file is shared now."""
+        if not refresh and file.get("url_private") and file.get("name") and "size" in file:
             return file
         try:
             return (await self._client.files_info(file=file["id"]))["file"]
@@ -60,10 +73,17 @@ class SlackFiles:
     async def fetch(self, file: dict[str, Any], folder: Path) -> SourceFile:
         info = await self.info(file)
         name = str(info.get("name") or info.get("title") or info["id"])
+        if info.get("is_external") or info.get("mode") in ("external", "snippet_external") or info.get("external_type"):
+            raise ParseError(f"{name} is stored outside Slack ({info.get('external_type') or 'an external file'}): "
+                             "download it and share the file itself with me.")
         self._parser.check(name, int(info.get("size") or 0))  # raises before downloading anything
         url = info.get("url_private_download") or info.get("url_private")
         if not url:
-            raise ParseError(f"{name}: Slack gave no download link (an external or deleted file?).")
+            raise ParseError(f"{name}: Slack gave no download link (a deleted file?).")
+        parts = urlsplit(url)
+        if (parts.scheme, parts.hostname) != self._host:
+            raise ParseError(f"{name}: Slack's download link points outside its file host, so I will not send it "
+                             "my token; share the file again, or ask an admin to check SLACK_API_URL.")
         path = folder / f"{info['id']}-{safe_name(name)}"
         await self._download(url, name, path)
         # Keyed by name: a new upload of "report.pdf" replaces the previous report.pdf of this workspace.

@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from bot.streaming import split_markdown
-from bot.views import AnswerView, DocumentsView, ForgottenView, IngestView, MessageView, View
+from bot.views import AnswerView, AuditView, DocumentsView, ForgottenView, IngestView, MessageView, SharedView, View
 
 SECTION_LIMIT = 3000
 BLOCKS_PER_MESSAGE = 45  # 50 is Slack's limit; leave room for the sources, notice, footer and buttons
@@ -106,9 +106,12 @@ def view_message(view: View) -> Message:
         if not view.documents:
             text = "No documents yet. Share a file with me (mention me or DM me with it), or use `/ingest`."
             return text, [section(text)]
-        lines = [f"*{len(view.documents)} document(s)*"]
-        lines += [f"• {escape(d.source)} (`{d.doc_id[:12]}`, {d.chunks} chunks)" for d in view.documents]
+        lines = [f"*{len(view.documents)} document(s) answers here may use*"]
+        lines += [f"• {escape(line)}" for line in view.lines()]
         return lines[0], [section(piece) for piece in split_markdown("\n".join(lines), SECTION_LIMIT)][:45]
-    if isinstance(view, ForgottenView):
+    if isinstance(view, ForgottenView | SharedView):
         return view.text, [section(escape(view.text))]
+    if isinstance(view, AuditView):
+        lines = ["*Audit log (newest first)*", *(f"• {escape(line)}" for line in view.lines())]
+        return lines[0], [section(piece) for piece in split_markdown("\n".join(lines), SECTION_LIMIT)][:45]
     raise TypeError(type(view).__name__)

@@ -19,9 +19,8 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from bot.adapters.web.runtime import WebRuntime, get_runtime
 from bot.adapters.web.widgets import plain, show
 from bot.core import Conversation
+from bot.terms import Progress, SourceFile, Turn, last_turns, safe_name
 from bot.views import AnswerView, DocumentsView, ForgottenView, MessageView, View
-from ingest.names import safe_name
-from rag.models import Progress, SourceFile, Turn, last_turns
 
 PAGES = ("Ask", "Documents")
 
@@ -157,8 +156,10 @@ def sidebar(runtime: WebRuntime) -> tuple[str, Conversation, Callable[[], None]]
                                help="Each knowledge base (tenant) has its own documents; questions only see theirs.")
         st.divider()
         stats_box = st.container()
+    # Without sign-in the page is the operator's console (loopback by default) and may change any document of the
+    # knowledge base it names, as the CLI may; per-person rights come with sign-in.
     conversation = Conversation((tenant or "").strip() or settings.default_tenant, user=session_user(),
-                                platform="web")
+                                platform="web", admin=True)
 
     def draw_stats() -> None:  # last, so that it counts what this run ingested or forgot
         with stats_box:

@@ -19,8 +19,8 @@ from bot.core import BotCore
 from bot.logs import configure_logging
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings, get_settings
+from bot.terms import Embedder
 from bot.wiring import open_service
-from rag.embed import Embedder
 
 T = TypeVar("T")
 _DONE = object()
