@@ -55,6 +55,17 @@ def test_ingest_ask_json_sources_forget(cli_env: dict[str, str], tmp_path: Path)
     missing = run(["forget", "nope.md", "--tenant", "acme"], cli_env, tmp_path)
     assert missing.returncode == 1 and "No document 'nope.md'" in missing.stderr + missing.stdout
 
+    shared = run(["share", "security-policy.pdf", "acme:handbook", "--tenant", "acme"], cli_env, tmp_path)
+    assert shared.returncode == 0, shared.stderr + shared.stdout
+    assert "security-policy.pdf" not in run(["sources", "--tenant", "acme"], cli_env, tmp_path).stdout
+    moved = run(["ask", "How long must passwords be?", "--tenant", "acme:handbook", "--json"], cli_env, tmp_path)
+    assert "14 characters" in json.loads(moved.stdout)["answer"]  # copied without re-embedding, still answers
+    audit = run(["audit", "--tenant", "acme"], cli_env, tmp_path)
+    assert audit.returncode == 0, audit.stderr
+    lines = audit.stdout.splitlines()
+    assert "share · security-policy.pdf" in lines[0] and "audience acme:handbook" in lines[0]  # newest first
+    assert sum(" add · " in line for line in lines) == 7 and sum(" forget · " in line for line in lines) == 1
+
 
 def test_a_wrong_setting_names_the_variable(cli_env: dict[str, str], tmp_path: Path) -> None:
     result = run(["sources"], {**cli_env, "RESCORE": "sometimes", "OVERSAMPLE": "0"}, tmp_path)
