@@ -21,6 +21,7 @@ from typing import TypeVar
 from bot import metrics
 from bot.access import Conversation, authorize_change, check_can_add_here, may_replace, require_admin
 from bot.ratelimit import RateLimiter
+from bot.safety import safe_markdown
 from bot.views import (
     AnswerView,
     AuditView,
@@ -123,15 +124,18 @@ class BotCore:
 
     async def ask_stream(self, conversation: Conversation, question: str,
                          history: Sequence[Turn] = ()) -> AsyncIterator[str | View]:
-        """Yields raw text deltas while the LLM writes, then the final view (answer or error)."""
+        """Yields the answer written so far (made safe: no live links, images or mentions) each time the LLM adds
+        to it, then the final view (answer or error)."""
         if refused := self._refusal(conversation):
             yield refused
             return
         started = time.perf_counter()
+        written = ""
         try:
             async for event in self.service.ask_stream(question, conversation.read_scope, history):
                 if isinstance(event, AnswerDelta):
-                    yield event.text
+                    written += event.text
+                    yield safe_markdown(written)  # no source is known yet: no link is live while it streams
                 elif isinstance(event, AnswerDone):
                     view = AnswerView.of(question, event.answer)
                     metrics.observe_answer(conversation.platform, view, started)

@@ -46,12 +46,11 @@ class ThrottledEditor:
 
 
 async def follow(events: AsyncIterator[str | View], editor: ThrottledEditor) -> View:
-    """Show the text deltas of `BotCore.ask_stream` through `editor`; return the final view."""
-    partial, final = "", None
+    """Show the growing answer of `BotCore.ask_stream` through `editor`; return the final view."""
+    final = None
     async for item in events:
         if isinstance(item, str):
-            partial += item
-            await editor.update(partial)
+            await editor.update(item)
         else:
             final = item
     return final or MessageView("No answer was produced.", "error")

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.safety import neutralize_mentions, safe_markdown
 from rag.models import Answer, AuditEntry, DocumentInfo, IndexStats, IngestReport
 
 
@@ -43,9 +44,14 @@ class AnswerView:
 
     @classmethod
     def of(cls, question: str, answer: Answer) -> AnswerView:
-        sources = [SourceLine(n=s.n, name=s.source, location=s.location, score=s.score, doc_id=s.doc_id,
-                              excerpt=s.text, link=s.link) for s in answer.sources]
-        return cls(question=question, body=answer.text, sources=sources, mode=answer.mode,
+        """The view of an answer, made safe for every renderer: the body keeps only links to its own sources,
+        and no text (body, file names, locations, excerpts) can mention anyone (see `bot.safety`)."""
+        sources = [SourceLine(n=s.n, name=neutralize_mentions(s.source),
+                              location=neutralize_mentions(s.location) if s.location else None, score=s.score,
+                              doc_id=s.doc_id, excerpt=neutralize_mentions(s.text), link=s.link)
+                   for s in answer.sources]
+        body = safe_markdown(answer.text, [s.link for s in answer.sources if s.link])
+        return cls(question=question, body=body, sources=sources, mode=answer.mode,
                    timings_ms=answer.timings_ms, grounded=answer.grounded, notice=answer.warning, answer=answer)
 
 
@@ -93,7 +99,8 @@ class DocumentsView:
 
     def lines(self) -> list[str]:
         """One plain line per document: name, id, size and origin."""
-        return [f"{d.source} ({d.doc_id[:12]}, {d.chunks} chunks) · {origin_line(d)}" for d in self.documents]
+        return [neutralize_mentions(f"{d.source} ({d.doc_id[:12]}, {d.chunks} chunks) · {origin_line(d)}")
+                for d in self.documents]
 
 
 @dataclass

@@ -83,6 +83,20 @@ def test_ask_shows_a_cited_answer_with_sources_and_timings(runtime: WebRuntime) 
     assert len(at.chat_message) == 4 and not at.error
 
 
+def test_an_answer_that_obeys_a_hostile_document_shows_nothing_live(runtime: WebRuntime, fake_groq: FakeLLM) -> None:
+    from tests.test_output_safety import ATTACK, live
+
+    fake_groq.reply = ATTACK.format(link="https://wiki.example/not-a-source")
+    at = app()
+    at.chat_input[0].set_value("How long must passwords be?").run()
+    assert not at.exception
+    shown = [m.value for m in at.chat_message[1].markdown]
+    assert any("Reset your SSO" in text for text in shown)  # the control: the answer was shown
+    for text in shown:
+        assert live(text + " ") == [], text
+        assert "](https://wiki.example" not in text  # not a retrieved source: not a link either
+
+
 def test_upload_ingests_into_the_chosen_knowledge_base(runtime: WebRuntime) -> None:
     at = app()
     at.sidebar.text_input[0].set_value("team-b").run()

@@ -29,13 +29,11 @@ async def _read_line() -> str | None:
 
 async def answer_streaming(core: BotCore, conversation: Conversation, question: str, history: list[Turn],
                            console: Console) -> View:
-    text = ""
     final: View = MessageView("No answer was produced.", "error")
     with Live(Markdown(""), console=console, refresh_per_second=8, transient=False) as live:
         async for item in core.ask_stream(conversation, question, history):
             if isinstance(item, str):
-                text += item
-                live.update(Markdown(text))
+                live.update(Markdown(item))
             else:
                 final = item
                 live.update(render(item))

@@ -99,7 +99,7 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"bitrag:vo
         known = await asyncio.to_thread(feedback.vote, self.answer_id, str(interaction.user.id),
                                         1 if self.vote == "up" else -1)
         await interaction.response.send_message("Thanks for the feedback!" if known else
-                                                "That answer is too old to rate.", ephemeral=True)
+                                                "That answer is too old to rate.", ephemeral=True, suppress_embeds=True)
 
 
 def vote_view(answer_id: str) -> discord.ui.View:
@@ -210,7 +210,7 @@ class BitragDiscord(discord.Client):
         async def post(job: Job, view: View) -> None:
             channel_id = int(job.reply["channel"])
             channel = self.get_channel(channel_id) or await self.fetch_channel(channel_id)
-            await channel.send(view_text(view))  # type: ignore[union-attr]
+            await channel.send(view_text(view), suppress_embeds=True)  # type: ignore[union-attr]
 
         return await resume(self.core, self.jobs, "discord", post)
 
@@ -256,7 +256,7 @@ class BitragDiscord(discord.Client):
                 if not text:
                     return
             if not text:
-                await message.reply(DISCORD_HELP, mention_author=False)
+                await message.reply(DISCORD_HELP, mention_author=False, suppress_embeds=True)
                 return
             history = await self._history(message, thread if in_our_thread else None,
                                           reference if replied else None)
@@ -268,14 +268,14 @@ class BitragDiscord(discord.Client):
 
     async def _tell(self, message: discord.Message, text: str) -> None:
         try:
-            await message.channel.send(text)
+            await message.channel.send(text, suppress_embeds=True)
         except discord.HTTPException:
             log.warning("Could not tell the user either")
 
     async def _ingest_from_message(self, message: discord.Message, conversation: Conversation,
                                    urls: list[str]) -> None:
         if not await self.may_add(conversation, message.author, message.guild):
-            await message.reply(self.refusal(), mention_author=False)
+            await message.reply(self.refusal(), mention_author=False, suppress_embeds=True)
             return
         names = [a.filename for a in message.attachments] + urls
         status = await message.reply(f"📥 Ingesting {', '.join(names)}…", mention_author=False,
@@ -334,10 +334,13 @@ class BitragDiscord(discord.Client):
         @tree.command(name="ask", description="Ask a question about the documents readable here")
         @app_commands.describe(question="What do you want to know?")
         async def ask(interaction: discord.Interaction, question: str) -> None:
-            await interaction.response.defer(thinking=True)
+            # A message at once (Discord's 3-second rule) that carries SUPPRESS_EMBEDS, kept through every edit;
+            # webhook edits cannot set that flag themselves.
+            await interaction.response.send_message("🔎 Searching…", suppress_embeds=True)
             try:
                 await self.stream_answer(here(interaction), question, [], interaction.edit_original_response,
-                                         lambda page, view: interaction.followup.send(page, view=view))
+                                         lambda page, view: interaction.followup.send(page, view=view,
+                                                                                      suppress_embeds=True))
             except Exception as exc:
                 await interaction.edit_original_response(content=f"⚠️ {failure(exc).text}")
 
@@ -347,23 +350,24 @@ class BitragDiscord(discord.Client):
                          url: str | None = None) -> None:
             conversation = here(interaction)
             if not await self.may_add(conversation, interaction.user, interaction.guild):
-                await interaction.response.send_message(self.refusal(), ephemeral=True)
+                await interaction.response.send_message(self.refusal(), ephemeral=True, suppress_embeds=True)
                 return
             attachments = [a for a in (file, file2, file3) if a is not None]
             urls = [url.strip()] if url and url.strip() else []
             if not attachments and not urls:
-                await interaction.response.send_message("Attach a file or give a `url`.", ephemeral=True)
+                await interaction.response.send_message("Attach a file or give a `url`.", ephemeral=True,
+                                                        suppress_embeds=True)
                 return
-            await interaction.response.defer(thinking=True)
-            status = await interaction.edit_original_response(
-                content=f"📥 Ingesting {', '.join([a.filename for a in attachments] + urls)}…")
+            await interaction.response.send_message(
+                f"📥 Ingesting {', '.join([a.filename for a in attachments] + urls)}…", suppress_embeds=True)
+            status = await interaction.original_response()
             await self.ingest_attachments(conversation, attachments, interaction.edit_original_response,
                                           status.jump_url, urls)
 
         @tree.command(name="sources", description="List the documents answers here may use")
         async def sources(interaction: discord.Interaction) -> None:
             await interaction.response.send_message(view_text(await self.core.sources(here(interaction))),
-                                                    ephemeral=True)
+                                                    ephemeral=True, suppress_embeds=True)
 
         @tree.command(name="forget", description="Remove a document you added (admins: any)")
         @app_commands.describe(document="File name or id, as listed by /sources")
@@ -386,14 +390,14 @@ class BitragDiscord(discord.Client):
             conversation = here(interaction)
             view = (await self.core.audit(conversation, conversation.space) if conversation.space
                     else MessageView("The audit log is per server: run /audit in a server channel.", "error"))
-            await interaction.response.send_message(view_text(view), ephemeral=True)
+            await interaction.response.send_message(view_text(view), ephemeral=True, suppress_embeds=True)
 
         @tree.command(name="help", description="What bitrag can do")
         async def help_command(interaction: discord.Interaction) -> None:
-            await interaction.response.send_message(DISCORD_HELP, ephemeral=True)
+            await interaction.response.send_message(DISCORD_HELP, ephemeral=True, suppress_embeds=True)
 
     async def respond(self, interaction: discord.Interaction, conversation: Conversation, view: View) -> None:
         """A change is announced in the channel only when everyone there may read the document; anything else
         (refusals, errors, changes to documents of a narrower audience) goes to the user alone."""
         announce = isinstance(view, ForgottenView | SharedView) and view.document.audience in conversation.read_scope
-        await interaction.response.send_message(view_text(view), ephemeral=not announce)
+        await interaction.response.send_message(view_text(view), ephemeral=not announce, suppress_embeds=True)

@@ -41,8 +41,11 @@ def to_mrkdwn(markdown: str) -> str:
     return "".join(out)
 
 
-def section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+def section(text: str, verbatim: bool = False) -> dict[str, Any]:
+    """`verbatim`: for model text — Slack then links nothing by itself (URLs, channel names, mentions); only the
+    explicit `<url|label>` links `to_mrkdwn` made from a source's own URL stay links."""
+    text_object = {"type": "mrkdwn", "text": text, **({"verbatim": True} if verbatim else {})}
+    return {"type": "section", "text": text_object}
 
 
 def context(text: str) -> dict[str, Any]:
@@ -68,7 +71,7 @@ def feedback_buttons(answer_id: str) -> dict[str, Any]:
 def answer_messages(view: AnswerView, header: str | None = None, answer_id: str | None = None) -> list[Message]:
     """The answer as one or more messages; sources, footer and vote buttons go on the last one."""
     blocks = [section(header)] if header else []
-    blocks += [section(piece) for piece in split_markdown(to_mrkdwn(view.body), SECTION_LIMIT)]
+    blocks += [section(piece, verbatim=True) for piece in split_markdown(to_mrkdwn(view.body), SECTION_LIMIT)]
     tail: list[dict[str, Any]] = []
     if view.notice:
         tail.append(context(f":warning: {escape(view.notice)}"))
@@ -79,13 +82,13 @@ def answer_messages(view: AnswerView, header: str | None = None, answer_id: str 
         tail.append(feedback_buttons(answer_id))
     pages = [blocks[i:i + BLOCKS_PER_MESSAGE] for i in range(0, len(blocks), BLOCKS_PER_MESSAGE)] or [[]]
     pages[-1] += tail
-    fallback = view.body[:3900]
+    fallback = escape(view.body[:3900])  # the fallback `text` is mrkdwn too: nothing in it may link or mention
     return [(fallback if i == 0 else "(continued)", page) for i, page in enumerate(pages)]
 
 
 def streaming_message(header: str | None, partial: str) -> Message:
     text = to_mrkdwn(partial)[-SECTION_LIMIT + 10:] + " …"
-    return partial[:3900] or "…", ([section(header)] if header else []) + [section(text)]
+    return escape(partial[:3900]) or "…", ([section(header)] if header else []) + [section(text, verbatim=True)]
 
 
 def view_message(view: View) -> Message:

@@ -57,11 +57,10 @@ def ask_page(runtime: WebRuntime, conversation: Conversation) -> None:
         st.markdown(question)
     with st.chat_message("assistant"):
         writing = st.empty()
-        text, final = "", None
+        final = None
         for item in runtime.iterate(runtime.core.ask_stream(conversation, question, history)):
             if isinstance(item, str):
-                text += item
-                writing.markdown(text + " ▌")
+                writing.markdown(item + " ▌")
             else:
                 final = item
         writing.empty()
