@@ -1,4 +1,4 @@
-"""The `bitrag` command line: ingest, ask, sources, forget, share, audit, eval, serve, run, chat, doctor."""
+"""The `bitrag` command line: ingest, ask, sources, forget, share, audit, insights, eval, serve, run, chat, doctor."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.core import BotCore, Conversation
+from bot.feedback import FeedbackStore
 from bot.logs import configure_logging
 from bot.ratelimit import RateLimiter
 from bot.render import print_view
@@ -61,10 +62,12 @@ def _run(work: Callable[[BotCore, Settings], Awaitable[T]]) -> T:
 
     async def main() -> T:
         service = await open_service(settings)
+        feedback = FeedbackStore(settings.feedback_url, settings.feedback_retention_days)
         try:
             limiter = RateLimiter(settings.rate_limit_user_per_min, settings.rate_limit_tenant_per_min)
-            return await work(BotCore(service, limiter), settings)
+            return await work(BotCore(service, limiter, feedback), settings)
         finally:
+            feedback.close()
             await service.close()
 
     try:
@@ -167,6 +170,17 @@ def audit(tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="Onl
         raise typer.Exit(1)
 
 
+@app.command()
+def insights(tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="Only this workspace, server or "
+                                                        "knowledge base (and its conversations)")] = None) -> None:
+    """What to document next: questions answered "I don't know", 👎 answers and their sources, the most asked
+    topics (from the stored answers, FEEDBACK_URL)."""
+    view = _run(lambda core, s: core.insights(operator(None, s), tenant))
+    print_view(console, view)
+    if isinstance(view, MessageView) and view.level == "error":
+        raise typer.Exit(1)
+
+
 @app.command("eval")
 def evaluate_command(dataset: Annotated[Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/")],
                      as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
@@ -258,25 +272,15 @@ async def _with_metrics(settings: Settings, serving: Awaitable[None]) -> None:
 async def _serve_discord(core: BotCore, settings: Settings) -> None:
     from bot.adapters.discord.bot import BitragDiscord
     from bot.adapters.discord.serve import serve as serve_discord
-    from bot.feedback import FeedbackStore
 
-    feedback = FeedbackStore(settings.feedback_url)
-    try:
-        await serve_discord(BitragDiscord(core, settings, feedback))
-    finally:
-        feedback.close()
+    await serve_discord(BitragDiscord(core, settings, core.feedback))
 
 
 async def _serve_slack(core: BotCore, settings: Settings, port: int) -> None:
     from bot.adapters.slack.app import SlackAdapter
     from bot.adapters.slack.serve import serve as serve_slack
-    from bot.feedback import FeedbackStore
 
-    feedback = FeedbackStore(settings.feedback_url)
-    try:
-        await serve_slack(SlackAdapter(core, settings, feedback), port)
-    finally:
-        feedback.close()
+    await serve_slack(SlackAdapter(core, settings, core.feedback), port)
 
 
 @app.command()

@@ -7,6 +7,7 @@ reference the user can quote.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import shlex
@@ -19,7 +20,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from bot import metrics
-from bot.access import Conversation, authorize_change, check_can_add_here, may_replace, require_admin
+from bot.access import Conversation, Kind, authorize_change, check_can_add_here, may_replace, require_admin
+from bot.feedback import FeedbackStore
 from bot.ratelimit import RateLimiter
 from bot.safety import safe_markdown
 from bot.views import (
@@ -28,6 +30,7 @@ from bot.views import (
     DocumentsView,
     ForgottenView,
     IngestView,
+    InsightsView,
     MessageView,
     SharedView,
     StatsView,
@@ -95,9 +98,11 @@ def failure(exc: BaseException) -> MessageView:
 
 
 class BotCore:
-    def __init__(self, service: RagService, limiter: RateLimiter | None = None) -> None:
+    def __init__(self, service: RagService, limiter: RateLimiter | None = None,
+                 feedback: FeedbackStore | None = None) -> None:
         self.service = service
         self.limiter = limiter
+        self.feedback = feedback  # stored answers and votes: purged with the documents they quote
         settings = service.settings
         self.fetcher = UrlFetcher(int(settings.max_file_mb * 2**20), settings.url_timeout_s,
                                   AddressPolicy.parse(settings.url_allow_private))
@@ -194,8 +199,11 @@ class BotCore:
         if not reference.strip():
             return MessageView("Say which document to forget: forget <name or id> (see sources).", "error")
         try:
-            return ForgottenView(await self.service.forget(conversation.read_scope, reference, conversation.origin,
-                                                           authorize_change(conversation)))
+            document = await self.service.forget(conversation.read_scope, reference, conversation.origin,
+                                                 authorize_change(conversation))
+            if self.feedback is not None:  # stored answers quote it: they go too
+                await asyncio.to_thread(self.feedback.forget_document, document.doc_id)
+            return ForgottenView(document)
         except Exception as exc:
             return failure(exc)
 
@@ -206,6 +214,19 @@ class BotCore:
             document = await self.service.share(conversation.read_scope, reference, audience, conversation.origin,
                                                 authorize_change(conversation))
             return SharedView(document)
+        except Exception as exc:
+            return failure(exc)
+
+    async def insights(self, conversation: Conversation, space: str | None = None) -> View:
+        """The knowledge gaps (admins only), from the stored answers the viewer may read in full. The local
+        operator (CLI, web UI without sign-in) reads every answer, optionally of one `space`."""
+        try:
+            require_admin(conversation, "see the knowledge-gap report")
+            if self.feedback is None:
+                raise BitragError("No answers are stored here (FEEDBACK_URL is not in use by this process).")
+            readable = None if conversation.kind == Kind.LOCAL and conversation.space is None else \
+                conversation.read_scope
+            return InsightsView(await asyncio.to_thread(self.feedback.insights, readable, space))
         except Exception as exc:
             return failure(exc)
 

@@ -1,19 +1,26 @@
 """Answers and the 👍/👎 votes on them, kept for evaluation (SQLite or PostgreSQL, like the document registry).
 
 Every answer posted to a chat platform is recorded with its question and sources under a short id that the vote
-buttons carry, so a vote can always be joined with what was voted on.
+buttons carry, so a vote can always be joined with what was voted on. Stored answers quote documents, so they
+follow them: forgetting a document removes the answers that cited it, and answers older than
+FEEDBACK_RETENTION_DAYS are removed. What is kept feeds the admins' knowledge-gap report (`insights`): questions
+answered "I don't know", 👎 answers with their sources, the most asked topics — each only from answers whose whole
+read scope the viewer may read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import uuid
+from collections import Counter
+from collections.abc import Collection
 from typing import Literal
 
 from bot.access import Conversation
-from bot.views import AnswerView
+from bot.views import AnswerView, Insights
 from rag.database import Database
 
 SCHEMA = """
@@ -29,11 +36,20 @@ CREATE TABLE IF NOT EXISTS votes (
 """
 
 
+STOPWORDS = frozenset("""a an and are as at be by can do does for from how i if in is it me my of on or our should
+the their there this to was we what when where which who why will with you your about any into get have has than
+that them then they tell us""".split())
+EXPIRE_EVERY_S = 3600
+
+
 class FeedbackStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, retention_days: int = 0) -> None:
         self._db = Database(url)
         self._db.create(SCHEMA)
-        self._db.add_columns("answers", {"scope": "TEXT"})  # stores written before answers recorded their scope
+        # Stores written before answers recorded their scope and whether they were grounded.
+        self._db.add_columns("answers", {"scope": "TEXT", "grounded": "INTEGER"})
+        self.retention_days = retention_days
+        self._expired_at = 0.0
 
     async def record(self, view: AnswerView, conversation: Conversation) -> str:
         """Store an answer posted in `conversation` (off the event loop); returns the id its vote buttons carry."""
@@ -45,11 +61,60 @@ class FeedbackStore:
                    for s in view.sources]
         # The scope is what the answer could read, so a later review shows it only to those who may read all of it.
         self._db.execute('INSERT INTO answers (id, platform, tenant, channel, "user", question, answer, sources, '
-                         "mode, created_at, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         "mode, created_at, scope, grounded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          (answer_id, conversation.platform, conversation.tenant, conversation.channel,
                           conversation.user, view.question, view.body, json.dumps(sources), view.mode, time.time(),
-                          json.dumps(conversation.read_scope)))
+                          json.dumps(conversation.read_scope), int(view.grounded)))
+        if time.time() - self._expired_at > EXPIRE_EVERY_S:
+            self.expire()
         return answer_id
+
+    def expire(self, now: float | None = None) -> int:
+        """Remove answers (and their votes) older than the retention period; returns how many."""
+        self._expired_at = time.time()
+        if self.retention_days <= 0:
+            return 0
+        cutoff = (now or time.time()) - self.retention_days * 86400
+        return self._delete("created_at < ?", (cutoff,))
+
+    def forget_document(self, doc_id: str) -> int:
+        """Remove the stored answers that cited a document (its text lives on in them); returns how many."""
+        if not re.fullmatch(r"[0-9a-f]{6,64}", doc_id):
+            raise ValueError(f"not a document id: {doc_id!r}")
+        return self._delete("sources LIKE ?", (f'%"doc_id": "{doc_id}"%',))
+
+    def _delete(self, where: str, params: tuple) -> int:
+        with self._db.transaction() as db:
+            ids = [row[0] for row in db.execute(f"SELECT id FROM answers WHERE {where}", params)]
+            db.executemany("DELETE FROM votes WHERE answer_id = ?", [(i,) for i in ids])
+            db.executemany("DELETE FROM answers WHERE id = ?", [(i,) for i in ids])
+        return len(ids)
+
+    def insights(self, readable: Collection[str] | None = None, space: str | None = None,
+                 limit: int = 10) -> Insights:
+        """The knowledge-gap report over the answers whose whole read scope is in `readable` (None: no limit)
+        and, with `space`, in that workspace, server or knowledge base (its own key or `space:…`)."""
+        rows = self._db.execute("SELECT a.id, a.question, a.answer, a.sources, a.tenant, a.scope, a.grounded, "
+                                "COALESCE(SUM(CASE WHEN v.vote < 0 THEN 1 ELSE 0 END), 0) FROM answers a "
+                                "LEFT JOIN votes v ON v.answer_id = a.id GROUP BY a.id, a.question, a.answer, "
+                                "a.sources, a.tenant, a.scope, a.grounded, a.created_at ORDER BY a.created_at DESC")
+        report, unanswered, words = Insights(), Counter(), Counter()
+        for _, question, answer, sources, tenant, scope, grounded, downvotes in rows:
+            keys = json.loads(scope) if scope else [tenant]
+            if readable is not None and not set(keys) <= set(readable):
+                continue
+            if space is not None and not all(k == space or k.startswith(f"{space}:") for k in keys):
+                continue
+            report.answers += 1
+            words.update(w for w in re.findall(r"[a-z][a-z0-9-]{2,}", question.lower()) if w not in STOPWORDS)
+            if grounded == 0:
+                unanswered[" ".join(question.split())] += 1
+            if downvotes and len(report.downvoted) < limit:
+                cited = [s["source"] for s in json.loads(sources)]
+                report.downvoted.append((question, answer, cited))
+        report.unanswered = unanswered.most_common(limit)
+        report.topics = words.most_common(limit)
+        return report
 
     def vote(self, answer_id: str, user: str, vote: Literal[1, -1]) -> bool:
         """Record (or change) a user's vote; False when the answer is unknown."""

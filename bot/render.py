@@ -15,6 +15,7 @@ from bot.views import (
     DocumentsView,
     ForgottenView,
     IngestView,
+    InsightsView,
     MessageView,
     SharedView,
     StatsView,
@@ -61,6 +62,11 @@ def render(view: View) -> RenderableType:
         return table
     if isinstance(view, ForgottenView | SharedView):
         return Text(view.text)
+    if isinstance(view, InsightsView):
+        parts = []
+        for title, lines in view.sections():
+            parts += [Text(title, style="bold"), *(Text(f"  {line}") for line in lines)]
+        return Group(*parts)
     if isinstance(view, AuditView):
         return Text("\n".join(view.lines()))
     if isinstance(view, StatsView):

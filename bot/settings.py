@@ -15,6 +15,7 @@ class Settings(RagSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_format: Literal["text", "json"] = "text"
     feedback_url: str = "sqlite:///./data/feedback.sqlite3"
+    feedback_retention_days: int = Field(default=180, ge=0)  # stored answers and votes older than this go; 0 = keep
     uploads_dir: Path = Path("./data/uploads")  # files of chat uploads until ingested, and the job records
     stream_interval_s: float = Field(default=1.0, ge=0.2, le=10)
     metrics_port: int = Field(default=9464, ge=0, le=65535)  # /metrics and /healthz beside the chat adapters

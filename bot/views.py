@@ -135,6 +135,32 @@ class AuditView:
 
 
 @dataclass
+class Insights:
+    """What to document next: plain data for every surface."""
+
+    unanswered: list[tuple[str, int]] = field(default_factory=list)  # "I don't know" questions, most frequent first
+    downvoted: list[tuple[str, str, list[str]]] = field(default_factory=list)  # question, answer, cited sources
+    topics: list[tuple[str, int]] = field(default_factory=list)  # words most asked about
+    answers: int = 0  # how many stored answers the report covers
+
+
+@dataclass
+class InsightsView:
+    insights: Insights
+
+    def sections(self) -> list[tuple[str, list[str]]]:
+        """(title, lines) for every surface; model and user text made inert (no links, images or mentions)."""
+        i = self.insights
+        return [
+            (f"Questions answered \"I don't know\" ({i.answers} answers reviewed)",
+             [neutralize_mentions(f"{q} ×{n}") for q, n in i.unanswered] or ["none"]),
+            ("Answers voted 👎", [safe_markdown(f"{q} → {a[:200]} (cited: {', '.join(c) or 'nothing'})")
+                                 for q, a, c in i.downvoted] or ["none"]),
+            ("Most asked about", [", ".join(f"{w} ({n})" for w, n in i.topics) or "nothing yet"]),
+        ]
+
+
+@dataclass
 class StatsView:
     stats: IndexStats
 
@@ -160,4 +186,5 @@ def human_bytes(size: int) -> str:
     raise AssertionError("unreachable")
 
 
-View = AnswerView | MessageView | IngestView | DocumentsView | ForgottenView | SharedView | AuditView | StatsView
+View = (AnswerView | MessageView | IngestView | DocumentsView | ForgottenView | SharedView | AuditView | InsightsView
+        | StatsView)

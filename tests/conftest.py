@@ -40,6 +40,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     def build(**overrides: object) -> Settings:
         values: dict[str, object] = {"milvus_uri": str(tmp_path / "milvus.db"),
                                      "registry_url": f"sqlite:///{tmp_path / 'registry.sqlite3'}", "llm": "extractive",
+                                     "feedback_url": f"sqlite:///{tmp_path / 'feedback.sqlite3'}",
                                      "uploads_dir": tmp_path / "uploads"}
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -20,9 +20,9 @@ from bot.adapters.web.runtime import WebRuntime, get_runtime
 from bot.adapters.web.widgets import plain, show
 from bot.core import Conversation
 from bot.terms import Progress, SourceFile, Turn, last_turns, safe_name
-from bot.views import AnswerView, DocumentsView, ForgottenView, MessageView, View
+from bot.views import AnswerView, DocumentsView, ForgottenView, InsightsView, MessageView, View
 
-PAGES = ("Ask", "Documents")
+PAGES = ("Ask", "Documents", "Insights")
 
 
 def session_user() -> str:
@@ -145,6 +145,18 @@ def documents_page(runtime: WebRuntime, conversation: Conversation) -> None:
                       args=(runtime, conversation, document.doc_id))
 
 
+def insights_page(runtime: WebRuntime, conversation: Conversation) -> None:
+    """Admins only: what to document next, from the answers this knowledge base gave."""
+    st.header("Insights")
+    view = runtime.call(runtime.core.insights(conversation, conversation.tenant))
+    if not isinstance(view, InsightsView):
+        show(view)
+        return
+    for title, lines in view.sections():
+        st.subheader(title)
+        st.text("\n".join(f"• {line}" for line in lines))  # plain text: nothing in a question or answer renders
+
+
 def sidebar(runtime: WebRuntime) -> tuple[str, Conversation, Callable[[], None]]:
     settings = runtime.settings
     with st.sidebar:
@@ -174,6 +186,8 @@ def main() -> None:
     page, conversation, draw_stats = sidebar(runtime)
     if page == "Documents":
         documents_page(runtime, conversation)
+    elif page == "Insights":
+        insights_page(runtime, conversation)
     else:
         ask_page(runtime, conversation)
     draw_stats()

@@ -16,6 +16,7 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from bot.core import BotCore
+from bot.feedback import FeedbackStore
 from bot.logs import configure_logging
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings, get_settings
@@ -38,7 +39,7 @@ class WebRuntime:
             self._stop_loop()
             raise
         limiter = RateLimiter(settings.rate_limit_user_per_min, settings.rate_limit_tenant_per_min)
-        self.core = BotCore(service, limiter)
+        self.core = BotCore(service, limiter, FeedbackStore(settings.feedback_url, settings.feedback_retention_days))
 
     def submit(self, work: Awaitable[T]) -> Future[T]:
         return asyncio.run_coroutine_threadsafe(_awaited(work), self.loop)
@@ -83,6 +84,8 @@ class WebRuntime:
         try:
             self.call(self.core.service.close(), timeout=60)
         finally:
+            if self.core.feedback is not None:
+                self.core.feedback.close()
             self._stop_loop()
 
     def _stop_loop(self) -> None:
