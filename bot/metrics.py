@@ -48,7 +48,7 @@ def observe_ingest(view: View) -> None:
             FILES.labels(result.status).inc()
 
 
-async def start_metrics_server(port: int, host: str = "0.0.0.0") -> tuple[web.AppRunner, int]:
+async def start_metrics_server(port: int, host: str = "127.0.0.1") -> tuple[web.AppRunner, int]:
     """Serve /metrics and /healthz; returns the runner and the bound port (0 picks one)."""
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})

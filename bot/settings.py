@@ -21,8 +21,21 @@ class Settings(RagSettings):
     metrics_port: int = Field(default=9464, ge=0, le=65535)  # /metrics and /healthz beside the chat adapters
     rate_limit_user_per_min: int = Field(default=20, ge=0)  # questions per person per minute; 0 = no limit
     rate_limit_tenant_per_min: int = Field(default=300, ge=0)  # per workspace / server / knowledge base
-    web_address: str = "127.0.0.1"  # the web UI; 0.0.0.0 in a container
+    web_address: str = "127.0.0.1"  # the web UI; beyond loopback only with sign-in (WEB_AUTH)
     web_port: int = Field(default=8501, ge=1, le=65535)
+    metrics_address: str = "127.0.0.1"  # /metrics and /healthz; 0.0.0.0 only for a scraper outside the host
+
+    # Web UI sign-in (OpenID Connect through Streamlit's st.login): "slack" (Sign in with Slack: the person's
+    # workspace and user id decide what they read, as in chat) or "oidc" (a company IdP: one knowledge base).
+    web_auth: Literal["none", "slack", "oidc"] = "none"
+    web_auth_metadata_url: str | None = None  # the IdP's /.well-known/openid-configuration (Slack's by default)
+    web_auth_client_id: str | None = None
+    web_auth_client_secret: SecretStr | None = None
+    web_auth_cookie_secret: SecretStr | None = None  # signs the session cookie: 32+ random characters
+    web_auth_redirect_url: str | None = None  # https://bitrag.example.com/oauth2callback, registered at the IdP
+    web_tenant: str = Field(default="local", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")  # oidc: the KB
+    web_allowed_email_domains: str = ""  # oidc: comma-separated; empty = any verified email of the IdP
+    web_admins: str = ""  # user ids or emails that may switch knowledge base and see insights
 
     # Slack
     slack_bot_token: SecretStr | None = None

@@ -55,7 +55,7 @@ def test_the_images_command_runs_outside_docker(tmp_path: Path) -> None:
     command = json.loads(instruction("ENTRYPOINT")[0]) + json.loads(instruction("CMD")[0])
     assert command == ["bitrag", "run"]
     image_env = dict(re.findall(r"(\w+)=(\S+)", " ".join(e.replace("\\\n", " ") for e in instruction("ENV"))))
-    assert image_env["WEB_ADDRESS"] == "0.0.0.0"
+    assert "WEB_ADDRESS" not in image_env  # loopback: the web UI leaves the container only with sign-in
     web_port, metrics_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("SLACK_", "DISCORD_", "GROQ_"))}
     env.update({k: v.replace("/data", str(tmp_path)) for k, v in image_env.items()
@@ -106,6 +106,25 @@ def test_compose_stack_waits_for_a_healthy_milvus_and_keeps_its_data() -> None:
     bitrag = services["bitrag"]
     assert bitrag["depends_on"] == {"milvus": {"condition": "service_healthy"}}
     assert bitrag["environment"]["MILVUS_URI"] == "http://milvus:19530" and "profiles" not in bitrag
-    assert "8501:8501" in bitrag["ports"] and bitrag["env_file"] == [{"path": ".env", "required": False}]
+    assert "${WEB_PUBLISH:-127.0.0.1:8501}:8501" in bitrag["ports"]  # this host only, unless sign-in is set up
+    assert bitrag["env_file"] == [{"path": ".env", "required": False}]
     assert bitrag["volumes"] == ["bitrag-data:/data"] and bitrag["build"] == "."
     assert bitrag["command"] == json.loads(instruction("CMD")[0])
+
+
+def test_compose_is_closed_by_default() -> None:
+    """No Milvus, etcd or MinIO port on the host; Milvus with authorization on and a password from .env that
+    bitrag uses; nothing else of bitrag's published beyond this host but Slack's signed HTTP endpoint."""
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    for name in ("etcd", "minio", "milvus"):
+        assert "ports" not in services[name], name
+    security = yaml.safe_load(compose["configs"]["milvus-security"]["content"])["common"]["security"]
+    assert security["authorizationEnabled"] is True
+    assert "${MILVUS_ROOT_PASSWORD:?" in security["defaultRootPassword"]
+    assert services["milvus"]["configs"] == [{"source": "milvus-security", "target": "/milvus/configs/user.yaml"}]
+    assert services["bitrag"]["environment"]["MILVUS_TOKEN"].startswith("root:${MILVUS_ROOT_PASSWORD:?")
+    published = [p for p in services["bitrag"]["ports"] if not p.startswith("${WEB_PUBLISH:-127.0.0.1:")]
+    assert published == ["3000:3000"]  # metrics (9464) are not published

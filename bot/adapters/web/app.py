@@ -9,24 +9,25 @@ every interaction; what must survive lives in `st.session_state` (the conversati
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from bot.adapters.web.runtime import WebRuntime, get_runtime
+from bot.adapters.web.signin import signed_in_conversation
 from bot.adapters.web.widgets import plain, show
 from bot.core import Conversation
-from bot.terms import Progress, SourceFile, Turn, last_turns, safe_name
+from bot.jobs import ingest_upload
+from bot.terms import FileResult, NotAllowedError, Progress, SourceFile, Turn, last_turns, safe_name
 from bot.views import AnswerView, DocumentsView, ForgottenView, InsightsView, MessageView, View
 
 PAGES = ("Ask", "Documents", "Insights")
 
 
 def session_user() -> str:
-    """Who asks, for rate limits: the browser session (the web UI has no login of its own)."""
+    """Who asks without sign-in, for rate limits: the browser session."""
     ctx = get_script_run_ctx()
     return f"web:{ctx.session_id}" if ctx else "web"
 
@@ -85,19 +86,19 @@ def with_progress_bar(runtime: WebRuntime, count: int, work: Callable[[Progress]
 
 
 def ingest_uploads(runtime: WebRuntime, conversation: Conversation, uploads: list) -> View:
-    """Write the browser's files to the uploads folder, ingest them, remove the copies."""
-    folder = runtime.settings.uploads_dir / "web" / uuid.uuid4().hex
-    folder.mkdir(parents=True, exist_ok=True)
-    files = []
-    for upload in uploads:
-        name = safe_name(upload.name)
-        path = folder / name
-        path.write_bytes(upload.getbuffer())
-        files.append(SourceFile(path=path, name=name, key=f"web:{name}"))
-    try:
-        return with_progress_bar(runtime, len(files), lambda report: runtime.core.ingest(conversation, files, report))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    """The browser's files as one durable upload job (like a chat upload): recorded, written into the job's folder,
+    ingested for the signed-in person with the same replace rule as chat, then dropped."""
+    contents = [(safe_name(upload.name), bytes(upload.getbuffer())) for upload in uploads]
+
+    async def fetch(folder: Path) -> tuple[list[SourceFile], list[FileResult]]:
+        files = []
+        for name, data in contents:
+            (folder / name).write_bytes(data)
+            files.append(SourceFile(path=folder / name, name=name, key=f"web:{name}"))
+        return files, []
+
+    return with_progress_bar(runtime, len(contents), lambda report: ingest_upload(
+        runtime.core, runtime.jobs, conversation, [name for name, _ in contents], {"surface": "web"}, fetch, report))
 
 
 def forget(runtime: WebRuntime, conversation: Conversation, doc_id: str) -> None:
@@ -148,7 +149,7 @@ def documents_page(runtime: WebRuntime, conversation: Conversation) -> None:
 def insights_page(runtime: WebRuntime, conversation: Conversation) -> None:
     """Admins only: what to document next, from the answers this knowledge base gave."""
     st.header("Insights")
-    view = runtime.call(runtime.core.insights(conversation, conversation.tenant))
+    view = runtime.call(runtime.core.insights(conversation, conversation.space or conversation.tenant))
     if not isinstance(view, InsightsView):
         show(view)
         return
@@ -157,20 +158,52 @@ def insights_page(runtime: WebRuntime, conversation: Conversation) -> None:
         st.text("\n".join(f"• {line}" for line in lines))  # plain text: nothing in a question or answer renders
 
 
-def sidebar(runtime: WebRuntime) -> tuple[str, Conversation, Callable[[], None]]:
+def signed_in(runtime: WebRuntime) -> Conversation | None:
+    """The signed-in person's conversation; None without sign-in (WEB_AUTH=none: the operator's console, which
+    only listens on loopback). Signed out, the page shows the sign-in button and nothing else."""
+    settings = runtime.settings
+    if settings.web_auth == "none":
+        return None
+    if not st.user.is_logged_in:
+        st.title("bitrag")
+        st.write("Sign in to ask questions about your team's documents.")
+        st.button("Sign in with Slack" if settings.web_auth == "slack" else "Sign in", type="primary",
+                  on_click=st.login)
+        st.stop()
+    try:
+        return signed_in_conversation(settings, st.user.to_dict())
+    except NotAllowedError as exc:
+        st.error(str(exc))
+        st.button("Sign out", on_click=st.logout)
+        st.stop()
+    raise AssertionError("unreachable")
+
+
+def sidebar(runtime: WebRuntime, person: Conversation | None) -> tuple[str, Conversation, Callable[[], None]]:
     settings = runtime.settings
     with st.sidebar:
         st.title("bitrag")
         st.caption("Answers from your team's documents, with citations, on a 1-bit vector index.")
-        page = st.radio("Page", PAGES, key="page")
-        tenant = st.text_input("Knowledge base", value=settings.default_tenant, key="tenant",
-                               help="Each knowledge base (tenant) has its own documents; questions only see theirs.")
+        page = st.radio("Page", PAGES if person is None or person.admin else PAGES[:2], key="page")
+        if person is None or person.admin:  # the operator, or an admin: may choose the knowledge base
+            tenant = st.text_input("Knowledge base", value=person.tenant if person else settings.default_tenant,
+                                   key="tenant", help="Each knowledge base (tenant) has its own documents; "
+                                                      "questions only see theirs.")
+        if person is not None:
+            st.caption(f"Signed in as {person.user}")
+            st.button("Sign out", on_click=st.logout)
         st.divider()
         stats_box = st.container()
-    # Without sign-in the page is the operator's console (loopback by default) and may change any document of the
-    # knowledge base it names, as the CLI may; per-person rights come with sign-in.
-    conversation = Conversation((tenant or "").strip() or settings.default_tenant, user=session_user(),
-                                platform="web", admin=True)
+    if person is None:
+        # Without sign-in the page is the operator's console (loopback only) and may change any document of the
+        # knowledge base it names, as the CLI may.
+        conversation = Conversation((tenant or "").strip() or settings.default_tenant, user=session_user(),
+                                    platform="web", admin=True)
+    elif person.admin and (tenant or "").strip() and tenant.strip() != person.tenant:
+        conversation = Conversation(tenant.strip(), user=person.user, platform=person.platform, admin=True,
+                                    space=tenant.strip())
+    else:
+        conversation = person  # the knowledge base is never a free text field for a signed-in member
 
     def draw_stats() -> None:  # last, so that it counts what this run ingested or forgot
         with stats_box:
@@ -183,7 +216,7 @@ def sidebar(runtime: WebRuntime) -> tuple[str, Conversation, Callable[[], None]]
 def main() -> None:
     st.set_page_config(page_title="bitrag", page_icon="🔎", layout="wide")
     runtime = get_runtime()
-    page, conversation, draw_stats = sidebar(runtime)
+    page, conversation, draw_stats = sidebar(runtime, signed_in(runtime))
     if page == "Documents":
         documents_page(runtime, conversation)
     elif page == "Insights":

@@ -9,6 +9,7 @@ keeps the core on a background loop; page scripts hand it coroutines and wait, a
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -17,13 +18,16 @@ from typing import Any, TypeVar
 
 from bot.core import BotCore
 from bot.feedback import FeedbackStore
+from bot.jobs import Job, JobStore, resume
 from bot.logs import configure_logging
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings, get_settings
 from bot.terms import Embedder
+from bot.views import View
 from bot.wiring import open_service
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 _DONE = object()
 
 
@@ -40,6 +44,8 @@ class WebRuntime:
             raise
         limiter = RateLimiter(settings.rate_limit_user_per_min, settings.rate_limit_tenant_per_min)
         self.core = BotCore(service, limiter, FeedbackStore(settings.feedback_url, settings.feedback_retention_days))
+        self.jobs = JobStore(settings.uploads_dir)  # web uploads are durable jobs, like chat uploads
+        self.submit(resume(self.core, self.jobs, "web", _log_result))
 
     def submit(self, work: Awaitable[T]) -> Future[T]:
         return asyncio.run_coroutine_threadsafe(_awaited(work), self.loop)
@@ -86,11 +92,18 @@ class WebRuntime:
         finally:
             if self.core.feedback is not None:
                 self.core.feedback.close()
+            self.jobs.close()
             self._stop_loop()
 
     def _stop_loop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=10)
+
+
+async def _log_result(job: Job, view: View) -> None:
+    """A web upload interrupted by a restart is finished at start-up; its browser session is gone, so the log
+    says how it ended."""
+    log.info("Web upload %s (%s) finished after a restart: %s", job.id, ", ".join(job.names), type(view).__name__)
 
 
 async def _awaited(work: Awaitable[T]) -> T:

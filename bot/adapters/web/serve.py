@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import atexit
 import math
+import shutil
 from pathlib import Path
 
 from bot.adapters.web.runtime import WebRuntime, install_runtime
+from bot.adapters.web.signin import write_secrets
 
 APP = Path(__file__).with_name("app.py")
 
 
 def streamlit_options(runtime: WebRuntime) -> dict[str, object]:
     settings = runtime.settings
+    secrets = {}
+    if settings.web_auth != "none":  # st.login reads its provider from a secrets file: a private one of ours
+        path = write_secrets(settings)
+        atexit.register(shutil.rmtree, path.parent, True)
+        secrets = {"secrets.files": [str(path)]}
     return {
+        **secrets,
         "server.address": settings.web_address,
         "server.port": settings.web_port,
         "server.headless": True,

@@ -1,0 +1,250 @@
+"""Web UI sign-in: the real `bitrag web` (Streamlit, st.login, Authlib) against a fake OpenID Connect provider on
+127.0.0.1, driven in headless Chromium; and the rules around it: no web UI beyond loopback without sign-in, the
+knowledge base follows the signed-in person, accounts of other organisations are refused."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.access import Kind
+from bot.adapters.web.signin import check_exposure, signed_in_conversation
+from rag.errors import ConfigError, NotAllowedError
+from tests.conftest import ROOT
+from tests.fakes.oidc import CLIENT_ID, CLIENT_SECRET, FakeOIDC
+from tests.system import require
+from tests.test_web import CHROMIUM_FLAGS, _free_port
+
+COOKIE_SECRET = "x" * 40
+SEED = """
+import asyncio, pathlib
+from bot.settings import get_settings
+from bot.wiring import open_service
+from rag.models import SourceFile
+from tests.test_web_signin import DOCUMENTS
+
+async def main():
+    service = await open_service(get_settings())
+    for tenant, (name, text) in DOCUMENTS.items():
+        path = pathlib.Path(tenant.replace(":", "_")) / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+        report = await service.ingest([SourceFile.local(path)], tenant)
+        assert not report.failed, report.failed
+    await service.close()
+
+asyncio.run(main())
+"""  # the documents of every audience, ingested before the web UI opens the database
+DOCUMENTS = {  # tenant → (file name, text)
+    "T1": ("wifi.md", "# Guest wifi\n\nThe guest wifi password in the Lisbon office is ORCHID-4471.\n"),
+    "T1:dm:U1": ("my-notes.md", "# Notes\n\nMy parking spot is P-17 on level -2.\n"),
+    "T1:dm:U2": ("salary-letter.txt", "Dear Dana,\n\nYour annual salary is 187,400 euros.\n"),
+    "T2": ("globex.md", "# Globex\n\nThe Globex launch code is 7-alpha-9.\n"),
+    "acme-kb": ("handbook.md", "# Handbook\n\nThe Acme offsite is in Porto in May.\n"),
+}
+
+
+def test_no_web_ui_beyond_loopback_without_sign_in(make_settings) -> None:
+    check_exposure(make_settings())  # the default: 127.0.0.1, no sign-in
+    check_exposure(make_settings(web_address="::1"))
+    for address in ("0.0.0.0", "::", "192.0.2.10", "bitrag.example.com"):
+        with pytest.raises(ConfigError, match="WEB_AUTH") as refused:
+            check_exposure(make_settings(web_address=address))
+        assert "WEB_AUTH_CLIENT_ID" in str(refused.value)
+    with pytest.raises(ConfigError, match="WEB_AUTH_CLIENT_SECRET, WEB_AUTH_COOKIE_SECRET"):
+        check_exposure(make_settings(web_address="0.0.0.0", web_auth="slack", web_auth_client_id="c",
+                                     web_auth_redirect_url="https://b.example/oauth2callback"))
+    complete = dict(web_auth="oidc", web_auth_client_id="c", web_auth_client_secret="s",
+                    web_auth_cookie_secret=COOKIE_SECRET, web_auth_redirect_url="https://b.example/oauth2callback",
+                    web_auth_metadata_url="https://idp.example/.well-known/openid-configuration")
+    check_exposure(make_settings(web_address="0.0.0.0", **complete))
+    with pytest.raises(ConfigError, match="too short"):
+        check_exposure(make_settings(**{**complete, "web_auth_cookie_secret": "short"}))
+    with pytest.raises(ConfigError, match="/oauth2callback"):
+        check_exposure(make_settings(**{**complete, "web_auth_redirect_url": "https://b.example/"}))
+
+
+def test_bitrag_web_refuses_to_listen_on_all_interfaces_without_sign_in(tmp_path: Path) -> None:
+    env = {**os.environ, "WEB_ADDRESS": "0.0.0.0", "MILVUS_URI": str(tmp_path / "m.db"), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "web"], env=env, cwd=tmp_path, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 1
+    assert "WEB_ADDRESS=0.0.0.0 would open the web UI to the network without sign-in" in result.stderr
+    assert not (tmp_path / "m.db").exists()  # refused before anything started
+
+
+def test_who_reads_what_after_sign_in(make_settings) -> None:
+    slack = make_settings(web_auth="slack", web_admins="U9")
+    person = signed_in_conversation(slack, {"sub": "x", "https://slack.com/team_id": "T1",
+                                            "https://slack.com/user_id": "U1"})
+    assert person.tenant == "T1:dm:U1" and person.read_scope == ("T1:dm:U1", "T1") and not person.admin
+    assert person.platform == "slack" and person.kind == Kind.DM  # the same documents as their DM uploads
+    assert signed_in_conversation(slack, {"https://slack.com/team_id": "T1",
+                                          "https://slack.com/user_id": "U9"}).admin
+    with pytest.raises(NotAllowedError):
+        signed_in_conversation(slack, {"sub": "x", "email": "a@b.example"})
+    company = make_settings(web_auth="oidc", web_tenant="acme-kb", web_allowed_email_domains="acme.example")
+    alice = signed_in_conversation(company, {"sub": "1", "email": "Alice@acme.example", "email_verified": True})
+    assert alice.read_scope == ("acme-kb",) and alice.user == "alice@acme.example"
+    for claims in ({"sub": "2", "email": "mallory@evil.example", "email_verified": True},
+                   {"sub": "3", "email": "eve@acme.example", "email_verified": False}, {"sub": "4"}):
+        with pytest.raises(NotAllowedError, match="allowed organisation"):
+            signed_in_conversation(company, claims)
+
+
+@pytest.fixture
+def oidc() -> Iterator[FakeOIDC]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    provider = asyncio.run_coroutine_threadsafe(FakeOIDC().start(), loop).result()
+    yield provider
+    asyncio.run_coroutine_threadsafe(provider.stop(), loop).result()
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join()
+
+
+class Browser:
+    """`bitrag web` with sign-in in its own process, and a headless Chromium on it."""
+
+    def __init__(self, tmp_path: Path, oidc: FakeOIDC, **settings: str) -> None:
+        require(Path("/usr/bin/chromium").exists() and Path("/usr/bin/chromedriver").exists(),
+                "chromium chromium-driver")
+        from selenium import webdriver
+
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "MILVUS_URI": str(tmp_path / "milvus.db"), "LLM": "extractive",
+                    "REGISTRY_URL": f"sqlite:///{tmp_path}/r.sqlite3", "FEEDBACK_URL": f"sqlite:///{tmp_path}/f.db",
+                    "UPLOADS_DIR": str(tmp_path / "uploads"), "WEB_PORT": str(self.port), "METRICS_PORT": "0",
+                    "HF_HUB_OFFLINE": "1", "WEB_AUTH_METADATA_URL": oidc.metadata_url,
+                    "WEB_AUTH_CLIENT_ID": CLIENT_ID, "WEB_AUTH_CLIENT_SECRET": CLIENT_SECRET,
+                    "WEB_AUTH_COOKIE_SECRET": COOKIE_SECRET, "WEB_AUTH_REDIRECT_URL": f"{self.base}/oauth2callback",
+                    "PYTHONPATH": str(ROOT), **settings}
+        subprocess.run([sys.executable, "-c", SEED], env=self.env, cwd=tmp_path, check=True, capture_output=True)
+        self.server = subprocess.Popen([sys.executable, "-m", "bot.cli", "web"], env=self.env, cwd=tmp_path,
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        options = webdriver.ChromeOptions()
+        options.binary_location = "/usr/bin/chromium"
+        for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1280,1600"):
+            options.add_argument(flag)
+        self.driver = webdriver.Chrome(options=options, service=webdriver.ChromeService("/usr/bin/chromedriver"))
+
+    def open(self) -> None:
+        deadline = time.monotonic() + 90
+        while True:  # the server takes a while to listen
+            try:
+                self.driver.get(f"{self.base}/")
+                return
+            except Exception:
+                if time.monotonic() > deadline or self.server.poll() is not None:
+                    raise
+                time.sleep(0.5)
+
+    def text(self) -> str:
+        from selenium.webdriver.common.by import By
+
+        return self.driver.find_element(By.TAG_NAME, "body").text
+
+    def wait_for_text(self, needle: str, timeout: float = 90) -> str:
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        WebDriverWait(self.driver, timeout).until(lambda _: needle in self.text())
+        return self.text()
+
+    def click(self, label: str) -> None:
+        """Click the element whose text is `label`, once the page shows it (Streamlit redraws elements while a
+        script runs, so a click that lands on a replaced element is tried again)."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        def clicked(driver) -> bool:
+            try:
+                driver.find_element(By.XPATH, f"//*[text()='{label}']").click()
+                return True
+            except Exception:
+                return False
+
+        WebDriverWait(self.driver, 60).until(clicked)
+
+    def ask(self, question: str) -> str:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.common.keys import Keys
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        before = self.text().count("Sources")
+        box = WebDriverWait(self.driver, 60).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, "textarea[data-testid='stChatInputTextArea']"))
+        box.send_keys(question, Keys.ENTER)
+        WebDriverWait(self.driver, 90).until(lambda _: self.text().count("Sources") > before
+                                             or "I don't know" in self.text())
+        time.sleep(1)
+        return self.text()
+
+    def close(self) -> None:
+        self.driver.quit()
+        self.server.terminate()
+        try:
+            self.server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.server.kill()
+
+
+def test_sign_in_with_slack_reads_the_workspace_and_ones_own(tmp_path: Path, oidc: FakeOIDC) -> None:
+    browser = Browser(tmp_path, oidc, WEB_AUTH="slack")
+    try:
+        browser.open()
+        signed_out = browser.wait_for_text("Sign in with Slack")
+        assert not any(name in signed_out for name, _ in DOCUMENTS.values())  # nothing readable signed out
+        assert "stChatInput" not in browser.driver.page_source
+        oidc.next_user = {"sub": "slack-U1", "email": "dana@t1.example", "email_verified": True,
+                          "https://slack.com/team_id": "T1", "https://slack.com/user_id": "U1"}
+        browser.click("Sign in with Slack")
+        browser.wait_for_text("Signed in as U1")
+        assert oidc.authorized and oidc.authorized[-1]["code_challenge_method"] == "S256"
+        assert "Knowledge base" not in browser.text()  # no free text field for a member
+        control = browser.ask("What is the guest wifi password in the Lisbon office?")
+        assert "ORCHID-4471" in control and "wifi.md" in control
+        own = browser.ask("Where is my parking spot?")
+        assert "P-17" in own
+        for question, secret in (("What is Dana's annual salary?", "187,400"),
+                                 ("What is the Globex launch code?", "7-alpha-9"),
+                                 ("Where is the Acme offsite?", "Porto")):
+            assert secret not in browser.ask(question), question
+        browser.click("Documents")
+        listed = browser.wait_for_text("my-notes.md")
+        assert "wifi.md" in listed
+        assert not any(name in listed for name in ("salary-letter.txt", "globex.md", "handbook.md"))
+        browser.driver.save_screenshot(str(tmp_path / "signed-in.png"))
+    finally:
+        browser.close()
+
+
+def test_a_company_idp_refuses_other_organisations(tmp_path: Path, oidc: FakeOIDC) -> None:
+    browser = Browser(tmp_path, oidc, WEB_AUTH="oidc", WEB_TENANT="acme-kb",
+                      WEB_ALLOWED_EMAIL_DOMAINS="acme.example")
+    try:
+        browser.open()
+        browser.wait_for_text("Sign in to ask questions")
+        oidc.next_user = {"sub": "m1", "email": "mallory@evil.example", "email_verified": True}
+        browser.click("Sign in")
+        refused = browser.wait_for_text("not from an allowed organisation")
+        assert not any(name in refused for name, _ in DOCUMENTS.values())
+        assert "stChatInput" not in browser.driver.page_source
+        browser.click("Sign out")
+        browser.wait_for_text("Sign in to ask questions")
+        oidc.next_user = {"sub": "a1", "email": "alice@acme.example", "email_verified": True}
+        browser.click("Sign in")
+        browser.wait_for_text("Signed in as alice@acme.example")
+        assert "Porto" in browser.ask("Where is the Acme offsite?")  # the control: an allowed account reads it
+        assert "ORCHID-4471" not in browser.ask("What is the guest wifi password in the Lisbon office?")
+    finally:
+        browser.close()
