@@ -256,6 +256,9 @@ class FakeDiscord:
             return await self._channels(request, parts, body)
         if parts[0] == "interactions":
             self.callbacks.append(body)
+            if body.get("type") == 4:  # a message now: it is the interaction's original response
+                self._original(parts[2]).update(content=(body.get("data") or {}).get("content") or "",
+                                                flags=(body.get("data") or {}).get("flags", 0))
             return _json({"interaction": {"id": parts[1], "type": 2, "response_message_loading": body["type"] == 5,
                                           "response_message_ephemeral": bool(body.get("data", {}).get("flags", 0)
                                                                              & 64)},
@@ -308,16 +311,21 @@ class FakeDiscord:
             return _json(thread)
         return _json({"message": "fake: unknown channel route", "code": 0}, 404)
 
+    def _original(self, token: str) -> dict[str, Any]:
+        """An interaction's original response message (made on its first response or edit)."""
+        key = f"interaction:{token}"
+        original = next((m for m in self.messages.get(0, []) if m.get("_key") == key), None)
+        if original is None:
+            original = self._message(0, BOT_USER, "", None)
+            original["_key"] = key
+            self.messages.setdefault(0, []).append(original)
+        return original
+
     def _webhook(self, request: web.Request, parts: list[str], body: dict[str, Any]) -> web.Response:
         token = parts[2]
         channel = 0
-        key = f"interaction:{token}"
-        if request.method == "PATCH" and parts[-1] == "@original":
-            original = next((m for m in self.messages.get(channel, []) if m.get("_key") == key), None)
-            if original is None:
-                original = self._message(channel, BOT_USER, "", None)
-                original["_key"] = key
-                self.messages.setdefault(channel, []).append(original)
+        if parts[-1] == "@original" and request.method in ("PATCH", "GET"):
+            original = self._original(token)
             original.update({k: v for k, v in body.items() if k in ("content", "components")})
             return _json(original)
         if request.method == "POST":
