@@ -71,7 +71,7 @@ def test_the_images_command_runs_outside_docker(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
-    assert f"open http://localhost:{web_port}" in output
+    assert f"open http://127.0.0.1:{web_port}" in output  # loopback: no sign-in is configured
     assert (tmp_path / "bitrag.db").exists()  # it opened its Milvus Lite database where the image keeps data
 
 

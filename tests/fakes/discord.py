@@ -161,7 +161,7 @@ class FakeDiscord:
 
     async def interaction(self, name: str, options: list[dict[str, Any]], guild: int, channel: int, user_id: int,
                           roles: list[int] | None = None, resolved: dict[str, Any] | None = None,
-                          permissions: int | None = None) -> dict[str, Any]:
+                          permissions: int | None = None, dispatch: bool = True) -> dict[str, Any]:
         """A user runs an application command: dispatched as INTERACTION_CREATE."""
         member = self.member(guild, user_id, f"user{user_id}", roles)
         perms = int(EVERYONE_PERMS) | (permissions or 0)
@@ -173,6 +173,18 @@ class FakeDiscord:
                 "authorizing_integration_owners": {}, "context": 0, "attachment_size_limit": 26214400,
                 "data": {"id": str(self.snowflake()), "name": name, "type": 1, "options": options,
                          **({"resolved": resolved} if resolved else {})}}
+        if dispatch:
+            await self.dispatch("INTERACTION_CREATE", data)
+        return data
+
+    async def message_command(self, name: str, message: dict[str, Any], guild: int, channel: int,
+                              user_id: int) -> dict[str, Any]:
+        """A user runs a message context-menu command ("Apps › …" on a message): an application command of type 3
+        whose target is that message."""
+        data = await self.interaction(name, [], guild, channel, user_id, dispatch=False,
+                                      resolved={"messages": {message["id"]: message}})
+        data["data"].update(type=3, target_id=message["id"])
+        data["data"].pop("options")
         await self.dispatch("INTERACTION_CREATE", data)
         return data
 
@@ -249,13 +261,17 @@ class FakeDiscord:
                           "flags": 0, "summary": "", "team": None})
         if parts[0] == "applications" and parts[-1] == "commands" and request.method == "PUT":
             scope = parts[3] if len(parts) > 3 and parts[2] == "guilds" else "global"
-            self.commands[scope] = [{**c, "id": str(self.snowflake()), "application_id": str(APP_ID), "version": "1"}
+            self.commands[scope] = [{"description": "", **c, "id": str(self.snowflake()),  # "" for context menus
+                                     "application_id": str(APP_ID), "version": "1"}
                                     for c in body]  # type: ignore[union-attr]
             return _json(self.commands[scope])
         if parts[0] == "channels":
             return await self._channels(request, parts, body)
         if parts[0] == "interactions":
             self.callbacks.append(body)
+            if body.get("type") == 4:  # a message now: it is the interaction's original response
+                self._original(parts[2]).update(content=(body.get("data") or {}).get("content") or "",
+                                                flags=(body.get("data") or {}).get("flags", 0))
             return _json({"interaction": {"id": parts[1], "type": 2, "response_message_loading": body["type"] == 5,
                                           "response_message_ephemeral": bool(body.get("data", {}).get("flags", 0)
                                                                              & 64)},
@@ -308,16 +324,21 @@ class FakeDiscord:
             return _json(thread)
         return _json({"message": "fake: unknown channel route", "code": 0}, 404)
 
+    def _original(self, token: str) -> dict[str, Any]:
+        """An interaction's original response message (made on its first response or edit)."""
+        key = f"interaction:{token}"
+        original = next((m for m in self.messages.get(0, []) if m.get("_key") == key), None)
+        if original is None:
+            original = self._message(0, BOT_USER, "", None)
+            original["_key"] = key
+            self.messages.setdefault(0, []).append(original)
+        return original
+
     def _webhook(self, request: web.Request, parts: list[str], body: dict[str, Any]) -> web.Response:
         token = parts[2]
         channel = 0
-        key = f"interaction:{token}"
-        if request.method == "PATCH" and parts[-1] == "@original":
-            original = next((m for m in self.messages.get(channel, []) if m.get("_key") == key), None)
-            if original is None:
-                original = self._message(channel, BOT_USER, "", None)
-                original["_key"] = key
-                self.messages.setdefault(channel, []).append(original)
+        if parts[-1] == "@original" and request.method in ("PATCH", "GET"):
+            original = self._original(token)
             original.update({k: v for k, v in body.items() if k in ("content", "components")})
             return _json(original)
         if request.method == "POST":
