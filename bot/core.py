@@ -38,6 +38,7 @@ from bot.views import (
 )
 from ingest.discover import discover
 from ingest.fetch import AddressPolicy, UrlFetcher, is_url
+from rag.citations import renumber
 from rag.errors import BitragError
 from rag.models import FileResult, Progress, SourceFile, Turn
 from rag.service import AnswerDelta, AnswerDone, RagService
@@ -129,8 +130,11 @@ class BotCore:
 
     async def ask_stream(self, conversation: Conversation, question: str,
                          history: Sequence[Turn] = ()) -> AsyncIterator[str | View]:
-        """Yields the answer written so far (made safe: no live links, images or mentions) each time the LLM adds
-        to it, then the final view (answer or error)."""
+        """Yields the answer written so far each time the LLM adds to it, then the final view (answer or error).
+
+        The text so far is what the final answer will start with, as far as can be known: citations renumbered as
+        they appear (the same first-appearance order the final answer uses) and made safe (no live links, images
+        or mentions), so a platform that can only append (Slack's native streaming) shows the answer's own text."""
         if refused := self._refusal(conversation):
             yield refused
             return
@@ -140,7 +144,8 @@ class BotCore:
             async for event in self.service.ask_stream(question, conversation.read_scope, history):
                 if isinstance(event, AnswerDelta):
                     written += event.text
-                    yield safe_markdown(written)  # no source is known yet: no link is live while it streams
+                    # No source link is known to be cited yet: none is live while the answer streams.
+                    yield safe_markdown(renumber(written, event.available)[0])
                 elif isinstance(event, AnswerDone):
                     view = AnswerView.of(question, event.answer)
                     metrics.observe_answer(conversation.platform, view, started)
@@ -187,6 +192,15 @@ class BotCore:
             return DocumentsView(await self.service.sources(conversation.read_scope))
         except Exception as exc:
             return failure(exc)
+
+    async def suggestions(self, conversation: Conversation, limit: int = 4) -> list[tuple[str, str]]:
+        """(title, question) prompts to offer someone, built from the newest documents they may read here; a
+        first step to add documents when there are none."""
+        view = await self.sources(conversation)
+        documents = sorted(view.documents, key=lambda d: -d.created_at) if isinstance(view, DocumentsView) else []
+        prompts = [(f"About {Path(d.source).stem.replace('-', ' ').replace('_', ' ')}"[:75],
+                    f"What are the key points of {d.source}?") for d in documents[:limit]]
+        return prompts or [("Add documents", "help")]
 
     async def stats(self, conversation: Conversation) -> View:
         try:

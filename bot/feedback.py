@@ -47,27 +47,34 @@ class FeedbackStore:
         self._db = Database(url)
         self._db.create(SCHEMA)
         # Stores written before answers recorded their scope and whether they were grounded.
-        self._db.add_columns("answers", {"scope": "TEXT", "grounded": "INTEGER"})
+        self._db.add_columns("answers", {"scope": "TEXT", "grounded": "INTEGER", "message": "TEXT"})
         self.retention_days = retention_days
         self._expired_at = 0.0
 
-    async def record(self, view: AnswerView, conversation: Conversation) -> str:
-        """Store an answer posted in `conversation` (off the event loop); returns the id its vote buttons carry."""
-        return await asyncio.to_thread(self.record_answer, view, conversation)
+    async def record(self, view: AnswerView, conversation: Conversation, message: str | None = None) -> str:
+        """Store an answer posted in `conversation` (off the event loop); returns the id its vote buttons carry.
+        `message`: the platform's id of the message that shows it (a Slack ts), for links back to it."""
+        return await asyncio.to_thread(self.record_answer, view, conversation, message)
 
-    def record_answer(self, view: AnswerView, conversation: Conversation) -> str:
+    def record_answer(self, view: AnswerView, conversation: Conversation, message: str | None = None) -> str:
         answer_id = uuid.uuid4().hex[:16]
         sources = [{"n": s.n, "source": s.name, "doc_id": s.doc_id, "location": s.location, "score": s.score}
                    for s in view.sources]
         # The scope is what the answer could read, so a later review shows it only to those who may read all of it.
         self._db.execute('INSERT INTO answers (id, platform, tenant, channel, "user", question, answer, sources, '
-                         "mode, created_at, scope, grounded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         "mode, created_at, scope, grounded, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          (answer_id, conversation.platform, conversation.tenant, conversation.channel,
                           conversation.user, view.question, view.body, json.dumps(sources), view.mode, time.time(),
-                          json.dumps(conversation.read_scope), int(view.grounded)))
+                          json.dumps(conversation.read_scope), int(view.grounded), message))
         if time.time() - self._expired_at > EXPIRE_EVERY_S:
             self.expire()
         return answer_id
+
+    def recent_questions(self, platform: str, user: str, limit: int = 5) -> list[tuple[str, str | None, str | None]]:
+        """A person's latest questions: (question, channel, message id of the answer), newest first."""
+        return [(q, c, m) for q, c, m in self._db.execute(
+            'SELECT question, channel, message FROM answers WHERE platform = ? AND "user" = ? '
+            "ORDER BY created_at DESC LIMIT ?", (platform, user, limit))]
 
     def expire(self, now: float | None = None) -> int:
         """Remove answers (and their votes) older than the retention period; returns how many."""

@@ -47,6 +47,9 @@ class Settings(RagSettings):
     slack_admin_ids: str = ""  # user ids that count as admins besides workspace admins and owners
     slack_channel_scoped: bool = False  # documents added in a public channel serve that channel only
     slack_allow_shared_channels: bool = False  # Slack Connect channels: answered from their own documents only
+    # How answers in threads appear: auto/native = Slack's native streaming (chat.startStream…), falling back to
+    # edits where Slack refuses it (native also logs that as a warning); edit = chat.update once a STREAM_INTERVAL_S.
+    stream_mode: Literal["auto", "native", "edit"] = "auto"
 
     # Discord
     discord_token: SecretStr | None = None

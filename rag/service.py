@@ -57,9 +57,11 @@ Authorize = Callable[[DocumentInfo], None]  # raises NotAllowedError with who ma
 
 @dataclass
 class AnswerDelta:
-    """A piece of streamed answer text (raw: citation numbers are final only in `AnswerDone`)."""
+    """A piece of streamed answer text (raw: citation numbers are final only in `AnswerDone`). `available` is how
+    many sources were retrieved, so that a consumer can renumber citations as they appear (`rag.citations`)."""
 
     text: str
+    available: int = 0
 
 
 @dataclass
@@ -154,7 +156,7 @@ class RagService:
         task = asyncio.create_task(self._generate(question, hits, history, queue))
         try:
             while (delta := await queue.get()) is not None:
-                yield AnswerDelta(delta)
+                yield AnswerDelta(delta, len(hits))
             raw, mode, warning = await task
         finally:
             task.cancel()

@@ -73,7 +73,9 @@ async def ask_by_mention(fake: FakeDiscord, text: str, guild: int = GUILD_A, cha
 
 async def test_commands_are_registered_per_guild(bot: Running) -> None:
     names = {c["name"] for c in bot.fake.commands[str(GUILD_A)]}
-    assert names == {"ask", "ingest", "sources", "forget", "share", "audit", "help"}
+    assert names == {"ask", "ingest", "sources", "forget", "share", "audit", "help", "Add to knowledge base"}
+    menu = next(c for c in bot.fake.commands[str(GUILD_A)] if c["name"] == "Add to knowledge base")
+    assert menu["type"] == 3  # a message context-menu command
     assert "global" not in bot.fake.commands
 
 
@@ -287,3 +289,17 @@ async def test_reply_in_the_channel_where_threads_are_not_allowed(bot: Running) 
     answer = next(m for m in bot.fake.bot_messages(CHANNEL_A) if final(m))
     assert str(answer["message_reference"]["message_id"]) == question["id"]
     assert "14 characters" in answer["content"]
+
+
+async def test_add_to_knowledge_base_on_a_message(bot: Running) -> None:
+    attachment = bot.fake.attachment("minutes.md", b"# Minutes\n\nThe board approved the Lisbon office.\n")
+    message = await bot.fake.message(CHANNEL_A, USER, "Heads up: the canteen closes at 15:00 on Fridays.",
+                                     guild=GUILD_A, attachments=[attachment])
+    interaction = await bot.fake.message_command("Add to knowledge base", message, GUILD_A, CHANNEL_A, USER)
+    await wait_for(lambda: any("added" in m["content"] for m in bot.fake.interaction_messages(interaction)))
+    assert bot.fake.callbacks[-1]["data"]["flags"] & 64  # told privately
+    documents = {d.source: d for d in await bot.service.sources(str(GUILD_A))}
+    saved = next(d for name, d in documents.items() if name.startswith("discord-message-"))
+    assert "minutes.md" in documents and saved.link.endswith(f"/{GUILD_A}/{CHANNEL_A}/{message['id']}")
+    answer = await ask_by_mention(bot.fake, "When does the canteen close on Fridays?")
+    assert "15:00" in answer["content"] and "discord-message-" in answer["content"]

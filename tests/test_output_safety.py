@@ -68,17 +68,19 @@ async def test_slack_renders_no_live_link_image_or_mention(fake_slack, make_sett
         mark = len(fake_slack.calls)
         question = harness.user_message("What does the policy cover?", channel="D1")
         await harness.event({**question, "type": "message", "channel_type": "im"})
-        await wait_for(lambda: "reactions.remove" in [m for m, _, _ in fake_slack.calls[mark:]])
-        await harness.command("/ask", "What does the policy cover?", channel="D1")
-        await wait_for(lambda: sum('"groq · ' in json.dumps(a, ensure_ascii=False) for m, a, _ in
-                                   fake_slack.calls[mark:] if m == "chat.update") >= 2)
+        await wait_for(lambda: fake_slack.finished(mark) > 0)  # streamed natively into a thread reply
+        edits = len(fake_slack.calls)
+        await harness.command("/ask", "What does the policy cover?", channel="D1")  # edited in place
+        await wait_for(lambda: any('"groq · ' in json.dumps(a, ensure_ascii=False) for m, a, _ in
+                                   fake_slack.calls[edits:] if m == "chat.update"))
         bodies = [args for method, args, _ in fake_slack.calls[mark:] if method.startswith("chat.")]
         bodies += fake_slack.webhooks
         assert len(bodies) >= 4
         for body in bodies:
             assert live(json.dumps(body, ensure_ascii=False).replace("\\n", " ") + " ") == [], body
         final = json.dumps(bodies, ensure_ascii=False)
-        assert f"<{info['permalink']}|the policy>" in final  # the control: the source's own link is live
+        assert f"<{info['permalink']}|the policy>" in final  # the control: the source's own link is live (mrkdwn)
+        assert f"[the policy]({info['permalink']})" in final  # and in the natively streamed Markdown
         sections = [b for body in bodies for b in body.get("blocks") or [] if b["type"] == "section"
                     and "evil" in b["text"]["text"]]
         assert sections and all(b["text"].get("verbatim") for b in sections)

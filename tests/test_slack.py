@@ -116,15 +116,19 @@ async def test_slash_ask_is_acked_fast_then_answered_in_the_channel_with_sources
     assert any(b["type"] == "actions" for b in message["blocks"])  # 👍 / 👎
 
 
-async def test_mention_gets_a_threaded_answer_with_a_working_reaction(slack: Harness) -> None:
+async def test_mention_gets_a_natively_streamed_answer_with_a_working_status(slack: Harness) -> None:
     event = slack.user_message(f"<@{BOT_USER}> how long must passwords be?")
     status, _, elapsed = await slack.event({**event, "type": "app_mention"})
     assert status == 200 and elapsed < 1.0
-    await wait_for(lambda: "reactions.remove" in slack.fake.methods())
+    await wait_for(lambda: slack.fake.finished())
     methods = slack.fake.methods()
-    assert methods.index("reactions.add") < methods.index("chat.postMessage") < methods.index("reactions.remove")
-    post = answer_posts(slack.fake)[0]
-    assert post["thread_ts"] == event["ts"]
+    assert methods.index("assistant.threads.setStatus") < methods.index("chat.startStream") < methods.index(
+        "chat.stopStream") < len(methods) - 1 - methods[::-1].index("assistant.threads.setStatus")
+    assert slack.fake.statuses[0][2] == "Searching 7 documents…" and slack.fake.statuses[-1][2] == ""
+    assert "reactions.add" not in methods  # the status stands in for the 👀 reaction
+    start = next(args for method, args, _ in slack.fake.calls if method == "chat.startStream")
+    assert start["thread_ts"] == event["ts"]
+    assert (start["recipient_user_id"], start["recipient_team_id"]) == ("U1", TEAM)
     reply = next(m for m in slack.fake.messages["C1"] if m.get("thread_ts") == event["ts"])
     assert "14 characters" in slack.fake.final_text(reply["ts"])
     assert "security-policy.pdf" in slack.fake.final_text(reply["ts"])
@@ -138,7 +142,7 @@ async def test_thread_follow_up_without_mention_uses_history(fake_slack, make_se
         await ingest_samples(harness.adapter.core.service, TEAM)
         first = harness.user_message(f"<@{BOT_USER}> When does Kestrel v2 ship?")
         await harness.event({**first, "type": "app_mention"})
-        await wait_for(lambda: len(fake_llm.requests) == 1 and "reactions.remove" in fake_slack.methods())
+        await wait_for(lambda: len(fake_llm.requests) == 1 and fake_slack.finished())
         follow_up = harness.user_message("And what does it add?", thread_ts=first["ts"])
         await harness.event({**follow_up, "type": "message", "channel_type": "channel"})
         await wait_for(lambda: len(fake_llm.requests) == 2)
@@ -205,9 +209,9 @@ async def test_retried_event_is_processed_once(slack: Harness) -> None:
     event = {**slack.user_message(f"<@{BOT_USER}> where do I park my bike?"), "type": "app_mention"}
     assert (await slack.event(event, event_id="EvSAME"))[0] == 200
     assert (await slack.event(event, event_id="EvSAME", retry=1))[0] == 200
-    await wait_for(lambda: "reactions.remove" in slack.fake.methods())
+    await wait_for(lambda: slack.fake.finished())
     await asyncio.sleep(0.3)
-    assert len(answer_posts(slack.fake)) == 1
+    assert slack.fake.methods().count("chat.startStream") == 1
 
 
 async def test_user_not_allowed_to_ingest_is_refused(fake_slack, make_settings, embedder) -> None:
@@ -238,12 +242,12 @@ async def test_slash_ingest_takes_the_users_latest_files_and_slash_bitrag_lists_
 
 
 async def test_slack_429_with_retry_after_is_honoured(slack: Harness) -> None:
-    slack.fake.rate_limits["chat.postMessage"] = 1
+    slack.fake.rate_limits["chat.startStream"] = 1
     event = {**slack.user_message(f"<@{BOT_USER}> what is the learning budget?"), "type": "app_mention"}
     await slack.event(event)
-    await wait_for(lambda: "reactions.remove" in slack.fake.methods())
-    posts = [args for method, args, _ in slack.fake.calls if method == "chat.postMessage"]
-    assert len(posts) == 2  # the 429, then the retry after Retry-After
+    await wait_for(lambda: slack.fake.finished())
+    starts = [args for method, args, _ in slack.fake.calls if method == "chat.startStream"]
+    assert len(starts) == 2  # the 429, then the retry after Retry-After
     reply = next(m for m in slack.fake.messages["C1"] if m.get("thread_ts") == event["ts"])
     assert "1,200 EUR" in slack.fake.final_text(reply["ts"])
 
@@ -328,13 +332,13 @@ async def test_streaming_answer_is_edited_at_a_throttled_rate(fake_slack, make_s
     fake_llm.reply = " ".join(["Kestrel v2 ships on September 15, 2026 [1]."] * 6)
     fake_llm.token_delay = 0.05  # 43 tokens ≈ 2.2 s of writing
     harness, close = await make_harness(fake_slack, make_settings, embedder, llm="groq", groq_api_key=fake_llm.api_key,
-                                        groq_base_url=fake_llm.url)  # stream_interval_s = 0.2
+                                        groq_base_url=fake_llm.url, stream_mode="edit")  # stream_interval_s = 0.2
     try:
         await ingest_samples(harness.adapter.core.service, TEAM)
         started = time.monotonic()
         event = {**harness.user_message(f"<@{BOT_USER}> When does Kestrel v2 ship?"), "type": "app_mention"}
         await harness.event(event)
-        await wait_for(lambda: "reactions.remove" in fake_slack.methods())
+        await wait_for(lambda: fake_slack.finished())
         elapsed = time.monotonic() - started
         updates = [args for method, args, _ in fake_slack.calls if method == "chat.update"]
         partial = [u for u in updates if "…" in json.dumps(u.get("blocks"), ensure_ascii=False)]

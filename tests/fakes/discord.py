@@ -161,7 +161,7 @@ class FakeDiscord:
 
     async def interaction(self, name: str, options: list[dict[str, Any]], guild: int, channel: int, user_id: int,
                           roles: list[int] | None = None, resolved: dict[str, Any] | None = None,
-                          permissions: int | None = None) -> dict[str, Any]:
+                          permissions: int | None = None, dispatch: bool = True) -> dict[str, Any]:
         """A user runs an application command: dispatched as INTERACTION_CREATE."""
         member = self.member(guild, user_id, f"user{user_id}", roles)
         perms = int(EVERYONE_PERMS) | (permissions or 0)
@@ -173,6 +173,18 @@ class FakeDiscord:
                 "authorizing_integration_owners": {}, "context": 0, "attachment_size_limit": 26214400,
                 "data": {"id": str(self.snowflake()), "name": name, "type": 1, "options": options,
                          **({"resolved": resolved} if resolved else {})}}
+        if dispatch:
+            await self.dispatch("INTERACTION_CREATE", data)
+        return data
+
+    async def message_command(self, name: str, message: dict[str, Any], guild: int, channel: int,
+                              user_id: int) -> dict[str, Any]:
+        """A user runs a message context-menu command ("Apps › …" on a message): an application command of type 3
+        whose target is that message."""
+        data = await self.interaction(name, [], guild, channel, user_id, dispatch=False,
+                                      resolved={"messages": {message["id"]: message}})
+        data["data"].update(type=3, target_id=message["id"])
+        data["data"].pop("options")
         await self.dispatch("INTERACTION_CREATE", data)
         return data
 
@@ -249,7 +261,8 @@ class FakeDiscord:
                           "flags": 0, "summary": "", "team": None})
         if parts[0] == "applications" and parts[-1] == "commands" and request.method == "PUT":
             scope = parts[3] if len(parts) > 3 and parts[2] == "guilds" else "global"
-            self.commands[scope] = [{**c, "id": str(self.snowflake()), "application_id": str(APP_ID), "version": "1"}
+            self.commands[scope] = [{"description": "", **c, "id": str(self.snowflake()),  # "" for context menus
+                                     "application_id": str(APP_ID), "version": "1"}
                                     for c in body]  # type: ignore[union-attr]
             return _json(self.commands[scope])
         if parts[0] == "channels":

@@ -46,6 +46,11 @@ class FakeSlack:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
     missing_scopes: dict[str, str] = field(default_factory=dict)  # method → the scope it answers missing_scope for
+    refuse: dict[str, str] = field(default_factory=dict)  # method → the error it answers (a workspace without it)
+    stream_appends_allowed: int | None = None  # after this many appends a stream expires, as Slack's do
+    homes: dict[str, dict[str, Any]] = field(default_factory=dict)  # user → the App Home view published
+    not_member: set[str] = field(default_factory=set)  # public channels the bot was not invited to
+    statuses: list[tuple[str, str, str]] = field(default_factory=list)  # (channel, thread, status)
     rate_limits: dict[str, int] = field(default_factory=dict)  # method → number of 429s to answer first
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
@@ -160,7 +165,7 @@ class FakeSlack:
             args.update(await request.json())
         else:
             args.update(dict(await request.post()))
-        for key in ("blocks", "attachments"):
+        for key in ("blocks", "attachments", "prompts", "loading_messages"):
             if isinstance(args.get(key), str):
                 args[key] = json.loads(args[key])
         return args
@@ -179,6 +184,8 @@ class FakeSlack:
         if method in self.missing_scopes:
             return _json({"ok": False, "error": "missing_scope", "needed": self.missing_scopes[method],
                           "provided": "chat:write,commands,files:read"})
+        if method in self.refuse:
+            return _json({"ok": False, "error": self.refuse[method]})
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         return _json(handler(args) if handler else {"ok": False, "error": "unknown_method"})
 
@@ -188,7 +195,7 @@ class FakeSlack:
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = args["channel"]
-        if channel.startswith("CNOTIN"):
+        if channel.startswith("CNOTIN") or channel in self.not_member:
             return {"ok": False, "error": "not_in_channel"}
         message = {"type": "message", "user": BOT_USER, "bot_id": BOT_ID, "text": args.get("text", ""),
                    "blocks": args.get("blocks"), "ts": self.next_ts()}
@@ -200,11 +207,15 @@ class FakeSlack:
     def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         for message in self.messages.get(args["channel"], []):
             if message["ts"] == args["ts"]:
+                if message.get("streaming"):
+                    return {"ok": False, "error": "cant_update_message"}  # a stream ends with stopStream
                 message.update(text=args.get("text", ""), blocks=args.get("blocks"))
                 return {"ok": True, "channel": args["channel"], "ts": args["ts"]}
         return {"ok": False, "error": "message_not_found"}
 
     def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        if args["channel"] in self.not_member or self.conversation_info(args["channel"]) is None:
+            return {"ok": False, "error": "not_in_channel"}
         thread = args["ts"]
         thread_messages = [m for m in self.messages.get(args["channel"], [])
                            if m["ts"] == thread or m.get("thread_ts") == thread]
@@ -230,6 +241,85 @@ class FakeSlack:
     def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
         info = self.conversation_info(args["channel"])
         return {"ok": True, "channel": info} if info else {"ok": False, "error": "channel_not_found"}
+
+    # --- Slack's AI-app surface -------------------------------------------------------------------------------
+
+    def _chat_startStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Starts a streamed reply; outside DMs Slack requires the recipient user and team."""
+        channel = args["channel"]
+        info = self.conversation_info(channel)
+        if info is None:
+            return {"ok": False, "error": "channel_not_found"}
+        if channel in self.not_member:
+            return {"ok": False, "error": "not_in_channel"}
+        if not info.get("is_im") and not (args.get("recipient_user_id") and args.get("recipient_team_id")):
+            return {"ok": False, "error": "invalid_arguments",
+                    "response_metadata": {"messages": ["[ERROR] recipient_user_id and recipient_team_id are "
+                                                       "required when streaming to channels"]}}
+        message = {"type": "message", "user": BOT_USER, "bot_id": BOT_ID, "text": args.get("markdown_text") or "",
+                   "ts": self.next_ts(), "streaming": True, "appends": 0}
+        if args.get("thread_ts"):
+            message["thread_ts"] = args["thread_ts"]
+        self.messages.setdefault(channel, []).append(message)
+        return {"ok": True, "channel": channel, "ts": message["ts"]}
+
+    def _streaming(self, args: dict[str, Any]) -> dict[str, Any] | None:
+        for message in self.messages.get(args["channel"], []):
+            if message["ts"] == args["ts"]:
+                return message if message.get("streaming") else None
+        return None
+
+    def _chat_appendStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        message = self._streaming(args)
+        if message is not None and self.stream_appends_allowed is not None \
+                and message["appends"] >= self.stream_appends_allowed:
+            message["streaming"] = False  # expired
+            message = None
+        if message is None:
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        message["text"] += args.get("markdown_text") or ""
+        message["appends"] += 1
+        return {"ok": True, "channel": args["channel"], "ts": args["ts"]}
+
+    def _chat_stopStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        message = self._streaming(args)
+        if message is None:
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        message["text"] += args.get("markdown_text") or ""
+        message["streaming"] = False
+        if args.get("blocks"):
+            message["blocks"] = args["blocks"]
+        return {"ok": True, "channel": args["channel"], "ts": args["ts"], "message": message}
+
+    def _assistant_threads_setStatus(self, args: dict[str, Any]) -> dict[str, Any]:
+        self.statuses.append((args["channel_id"], args["thread_ts"], args["status"]))
+        return {"ok": True}
+
+    def _assistant_threads_setTitle(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
+
+    def _assistant_threads_setSuggestedPrompts(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("prompts") or len(args["prompts"]) > 4:
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True}
+
+    def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = args["view"] if isinstance(args["view"], dict) else json.loads(args["view"])
+        if view.get("type") != "home" or len(view.get("blocks", [])) > 100:
+            return {"ok": False, "error": "invalid_arguments"}
+        self.homes[args["user_id"]] = view
+        return {"ok": True, "view": {"id": "V1", **view}}
+
+    def _chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self.conversation_info(args["channel"]) is None:
+            return {"ok": False, "error": "channel_not_found"}
+        ts = args["message_ts"].replace(".", "")
+        return {"ok": True, "channel": args["channel"], "permalink": f"https://fake.slack.com/archives/{args['channel']}/p{ts}"}
+
+    def finished(self, since: int = 0) -> int:
+        """How many answers were finished since call `since`: the status cleared, or the 👀 reaction removed."""
+        return sum(1 for method, args, _ in self.calls[since:] if method == "reactions.remove"
+                   or (method == "assistant.threads.setStatus" and not args.get("status")))
 
     def _reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}

@@ -392,6 +392,30 @@ class BitragDiscord(discord.Client):
                     else MessageView("The audit log is per server: run /audit in a server channel.", "error"))
             await interaction.response.send_message(view_text(view), ephemeral=True, suppress_embeds=True)
 
+        @tree.context_menu(name="Add to knowledge base")
+        async def add_message(interaction: discord.Interaction, message: discord.Message) -> None:
+            """A message (with its attachments) becomes a document of this channel's audience, cited by its link."""
+            conversation = here(interaction)
+            if not await self.may_add(conversation, interaction.user, interaction.guild):
+                await interaction.response.send_message(self.refusal(), ephemeral=True, suppress_embeds=True)
+                return
+            await interaction.response.send_message("📥 Adding that message…", ephemeral=True, suppress_embeds=True)
+            name = f"discord-message-{message.channel.id}-{message.id}.md"
+
+            async def fetch(folder: Path) -> tuple[list[SourceFile], list[FileResult]]:
+                written = message.created_at.strftime("%Y-%m-%d %H:%M")
+                (folder / name).write_text(f"# Discord message\n\n**{message.author.display_name}** ({written} UTC):"
+                                           f"\n\n{message.content}\n")
+                document = SourceFile(path=folder / name, name=name, link=message.jump_url,
+                                      key=f"discord:message:{message.channel.id}:{message.id}")
+                files, failed = await self.fetch_attachments(list(message.attachments), folder, message.jump_url)
+                return [document, *files], failed
+
+            view = await ingest_upload(self.core, self.jobs, conversation,
+                                       [name, *(a.filename for a in message.attachments)],
+                                       {"channel": conversation.channel}, fetch)
+            await interaction.edit_original_response(content=view_text(view))
+
         @tree.command(name="help", description="What bitrag can do")
         async def help_command(interaction: discord.Interaction) -> None:
             await interaction.response.send_message(DISCORD_HELP, ephemeral=True, suppress_embeds=True)

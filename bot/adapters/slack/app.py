@@ -18,6 +18,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,22 +32,27 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.access import ChangePolicy, Conversation, Kind, Place, conversation_at, parse_ids
 from bot.adapters.slack.files import SlackFiles, file_id_from_url, is_slack_link, slack_error
 from bot.adapters.slack.render import (
+    FEEDBACK,
     FEEDBACK_DOWN,
     FEEDBACK_UP,
     answer_messages,
+    answer_tail,
     context,
     escape,
+    feedback_actions,
+    home_view,
     section,
     streaming_message,
     view_message,
 )
+from bot.adapters.slack.stream import NativeStream
 from bot.core import BotCore, failure, fetch_each, help_text, ingest_intent
 from bot.feedback import FeedbackStore
 from bot.jobs import Fetch, Job, JobStore, ingest_upload, resume
 from bot.settings import Settings
 from bot.streaming import ProgressReporter, ThrottledEditor, follow
 from bot.terms import ConfigError, FileResult, NotAllowedError, SourceFile, Turn, is_url, last_turns
-from bot.views import AnswerView, ForgottenView, MessageView, SharedView, View
+from bot.views import AnswerView, DocumentsView, ForgottenView, IngestView, MessageView, SharedView, StatsView, View
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +67,7 @@ SLACK_HELP = help_text(
     "You can also mention me or DM me with a question. To add files, share them in a message that mentions me, or "
     "in a DM. A document is read only where everyone present may see it: shared in a public channel it serves the "
     "whole workspace, in a private channel or group DM its members, in a DM you alone.")
+ADD_MESSAGE = "bitrag_add_message"  # the "Add to knowledge base" message shortcut
 CACHE_S = 60  # conversation kinds and admin flags are re-read after this long (a channel made private, an admin)
 SHARED_REFUSAL = ("I don't work in channels shared with other organisations: their members would see answers from "
                   "this workspace's documents. An admin can allow it with SLACK_ALLOW_SHARED_CHANNELS=true; answers "
@@ -72,6 +79,17 @@ NARROWER = {"channels": 3, "groups": 2, "ims": 1}  # files.info lists where a fi
 
 def strip_mentions(text: str) -> str:
     return " ".join(MENTION.sub(" ", text or "").split())
+
+
+def conversation_markdown(messages: list[dict[str, Any]], kind: str) -> str:
+    """A Slack message or thread as a document: one paragraph per message, with who wrote it and when."""
+    lines = [f"# Slack {kind}"]
+    for message in messages:
+        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(float(message.get("ts") or 0)))
+        text = (message.get("text") or "").strip()
+        if text:
+            lines += ["", f"**{message.get('user') or message.get('username') or 'someone'}** ({when} UTC):", "", text]
+    return "\n".join(lines) + "\n"
 
 
 def kind_of(info: dict[str, Any] | None) -> Kind:
@@ -150,6 +168,7 @@ class SlackAdapter:
         self._kinds: dict[str, tuple[float, Kind, dict[str, Any] | None]] = {}
         self._admins: dict[str, tuple[float, bool]] = {}
         self._team: str | None = None
+        self._team_url: str | None = None
         self._register()
 
     def _register(self) -> None:
@@ -161,13 +180,18 @@ class SlackAdapter:
         app.event("app_mention")(self._on_mention)
         app.event("message")(self._on_message)
         app.event("file_shared")(self._ignore)  # uploads are handled through the message that carries them
+        app.event("app_home_opened")(self._on_home_opened)
+        app.event("assistant_thread_started")(self._on_assistant_thread)
+        app.event("assistant_thread_context_changed")(self._ignore)  # answers follow where they are asked
+        app.shortcut(ADD_MESSAGE)(self._on_add_message)
         app.action(FEEDBACK_UP)(self._on_vote)
         app.action(FEEDBACK_DOWN)(self._on_vote)
+        app.action(FEEDBACK)(self._on_feedback_buttons)
 
     async def verify(self) -> dict[str, Any]:
         """auth.test once at start-up, so a revoked or mistyped token is a clear error, not a silent bot."""
         result = await verify_token(self.client)
-        self._team = result.get("team_id")
+        self._team, self._team_url = result.get("team_id"), result.get("url")
         return result
 
     async def installed_team(self, context: Any) -> str:
@@ -247,6 +271,97 @@ class SlackAdapter:
 
     async def _ignore(self) -> None:
         return None
+
+    # --- the agent DM and App Home ----------------------------------------------------------------------------
+
+    async def _on_assistant_thread(self, event: dict[str, Any], context: Any) -> None:
+        """A new thread in bitrag's Messages tab: suggest questions about documents this person may read."""
+        thread = event.get("assistant_thread") or {}
+        channel, ts, user = thread.get("channel_id"), thread.get("thread_ts"), thread.get("user_id")
+        if not (channel and ts and user):
+            return
+        try:
+            conversation = await self.conversation(context, user, channel)
+        except NotAllowedError:
+            return
+        prompts = [{"title": title, "message": message} for title, message in await self.core.suggestions(conversation)]
+        await self._quietly("assistant.threads.setSuggestedPrompts", self.client.assistant_threads_setSuggestedPrompts(
+            channel_id=channel, thread_ts=ts, title="Ask about your team's documents", prompts=prompts))
+
+    async def _on_home_opened(self, event: dict[str, Any], context: Any) -> None:
+        if event.get("tab", "home") == "home":
+            await self.publish_home(context, event["user"])
+
+    async def publish_home(self, context: Any, user: str) -> None:
+        """The App Home tab of `user`: what they may read in a DM with bitrag (the workspace's documents and their
+        own), the index's numbers, their last questions. Published again when they add or forget a document."""
+        team = await self.installed_team(context)
+        conversation = conversation_at(Place("slack", team, "home", Kind.DM), user)
+        documents, stats = await self.core.sources(conversation), await self.core.stats(conversation)
+        if not isinstance(documents, DocumentsView) or not isinstance(stats, StatsView):
+            return
+        if self._team_url is None:
+            await self.verify()
+        recent = [(question, self._message_link(channel, ts)) for question, channel, ts in
+                  await asyncio.to_thread(self.feedback.recent_questions, "slack", user)]
+        await self._quietly("views.publish", self.client.views_publish(user_id=user,
+                                                                       view=home_view(documents, stats, recent)))
+
+    def _message_link(self, channel: str | None, ts: str | None) -> str | None:
+        if not (channel and ts and self._team_url):
+            return None
+        return f"{self._team_url.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
+
+    # --- "Add to knowledge base" ----------------------------------------------------------------------------
+
+    async def _on_add_message(self, ack: Any, body: dict[str, Any], respond: Any, context: Any) -> None:
+        """The message shortcut: the message — or, on a thread's parent, the whole thread with its files — becomes
+        a document of that conversation's audience, cited by its permalink."""
+        await ack()
+        user, channel, message = body["user"]["id"], body["channel"]["id"], body["message"]
+        try:
+            conversation = await self.conversation(context, user, channel, body["user"].get("team_id"),
+                                                   with_admin=True)
+            if not await self._may_add(user):
+                raise NotAllowedError(self.policy.refusal(INGEST_VARIABLE))
+            messages = [message]
+            if message.get("reply_count") or message.get("thread_ts") == message["ts"]:
+                messages = await self._whole_thread(channel, message["ts"])
+        except NotAllowedError as exc:
+            await respond(text=str(exc), response_type="ephemeral")
+            return
+        permalink = await self._permalink(channel, message["ts"])
+        files = [f for m in messages for f in m.get("files") or []]
+        kind = "thread" if len(messages) > 1 else "message"
+        name = f"slack-{kind}-{channel}-{message['ts'].replace('.', '-')}.md"
+
+        async def fetch(folder: Path) -> tuple[list[SourceFile], list[FileResult]]:
+            (folder / name).write_text(conversation_markdown(messages, kind))
+            document = SourceFile(path=folder / name, name=name, key=f"slack:{kind}:{channel}:{message['ts']}",
+                                  link=permalink)
+            fetched, failed = await self._fetch_files(files, folder)
+            return [document, *fetched], failed
+
+        view = await ingest_upload(self.core, self.jobs, conversation, [name, *(file_name(f) for f in files)],
+                                   {"channel": channel, "thread": message.get("thread_ts")}, fetch)
+        text, blocks = view_message(view)
+        await respond(text=text, blocks=blocks, response_type="ephemeral")
+        await self.publish_home(context, user)
+
+    async def _whole_thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        try:
+            replies = await self.client.conversations_replies(channel=channel, ts=ts, limit=200)
+        except SlackApiError as exc:
+            raise NotAllowedError(f"I can't read that thread ({slack_error(exc)}): invite me to the channel with "
+                                  "/invite @bitrag, then try again.") from None
+        return list(replies.get("messages") or [])
+
+    async def _permalink(self, channel: str, ts: str) -> str | None:
+        try:
+            return str((await self.client.chat_getPermalink(channel=channel, message_ts=ts))["permalink"])
+        except SlackApiError as exc:
+            log.info("No permalink for %s/%s: %s", channel, ts, slack_error(exc))
+            return None
 
     # --- /ask ------------------------------------------------------------------------------------------------
 
@@ -333,13 +448,44 @@ class SlackAdapter:
         if not question:
             await self.client.chat_postMessage(channel=channel, thread_ts=thread, text=SLACK_HELP)
             return
-        await self._react(channel, ts, "eyes", add=True)
+        if conversation.kind == Kind.DM and not history:  # the first question names the agent DM's thread
+            await self._quietly("assistant.threads.setTitle", self.client.assistant_threads_setTitle(
+                channel_id=channel, thread_ts=thread, title=question[:80]))
+        status = await self._set_status(conversation, channel, thread)
+        if not status:  # no assistant status here: the 👀 reaction says "working on it"
+            await self._react(channel, ts, "eyes", add=True)
         try:
             await self._answer(conversation, question, history, channel, thread)
         except SlackApiError as exc:
             log.warning("Could not answer in %s: %s", channel, slack_error(exc))
         finally:
-            await self._react(channel, ts, "eyes", add=False)
+            if status:
+                await self._quietly("assistant.threads.setStatus", self.client.assistant_threads_setStatus(
+                    channel_id=channel, thread_ts=thread, status=""))
+            else:
+                await self._react(channel, ts, "eyes", add=False)
+
+    async def _set_status(self, conversation: Conversation, channel: str, thread: str) -> bool:
+        """`assistant.threads.setStatus` while bitrag works ("Searching 1,204 documents…"); False where Slack does
+        not take it, so that the caller falls back to the reaction."""
+        documents = await self.core.sources(conversation)
+        count = len(documents.documents) if isinstance(documents, DocumentsView) else 0
+        try:
+            await self.client.assistant_threads_setStatus(
+                channel_id=channel, thread_ts=thread, status=f"Searching {count:,} document{'s' * (count != 1)}…",
+                loading_messages=["Searching your documents…", "Reading the closest passages…",
+                                  "Writing an answer with citations…"])
+            return True
+        except SlackApiError as exc:
+            log.info("assistant.threads.setStatus refused in %s (%s): using the reaction", channel, slack_error(exc))
+            return False
+
+    async def _quietly(self, method: str, call: Awaitable[Any]) -> None:
+        """A nicety Slack may refuse (a missing scope, a conversation that is not an agent thread): logged only."""
+        try:
+            await call
+        except SlackApiError as exc:
+            log.info("%s refused: %s", method, slack_error(exc))
 
     async def _thread_history(self, channel: str, thread: str, current_ts: str,
                               bot_user: str | None) -> tuple[bool, list[Turn]]:
@@ -372,7 +518,45 @@ class SlackAdapter:
     # --- answering -------------------------------------------------------------------------------------------
 
     async def _answer(self, conversation: Conversation, question: str, history: list[Turn], channel: str,
-                      thread: str | None, header: str | None = None) -> None:
+                      thread: str | None, header: str | None = None) -> str:
+        """Answer in `thread` by Slack's native streaming where Slack allows it (STREAM_MODE), else by a placeholder
+        edited as the LLM writes; returns the answer message's ts."""
+        if thread is not None and self.settings.stream_mode != "edit":
+            stream = NativeStream(self.client, channel, thread)
+            try:
+                await stream.start(conversation.user, conversation.space)
+            except SlackApiError as exc:
+                level = logging.WARNING if self.settings.stream_mode == "native" else logging.INFO
+                log.log(level, "Slack would not stream an answer in %s (%s): answering by edits", channel,
+                        slack_error(exc))
+            else:
+                await self._stream(stream, conversation, question, history)
+                return stream.ts
+        return await self._answer_by_edits(conversation, question, history, channel, thread, header)
+
+    async def _stream(self, stream: NativeStream, conversation: Conversation, question: str,
+                      history: list[Turn]) -> None:
+        editor = ThrottledEditor(stream.show, self.settings.stream_interval_s)
+        view = await follow(self.core.ask_stream(conversation, question, history), editor)
+        if isinstance(view, AnswerView):
+            answer_id = await self.feedback.record(view, conversation, stream.ts)
+            body, blocks = view.body, [*answer_tail(view), feedback_actions(answer_id)]
+            messages = answer_messages(view, None, answer_id)
+        else:
+            messages = [view_message(view)]
+            body, blocks = messages[0][0], []
+
+        async def replace() -> None:
+            text, first = messages[0]
+            await self.client.chat_update(channel=stream.channel, ts=stream.ts, text=text, blocks=first)
+            for more_text, more_blocks in messages[1:]:
+                await self.client.chat_postMessage(channel=stream.channel, thread_ts=stream.thread, text=more_text,
+                                                   blocks=more_blocks)
+
+        await editor.finish(lambda: stream.finish(body, blocks, replace))
+
+    async def _answer_by_edits(self, conversation: Conversation, question: str, history: list[Turn], channel: str,
+                               thread: str | None, header: str | None) -> str:
         """Post a placeholder at once, edit it as the LLM streams (throttled), then replace it with the answer."""
         placeholder = [section(header)] if header else []
         posted = await self.client.chat_postMessage(channel=channel, thread_ts=thread, text="Searching…",
@@ -386,7 +570,7 @@ class SlackAdapter:
         editor = ThrottledEditor(edit, self.settings.stream_interval_s)
         view = await follow(self.core.ask_stream(conversation, question, history), editor)
         if isinstance(view, AnswerView):
-            messages = answer_messages(view, header, await self.feedback.record(view, conversation))
+            messages = answer_messages(view, header, await self.feedback.record(view, conversation, ts))
         else:
             messages = [view_message(view)]
             if header:
@@ -396,6 +580,14 @@ class SlackAdapter:
         for more_text, more_blocks in messages[1:]:
             await self.client.chat_postMessage(channel=channel, thread_ts=thread or ts, text=more_text,
                                                blocks=more_blocks)
+        return ts
+
+    async def _on_feedback_buttons(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """A click on Slack's own feedback buttons: the value says which answer and which way."""
+        await ack()
+        vote, _, answer_id = str(action.get("value", "")).partition(":")
+        if vote in ("up", "down") and answer_id:
+            await asyncio.to_thread(self.feedback.vote, answer_id, body["user"]["id"], 1 if vote == "up" else -1)
 
     async def _on_vote(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         await ack()
@@ -438,6 +630,8 @@ class SlackAdapter:
         text, blocks = view_message(view)
         await editor.finish(lambda: self.client.chat_update(channel=channel, ts=status["ts"], text=text,
                                                             blocks=blocks))
+        if isinstance(view, IngestView) and view.report.documents:
+            await self.publish_home(None, conversation.user)
         return view
 
     async def _fetch_files(self, files: list[dict[str, Any]], folder: Path,
@@ -561,3 +755,5 @@ class SlackAdapter:
         announce = isinstance(view, ForgottenView | SharedView) and view.document.audience in conversation.read_scope
         text, blocks = view_message(view)
         await respond(text=text, blocks=blocks, response_type="in_channel" if announce else "ephemeral")
+        if isinstance(view, ForgottenView | SharedView):
+            await self.publish_home(context, conversation.user)

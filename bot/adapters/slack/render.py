@@ -10,12 +10,23 @@ import re
 from typing import Any
 
 from bot.streaming import split_markdown
-from bot.views import AnswerView, AuditView, DocumentsView, ForgottenView, IngestView, MessageView, SharedView, View
+from bot.views import (
+    AnswerView,
+    AuditView,
+    DocumentsView,
+    ForgottenView,
+    IngestView,
+    MessageView,
+    SharedView,
+    StatsView,
+    View,
+)
 
 SECTION_LIMIT = 3000
 BLOCKS_PER_MESSAGE = 45  # 50 is Slack's limit; leave room for the sources, notice, footer and buttons
 FEEDBACK_UP = "bitrag_feedback_up"
 FEEDBACK_DOWN = "bitrag_feedback_down"
+FEEDBACK = "bitrag_feedback"  # Slack's own feedback_buttons on streamed answers: values "up:<id>" / "down:<id>"
 
 Message = tuple[str, list[dict[str, Any]]]  # (fallback text, blocks)
 
@@ -68,16 +79,33 @@ def feedback_buttons(answer_id: str) -> dict[str, Any]:
          "text": {"type": "plain_text", "text": "👎"}}]}
 
 
-def answer_messages(view: AnswerView, header: str | None = None, answer_id: str | None = None) -> list[Message]:
-    """The answer as one or more messages; sources, footer and vote buttons go on the last one."""
-    blocks = [section(header)] if header else []
-    blocks += [section(piece, verbatim=True) for piece in split_markdown(to_mrkdwn(view.body), SECTION_LIMIT)]
+def feedback_actions(answer_id: str) -> dict[str, Any]:
+    """Slack's own 👍/👎 for AI answers: a `feedback_buttons` element in a `context_actions` block."""
+    def button(text: str, vote: str) -> dict[str, Any]:
+        return {"text": {"type": "plain_text", "text": text}, "value": f"{vote}:{answer_id}",
+                "accessibility_label": f"Mark this answer as {'helpful' if vote == 'up' else 'not helpful'}"}
+
+    return {"type": "context_actions", "block_id": f"feedback:{answer_id}", "elements": [
+        {"type": "feedback_buttons", "action_id": FEEDBACK, "positive_button": button("👍", "up"),
+         "negative_button": button("👎", "down")}]}
+
+
+def answer_tail(view: AnswerView) -> list[dict[str, Any]]:
+    """What follows an answer's text: notice, sources, mode and timings."""
     tail: list[dict[str, Any]] = []
     if view.notice:
         tail.append(context(f":warning: {escape(view.notice)}"))
     if view.sources:
         tail.append(section(source_lines(view)[:SECTION_LIMIT]))
     tail.append(context(f"{view.mode} · {view.timing_line}"))
+    return tail
+
+
+def answer_messages(view: AnswerView, header: str | None = None, answer_id: str | None = None) -> list[Message]:
+    """The answer as one or more messages; sources, footer and vote buttons go on the last one."""
+    blocks = [section(header)] if header else []
+    blocks += [section(piece, verbatim=True) for piece in split_markdown(to_mrkdwn(view.body), SECTION_LIMIT)]
+    tail = answer_tail(view)
     if answer_id:
         tail.append(feedback_buttons(answer_id))
     pages = [blocks[i:i + BLOCKS_PER_MESSAGE] for i in range(0, len(blocks), BLOCKS_PER_MESSAGE)] or [[]]
@@ -118,3 +146,24 @@ def view_message(view: View) -> Message:
         lines = ["*Audit log (newest first)*", *(f"• {escape(line)}" for line in view.lines())]
         return lines[0], [section(piece) for piece in split_markdown("\n".join(lines), SECTION_LIMIT)][:45]
     raise TypeError(type(view).__name__)
+
+
+def home_view(documents: DocumentsView, stats: StatsView, recent: list[tuple[str, str | None]]) -> dict[str, Any]:
+    """The App Home tab: the documents this person may read and where each came from, how to add more, the
+    index's numbers, and their last questions linked to the answers."""
+    listed = [f"• {escape(line)}" for line in documents.lines()] or ["No documents yet."]
+    asked = [f"• <{link}|{escape(q[:150])}>" if link else f"• {escape(q[:150])}" for q, link in recent]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "bitrag: answers from your team's documents"}},
+        section(f"*Documents you can ask about ({len(documents.documents)})*"),
+        *[section(piece) for piece in split_markdown("\n".join(listed), SECTION_LIMIT)][:40],
+        {"type": "divider"},
+        section("*Add more:* share files in a message that mentions @bitrag or in a DM with me, use "
+                "*Add to knowledge base* on any message (⋮ › More actions), or `/ingest <link>`. A document serves "
+                "the place it was shared: a public channel's the whole workspace, a private one its members, a DM "
+                "you alone."),
+        context(" · ".join(f"{label}: {escape(value)}" for label, value in stats.lines[:3])),
+    ]
+    if asked:
+        blocks += [{"type": "divider"}, section("*Your last questions*\n" + "\n".join(asked)[:SECTION_LIMIT])]
+    return {"type": "home", "blocks": blocks}
