@@ -22,7 +22,7 @@ from bot.logs import configure_logging
 from bot.ratelimit import RateLimiter
 from bot.render import print_view
 from bot.settings import Settings, get_settings
-from bot.views import AnswerView, IngestView, MessageView
+from bot.views import AnswerView, IngestView, MessageView, View
 from bot.wiring import open_service
 from rag.errors import BitragError
 
@@ -43,6 +43,13 @@ def operator(tenant: str | None, settings: Settings, platform: str = "cli") -> C
     except (KeyError, OSError):  # a container user without a passwd entry
         user = "local"
     return Conversation(tenant or settings.default_tenant, user=user, platform=platform, admin=True)
+
+
+def show_or_fail(view: View) -> None:
+    """Print a view; an error view ends the command with exit code 1."""
+    print_view(console, view)
+    if isinstance(view, MessageView) and view.level == "error":
+        raise typer.Exit(1)
 
 
 def _configured() -> Settings:
@@ -144,9 +151,7 @@ def forget(document: Annotated[str, typer.Argument(help="File name, document id 
            tenant: TenantOption = None) -> None:
     """Remove a document and all its chunks."""
     view = _run(lambda core, s: core.forget(operator(tenant, s), document))
-    print_view(console, view)
-    if isinstance(view, MessageView) and view.level == "error":
-        raise typer.Exit(1)
+    show_or_fail(view)
 
 
 @app.command()
@@ -155,9 +160,7 @@ def share(document: Annotated[str, typer.Argument(help="File name, document id o
           tenant: TenantOption = None) -> None:
     """Change who can read a document: move it to another audience (e.g. from a channel to its workspace)."""
     view = _run(lambda core, s: core.share(operator(tenant, s), document, audience))
-    print_view(console, view)
-    if isinstance(view, MessageView) and view.level == "error":
-        raise typer.Exit(1)
+    show_or_fail(view)
 
 
 @app.command()
@@ -165,9 +168,7 @@ def audit(tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="Onl
                                                      "knowledge base (and its conversations)")] = None) -> None:
     """Who added, replaced, shared or forgot which document, where and when (newest first)."""
     view = _run(lambda core, s: core.audit(operator(None, s), tenant))
-    print_view(console, view)
-    if isinstance(view, MessageView) and view.level == "error":
-        raise typer.Exit(1)
+    show_or_fail(view)
 
 
 @app.command()
@@ -176,9 +177,7 @@ def insights(tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="
     """What to document next: questions answered "I don't know", 👎 answers and their sources, the most asked
     topics (from the stored answers, FEEDBACK_URL)."""
     view = _run(lambda core, s: core.insights(operator(None, s), tenant))
-    print_view(console, view)
-    if isinstance(view, MessageView) and view.level == "error":
-        raise typer.Exit(1)
+    show_or_fail(view)
 
 
 @app.command("eval")

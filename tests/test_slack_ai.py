@@ -145,6 +145,8 @@ async def test_prompts_and_app_home_show_only_what_the_person_may_read(fake_slac
         mark = len(fake_slack.calls)
         await harness.event({**question, "type": "message", "channel_type": "im"})
         await wait_for(lambda: fake_slack.finished(mark) > 0)
+        titles = [a["title"] for m, a, _ in fake_slack.calls[mark:] if m == "assistant.threads.setTitle"]
+        assert titles == ["What is the guest wifi password in the Lisbon office?"]  # the thread named by it
         await scenario.upload(DM_OTHER, OTHER, "notes.md", b"# Notes\n\nMy locker is 42.\n", "F0HOME0100")
         home = json.dumps(fake_slack.homes[OTHER], ensure_ascii=False)
         assert "notes.md" in home and "guest wifi password" in home

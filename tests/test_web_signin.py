@@ -150,9 +150,14 @@ class Browser:
                 time.sleep(0.5)
 
     def text(self) -> str:
+        """The page's text; "" while the browser is between pages (a redirect of the sign-in, a redraw)."""
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.common.by import By
 
-        return self.driver.find_element(By.TAG_NAME, "body").text
+        try:
+            return self.driver.find_element(By.TAG_NAME, "body").text
+        except WebDriverException:
+            return ""
 
     def wait_for_text(self, needle: str, timeout: float = 90) -> str:
         from selenium.webdriver.support.ui import WebDriverWait

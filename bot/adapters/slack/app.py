@@ -546,14 +546,14 @@ class SlackAdapter:
             messages = [view_message(view)]
             body, blocks = messages[0][0], []
 
-        async def replace() -> None:
+        async def replace_message() -> None:
             text, first = messages[0]
             await self.client.chat_update(channel=stream.channel, ts=stream.ts, text=text, blocks=first)
             for more_text, more_blocks in messages[1:]:
                 await self.client.chat_postMessage(channel=stream.channel, thread_ts=stream.thread, text=more_text,
                                                    blocks=more_blocks)
 
-        await editor.finish(lambda: stream.finish(body, blocks, replace))
+        await editor.finish(lambda: stream.finish(body, blocks, replace_message))
 
     async def _answer_by_edits(self, conversation: Conversation, question: str, history: list[Turn], channel: str,
                                thread: str | None, header: str | None) -> str:
