@@ -118,6 +118,7 @@ async def test_prompts_and_app_home_show_only_what_the_person_may_read(fake_slac
     fake_slack.add_conversation(PRIVATE, "private")
     fake_slack.add_conversation(DM_OWNER, "im", user=OWNER)
     fake_slack.add_conversation(DM_OTHER, "im", user=OTHER)
+    fake_slack.members[PRIVATE] = {OWNER}  # #legal: the owner is a member, the other user is not
     harness, close = await make_harness(fake_slack, make_settings, embedder)
     scenario = Scenario(harness)
     try:
@@ -132,7 +133,7 @@ async def test_prompts_and_app_home_show_only_what_the_person_may_read(fake_slac
         assert [p["message"] for p in prompts] == ["What are the key points of wifi.md?"]
 
         for user, visible, hidden in ((OTHER, {wifi.name}, {legal.name, salary.name}),
-                                      (OWNER, {wifi.name, salary.name}, {legal.name})):
+                                      (OWNER, {wifi.name, salary.name, legal.name}, set())):
             await harness.event({"type": "app_home_opened", "user": user, "channel": "DHOME", "tab": "home",
                                  "event_ts": "1700000000.000200"})
             await wait_for(lambda u=user: u in fake_slack.homes)
@@ -149,8 +150,17 @@ async def test_prompts_and_app_home_show_only_what_the_person_may_read(fake_slac
         assert titles == ["What is the guest wifi password in the Lisbon office?"]  # the thread named by it
         await scenario.upload(DM_OTHER, OTHER, "notes.md", b"# Notes\n\nMy locker is 42.\n", "F0HOME0100")
         home = json.dumps(fake_slack.homes[OTHER], ensure_ascii=False)
-        assert "notes.md" in home and "guest wifi password" in home
+        assert "notes.md" in home and "guest wifi password" in home and legal.name not in home
         assert f"https://fake.slack.com/archives/{DM_OTHER}/p" in home  # linked to the answer
+        def owner_publishes() -> int:
+            return sum(1 for m, a, _ in fake_slack.calls if m == "views.publish" and a["user_id"] == OWNER)
+
+        before = owner_publishes()
+        await harness.event({"type": "app_home_opened", "user": OWNER, "channel": "DHOME", "tab": "home",
+                             "event_ts": "1700000000.000400"})
+        await wait_for(lambda: owner_publishes() > before)  # published again, after notes.md was added
+        home = json.dumps(fake_slack.homes[OWNER], ensure_ascii=False)
+        assert legal.name in home and "notes.md" not in home  # another person's DM upload stays theirs
     finally:
         await close()
 

@@ -50,6 +50,7 @@ class FakeSlack:
     stream_appends_allowed: int | None = None  # after this many appends a stream expires, as Slack's do
     homes: dict[str, dict[str, Any]] = field(default_factory=dict)  # user → the App Home view published
     not_member: set[str] = field(default_factory=set)  # public channels the bot was not invited to
+    members: dict[str, set[str]] = field(default_factory=dict)  # channel → its members (users.conversations)
     statuses: list[tuple[str, str, str]] = field(default_factory=list)  # (channel, thread, status)
     rate_limits: dict[str, int] = field(default_factory=dict)  # method → number of 429s to answer first
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
@@ -237,6 +238,18 @@ class FakeSlack:
         return {"ok": True, "user": {"id": user, "team_id": TEAM, "name": user.lower(), "deleted": False,
                                      "is_admin": False, "is_owner": False, "is_primary_owner": False,
                                      "is_bot": False, **self.users.get(user, {})}}
+
+    def _users_conversations(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The conversations of `user` the bot can see (it is in them too), of the asked types, one page."""
+        types = set(str(args.get("types", "public_channel")).split(","))
+
+        def kind(info: dict[str, Any]) -> str:
+            return "mpim" if info["is_mpim"] else "private_channel" if info["is_private"] else "public_channel"
+
+        channels = [self.conversations[c] for c, users in self.members.items()
+                    if args["user"] in users and c in self.conversations and c not in self.not_member
+                    and not self.conversations[c]["is_im"] and kind(self.conversations[c]) in types]
+        return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
 
     def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
         info = self.conversation_info(args["channel"])

@@ -293,10 +293,13 @@ class SlackAdapter:
             await self.publish_home(context, event["user"])
 
     async def publish_home(self, context: Any, user: str) -> None:
-        """The App Home tab of `user`: what they may read in a DM with bitrag (the workspace's documents and their
-        own), the index's numbers, their last questions. Published again when they add or forget a document."""
+        """The App Home tab of `user`: what they may read — the workspace's documents, their own, and those of the
+        conversations they are a member of — the index's numbers, their last questions. Published again when they
+        add or forget a document. Only they see it."""
         team = await self.installed_team(context)
-        conversation = conversation_at(Place("slack", team, "home", Kind.DM), user)
+        own = conversation_at(Place("slack", team, "home", Kind.DM), user)
+        member_of = tuple(f"{team}:{channel}" for channel in await self._memberships(user))
+        conversation = replace(own, also_reads=own.also_reads + member_of)
         documents, stats = await self.core.sources(conversation), await self.core.stats(conversation)
         if not isinstance(documents, DocumentsView) or not isinstance(stats, StatsView):
             return
@@ -306,6 +309,24 @@ class SlackAdapter:
                   await asyncio.to_thread(self.feedback.recent_questions, "slack", user)]
         await self._quietly("views.publish", self.client.views_publish(user_id=user,
                                                                        view=home_view(documents, stats, recent)))
+
+    async def _memberships(self, user: str, most: int = 1000) -> list[str]:
+        """The conversations `user` is a member of (as far as bitrag can see them), for the Home tab; none when Slack
+        will not say (a missing scope is logged), which only shortens the list."""
+        channels: list[str] = []
+        cursor = None
+        try:
+            while len(channels) < most:
+                page = await self.client.users_conversations(user=user, types="public_channel,private_channel,mpim",
+                                                             exclude_archived=True, limit=200, cursor=cursor)
+                channels += [c["id"] for c in page.get("channels") or []]
+                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    break
+        except SlackApiError as exc:
+            log.info("users.conversations for %s failed (%s): the Home tab lists only workspace and own documents",
+                     user, slack_error(exc))
+        return channels[:most]
 
     def _message_link(self, channel: str | None, ts: str | None) -> str | None:
         if not (channel and ts and self._team_url):
