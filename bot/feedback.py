@@ -42,6 +42,11 @@ that them then they tell us""".split())
 EXPIRE_EVERY_S = 3600
 
 
+def read_scope(scope: str | None, tenant: str) -> list[str]:
+    """What a stored answer could read; answers stored before scopes were recorded read their tenant alone."""
+    return json.loads(scope) if scope else [tenant]
+
+
 class FeedbackStore:
     def __init__(self, url: str, retention_days: int = 0) -> None:
         self._db = Database(url)
@@ -107,7 +112,7 @@ class FeedbackStore:
                                 "a.sources, a.tenant, a.scope, a.grounded, a.created_at ORDER BY a.created_at DESC")
         report, unanswered, words = Insights(), Counter(), Counter()
         for _, question, answer, sources, tenant, scope, grounded, downvotes in rows:
-            keys = json.loads(scope) if scope else [tenant]
+            keys = read_scope(scope, tenant)
             if readable is not None and not set(keys) <= set(readable):
                 continue
             if space is not None and not all(k == space or k.startswith(f"{space}:") for k in keys):
@@ -144,7 +149,7 @@ class FeedbackStore:
             return None
         question, answer, sources, tenant, scope = rows[0]
         return {"question": question, "answer": answer, "sources": json.loads(sources), "tenant": tenant,
-                "scope": json.loads(scope) if scope else [tenant]}
+                "scope": read_scope(scope, tenant)}
 
     def close(self) -> None:
         self._db.close()

@@ -35,6 +35,7 @@ from bot.adapters.slack.render import (
     FEEDBACK,
     FEEDBACK_DOWN,
     FEEDBACK_UP,
+    Message,
     answer_messages,
     answer_tail,
     context,
@@ -566,15 +567,8 @@ class SlackAdapter:
         else:
             messages = [view_message(view)]
             body, blocks = messages[0][0], []
-
-        async def replace_message() -> None:
-            text, first = messages[0]
-            await self.client.chat_update(channel=stream.channel, ts=stream.ts, text=text, blocks=first)
-            for more_text, more_blocks in messages[1:]:
-                await self.client.chat_postMessage(channel=stream.channel, thread_ts=stream.thread, text=more_text,
-                                                   blocks=more_blocks)
-
-        await editor.finish(lambda: stream.finish(body, blocks, replace_message))
+        await editor.finish(lambda: stream.finish(
+            body, blocks, lambda: self._show_messages(stream.channel, stream.ts, stream.thread, messages)))
 
     async def _answer_by_edits(self, conversation: Conversation, question: str, history: list[Turn], channel: str,
                                thread: str | None, header: str | None) -> str:
@@ -596,12 +590,15 @@ class SlackAdapter:
             messages = [view_message(view)]
             if header:
                 messages[0][1].insert(0, section(header))
-        text, blocks = messages[0]
-        await editor.finish(lambda: self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks))
-        for more_text, more_blocks in messages[1:]:
-            await self.client.chat_postMessage(channel=channel, thread_ts=thread or ts, text=more_text,
-                                               blocks=more_blocks)
+        await editor.finish(lambda: self._show_messages(channel, ts, thread or ts, messages))
         return ts
+
+    async def _show_messages(self, channel: str, ts: str, thread: str, messages: list[Message]) -> None:
+        """An answer's messages: the first replaces message `ts`, any more continue in `thread`."""
+        text, blocks = messages[0]
+        await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        for more_text, more_blocks in messages[1:]:
+            await self.client.chat_postMessage(channel=channel, thread_ts=thread, text=more_text, blocks=more_blocks)
 
     async def _on_feedback_buttons(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         """A click on Slack's own feedback buttons: the value says which answer and which way."""
@@ -663,9 +660,7 @@ class SlackAdapter:
     async def resume_jobs(self) -> int:
         """Finish or report the uploads a previous run of the bot accepted but did not complete."""
         async def post(job: Job, view: View) -> None:
-            text, blocks = view_message(view)
-            await self.client.chat_postMessage(channel=job.reply["channel"], thread_ts=job.reply.get("thread"),
-                                               text=text, blocks=blocks)
+            await self._post_view(view, job.reply["channel"], job.reply.get("thread"))
 
         return await resume(self.core, self.jobs, "slack", post)
 
