@@ -55,7 +55,7 @@ async def diagnose(settings: Settings) -> list[Check]:
             await store.open(embedder.model_id, embedder.dim)
             chunks = await store.count()
             where = settings.milvus_uri.split("@")[-1]
-            return f"{store.mode} at {where}, collection {store.collection}: {chunks} chunks"
+            return f"{store.mode} at {where}, collection {store.collection}: {chunks} chunks; {store.keyword_note}"
         finally:
             await store.close()
 

@@ -173,7 +173,8 @@ class StatsView:
                 ("Chunks in the index", f"{s.index_chunks:,} (all knowledge bases)"),
                 ("Vectors in RAM", f"{human_bytes(s.binary_bytes)} at 1 bit/dim vs {human_bytes(s.float32_bytes)} "
                                    f"as float32{saving}"),
-                ("Model", f"{s.model} ({s.dim}-d)"), ("Vector store", s.milvus), ("Rescoring", s.rescore),
+                ("Model", f"{s.model} ({s.dim}-d)"), ("Vector store", s.milvus), ("Retrieval", s.retrieval),
+                ("Rescoring", s.rescore),
                 ("Answers by", s.answers_by)]
 
 

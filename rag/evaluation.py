@@ -1,9 +1,12 @@
-"""Retrieval-quality evaluation on a BEIR-format collection: float32 vs binary vs the default rescoring.
+"""Retrieval-quality evaluation on a BEIR-format collection: float32 dense vs every way bitrag can retrieve.
 
-All three modes run in the same process over the same embeddings and the same Milvus Lite instance:
-- `float32`: a FLOAT_VECTOR collection (FLAT, inner product) — exact float search, the quality ceiling;
+Every mode runs in the same process over the same embeddings and the same Milvus instance:
+- `float32`: a FLOAT_VECTOR collection (FLAT, inner product) — exact float dense search, the old quality ceiling;
 - `binary`: the 1-bit collection ranked by Hamming distance alone;
-- `default`: what `bitrag ask` does — Hamming candidates rescored as configured by RESCORE/OVERSAMPLE.
+- `rescored`: Hamming candidates rescored as configured by RESCORE/OVERSAMPLE (`RETRIEVAL=dense`);
+- `bm25`: Milvus's BM25 keyword search alone (where the Milvus has it);
+- `hybrid`: rescored dense and BM25 candidates fused (`RETRIEVAL=hybrid`, where the Milvus has it);
+- `default`: a copy of the mode `bitrag ask` uses with these settings (`retention_ndcg10` compares it to float32).
 Metrics follow BEIR/pytrec_eval: NDCG with linear gains of graded relevance, recall and precision at k.
 """
 
@@ -16,7 +19,7 @@ import math
 import random
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +35,6 @@ from rag.settings import RagSettings
 from rag.store import INSERT_BATCH_BYTES, ChunkRecord, MilvusStore
 
 TENANT = "eval"
-MODES = ("float32", "binary", "default")
 
 
 @dataclass
@@ -135,6 +137,10 @@ async def embed_cached(embedder: Embedder, texts: list[str], cache: Path | None,
     return vectors
 
 
+def query_cache_key(data: BeirData) -> str:
+    return "queries-" + hashlib.sha256("\n".join(data.query_texts).encode()).hexdigest()[:16]
+
+
 # --- the run ------------------------------------------------------------------------------------------------
 
 async def evaluate(data: BeirData, embedder: Embedder, settings: RagSettings, cache: Path | None = None,
@@ -144,13 +150,12 @@ async def evaluate(data: BeirData, embedder: Embedder, settings: RagSettings, ca
         return (lambda done, total: progress(label, done, total)) if progress else None
 
     docs = await embed_cached(embedder, data.doc_texts, cache, f"docs-{data.fingerprint}", step("embed corpus"))
-    query_key = hashlib.sha256("\n".join(data.query_texts).encode()).hexdigest()[:16]
-    queries = await embed_cached(embedder, data.query_texts, cache, f"queries-{query_key}", step("embed queries"))
+    queries = await embed_cached(embedder, data.query_texts, cache, query_cache_key(data), step("embed queries"))
 
     with tempfile.TemporaryDirectory(prefix="bitrag-eval-") as tmp:
         uri = settings.milvus_uri if not settings.milvus_is_lite else str(Path(tmp) / "eval.db")
         run_settings = settings.model_copy(update={
-            "milvus_uri": uri, "milvus_collection": f"eval_{int(time.time())}",
+            "milvus_uri": uri, "milvus_collection": f"eval_{int(time.time())}", "retrieval": "hybrid",
             "registry_url": f"sqlite:///{Path(tmp) / 'registry.sqlite3'}"})
         store = MilvusStore(run_settings)
         await store.open(embedder.model_id, embedder.dim)
@@ -159,26 +164,35 @@ async def evaluate(data: BeirData, embedder: Embedder, settings: RagSettings, ca
             ids = await _load_binary(store, registry, data, docs, run_settings.rescore == "precise", step)
             await store.settle()
             float_search = await _float_collection(store, docs, run_settings.milvus_collection + "_f32")
-            retriever = Retriever(store, registry, run_settings.rescore, run_settings.oversample)
+            dense = Retriever(store, registry, run_settings.rescore, run_settings.oversample)
+            hybrid = Retriever(store, registry, run_settings.rescore, run_settings.oversample,
+                               settings.hybrid_dense_weight)
             by_id = dict(zip(ids, data.doc_ids, strict=True))
-            runs: dict[str, dict[str, list[str]]] = {m: {} for m in MODES}
-            latency: dict[str, list[float]] = {m: [] for m in MODES}
-            for i, (qid, query) in enumerate(zip(data.query_ids, queries, strict=True)):
-                started = time.perf_counter()
-                runs["float32"][qid] = [data.doc_ids[j] for j in await float_search(query, 100)]
-                latency["float32"].append(time.perf_counter() - started)
-                started = time.perf_counter()
-                hamming = await store.search(TENANT, binarize(query)[0].tobytes(), 100)
-                latency["binary"].append(time.perf_counter() - started)
-                runs["binary"][qid] = [by_id[c.id] for c in hamming]
-                started = time.perf_counter()
-                top10 = await retriever.retrieve(query, TENANT, 10)  # exactly what `ask` does for top_k = 10
-                latency["default"].append(time.perf_counter() - started)
-                top100 = await retriever.retrieve(query, TENANT, 100)
+            modes = ["float32", "binary", "rescored"] + (["bm25", "hybrid"] if store.keywords else [])
+            runs: dict[str, dict[str, list[str]]] = {m: {} for m in modes}
+            latency: dict[str, list[float]] = {m: [] for m in modes}
+
+            async def timed(mode: str, qid: str, search: Awaitable[list[str]]) -> None:
+                started = time.perf_counter()  # a coroutine starts its work when awaited
+                runs[mode][qid] = await search
+                latency[mode].append(time.perf_counter() - started)
+
+            async def ranked(retriever: Retriever, query: np.ndarray, text: str) -> list[str]:
+                top10 = await retriever.retrieve(query, TENANT, 10, text=text)  # what `ask` does for top_k = 10
+                top100 = await retriever.retrieve(query, TENANT, 100, text=text)
                 head = [by_id[h.id] for h in top10]
-                runs["default"][qid] = head + [d for d in (by_id[h.id] for h in top100) if d not in head]
+                return head + [d for d in (by_id[h.id] for h in top100) if d not in head]
+
+            for i, (qid, text, query) in enumerate(zip(data.query_ids, data.query_texts, queries, strict=True)):
+                await timed("float32", qid, _ids(float_search(query, 100), data.doc_ids.__getitem__))
+                await timed("binary", qid, _ids(store.search(TENANT, binarize(query)[0].tobytes(), 100), by_id))
+                await timed("rescored", qid, ranked(dense, query, ""))
+                if store.keywords:
+                    await timed("bm25", qid, _ids(store.keyword_search(TENANT, text, 100), by_id))
+                    await timed("hybrid", qid, ranked(hybrid, query, text))
                 if progress:
                     progress("search", i + 1, len(data.query_ids))
+            keyword_note = store.keyword_note
         finally:
             if not run_settings.milvus_is_lite:  # a Lite database goes with the temporary folder
                 for name in (run_settings.milvus_collection, run_settings.milvus_collection + "_f32"):
@@ -187,17 +201,31 @@ async def evaluate(data: BeirData, embedder: Embedder, settings: RagSettings, ca
             registry.close()
 
     dim = embedder.dim
-    ram = {"float32": dim * 4, "binary": vector_bytes(dim), "default": vector_bytes(dim)}
-    modes = {}
-    for mode in MODES:
-        modes[mode] = {k: round(v, 4) for k, v in score_runs(runs[mode], data.qrels).items()}
-        modes[mode].update(bytes_per_vector=ram[mode], search_ms_p50=round(percentile_ms(latency[mode], 50), 2),
-                           search_ms_p99=round(percentile_ms(latency[mode], 99), 2))
-    modes["default"]["disk_bytes_per_vector"] = dim * 2 if settings.rescore == "precise" else 0
-    retention = modes["default"]["ndcg@10"] / modes["float32"]["ndcg@10"] if modes["float32"]["ndcg@10"] else 0.0
+    ram = {"float32": dim * 4, "binary": vector_bytes(dim), "rescored": vector_bytes(dim),
+           "bm25": 0, "hybrid": vector_bytes(dim)}
+    results = {}
+    for mode in modes:
+        results[mode] = {k: round(v, 4) for k, v in score_runs(runs[mode], data.qrels).items()}
+        results[mode].update(bytes_per_vector=ram[mode], search_ms_p50=round(percentile_ms(latency[mode], 50), 2),
+                             search_ms_p99=round(percentile_ms(latency[mode], 99), 2))
+    for mode in ("rescored", "hybrid"):
+        if mode in results:
+            results[mode]["disk_bytes_per_vector"] = dim * 2 if settings.rescore == "precise" else 0
+    default = "hybrid" if settings.retrieval == "hybrid" and "hybrid" in results else "rescored"
+    results["default"] = {"is": default, **results[default]}
+    float32 = results["float32"]["ndcg@10"]
+    retention = results["default"]["ndcg@10"] / float32 if float32 else 0.0
     return {"dataset": data.name, "docs": len(data.doc_ids), "queries": len(data.query_ids),
             "model": embedder.model_id, "rescore": settings.rescore, "oversample": settings.oversample,
-            "modes": modes, "retention_ndcg10": round(retention, 4)}
+            "retrieval": default, "keyword_search": keyword_note,
+            "hybrid_dense_weight": settings.hybrid_dense_weight, "modes": results,
+            "retention_ndcg10": round(retention, 4)}
+
+
+async def _ids(search: Awaitable[list[Any]], names: Callable[[int], str] | dict[int, str]) -> list[str]:
+    """The names of what a search found (row numbers of the float collection, or candidates' chunk ids)."""
+    name = names.__getitem__ if isinstance(names, dict) else names
+    return [name(item if isinstance(item, int) else item.id) for item in await search]
 
 
 async def _load_binary(store: MilvusStore, registry: Registry, data: BeirData, docs: np.ndarray, precise: bool,
@@ -206,8 +234,8 @@ async def _load_binary(store: MilvusStore, registry: Registry, data: BeirData, d
     document, ids = await asyncio.to_thread(registry.begin, TENANT, data.fingerprint, data.name, data.name, None,
                                             len(data.doc_ids), docs if precise else None)
     bits = binarize(docs)
-    records = [ChunkRecord(id=cid, tenant=TENANT, doc_id=doc_id, source=data.name, text="", bits=bits[i].tobytes())
-               for i, (cid, doc_id) in enumerate(zip(ids, data.doc_ids, strict=True))]
+    records = [ChunkRecord(id=cid, tenant=TENANT, doc_id=doc_id, source=data.name, text=text, bits=bits[i].tobytes())
+               for i, (cid, doc_id, text) in enumerate(zip(ids, data.doc_ids, data.doc_texts, strict=True))]
     await store.insert(records)
     await asyncio.to_thread(registry.commit, document)
     report = step("index")

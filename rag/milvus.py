@@ -29,3 +29,5 @@ def _import_pymilvus() -> ModuleType:
 pymilvus = _import_pymilvus()
 MilvusClient = pymilvus.MilvusClient
 DataType = pymilvus.DataType
+Function = pymilvus.Function
+FunctionType = pymilvus.FunctionType

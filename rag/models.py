@@ -202,6 +202,7 @@ class IndexStats:
     milvus: str  # "Milvus Lite, ./data/bitrag.db" or "Milvus server, host:19530, BIN_FLAT"
     rescore: str
     answers_by: str  # groq, openai-compatible or extractive
+    retrieval: str = "dense"  # the store's keyword_note: hybrid, or dense and why
 
     @property
     def binary_bytes(self) -> int:

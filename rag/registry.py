@@ -174,6 +174,21 @@ class Registry:
         """Documents left `pending` or `deleting` by a process that stopped mid-way."""
         return self._rows("WHERE state != 'ready'")
 
+    def ready_chunk_ids(self) -> list[int]:
+        """The chunk ids of every ready document of every tenant, in id order (what a rebuild copies)."""
+        return [r[0] for r in self._db.execute(
+            "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document WHERE d.state = 'ready' ORDER BY c.id")]
+
+    # --- maintenance markers (e.g. how far a collection rebuild got) ----------------------------------------------
+
+    def marker(self, name: str) -> int:
+        rows = self._db.execute("SELECT value FROM counters WHERE name = ?", (f"marker:{name}",))
+        return int(rows[0][0]) if rows else 0
+
+    def set_marker(self, name: str, value: int) -> None:
+        self._db.execute("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = ?",
+                         (f"marker:{name}", value, value))
+
     # --- audit ------------------------------------------------------------------------------------------------
 
     def log(self, entry: AuditEntry) -> None:

@@ -38,6 +38,7 @@ from rag.models import (
 from rag.prompt import build_messages
 from rag.quantize import binarize
 from rag.registry import DocumentRow, Registry
+from rag.reindex import ReindexProgress, finish_interrupted, reindex
 from rag.retrieve import Hit, Retriever
 from rag.settings import RagSettings
 from rag.store import ChunkRecord, MilvusStore
@@ -85,7 +86,8 @@ class RagService:
         self.registry = registry
         self.generator = generator
         self.parser = parser
-        self.retriever = Retriever(store, registry, settings.rescore, settings.oversample)
+        self.retriever = Retriever(store, registry, settings.rescore, settings.oversample,
+                                   settings.hybrid_dense_weight if settings.retrieval == "hybrid" else 1.0)
         self.owns_embedder = False  # set when `open()` created it; a shared embedder is closed by its owner
 
     @classmethod
@@ -98,6 +100,7 @@ class RagService:
         store = MilvusStore(settings)
         try:
             await store.open(embedder.model_id, embedder.dim)
+            await finish_interrupted(store, registry)  # before anything reads or writes the collection
             service = cls(settings, embedder, store, registry, create_generator(settings), parser)
         except BaseException:
             registry.close()
@@ -172,13 +175,14 @@ class RagService:
         started = time.perf_counter()
         # A follow-up ("and on weekends?") is searched together with the previous question.
         previous = next((t.text for t in reversed(history) if t.role == "user"), "")
-        query = (await self.embedder.embed([f"{previous}\n{question}" if previous else question]))[0]
+        searched = f"{previous}\n{question}" if previous else question
+        query = (await self.embedder.embed([searched]))[0]
         timings["embed"] = _ms(started)
-        hits = await self.retriever.retrieve(query, tenant, top_k or self.settings.top_k, timings)
+        hits = await self.retriever.retrieve(query, tenant, top_k or self.settings.top_k, timings, searched)
         timings["generate"] = 0.0
         if not hits:
             return hits, Answer(EMPTY_KB, [], timings, self._mode, grounded=False)
-        if hits[0].score < self.settings.min_similarity:
+        if max(hit.score for hit in hits) < self.settings.min_similarity:
             closest = [_source(n, hit) for n, hit in enumerate(hits[:3], start=1)]
             return hits, Answer(DONT_KNOW, closest, timings, self._mode, grounded=False)
         return hits, None
@@ -308,6 +312,10 @@ class RagService:
             log.warning("Could not remove document %s yet; it stays hidden and will be cleaned up on restart",
                         document.doc_id[:12])
 
+    async def reindex(self, progress: ReindexProgress | None = None) -> int:
+        """Rebuild the collection with the current schema from the stored chunks (see `reindex.py`)."""
+        return await reindex(self.store, self.registry, progress)
+
     # --- documents -------------------------------------------------------------------------------------------
 
     async def sources(self, tenant: Scope) -> list[DocumentInfo]:
@@ -317,7 +325,8 @@ class RagService:
         documents = await self.sources(tenant)
         return IndexStats(documents=len(documents), scope_chunks=sum(d.chunks for d in documents),
                           index_chunks=await self.store.count(), dim=self.embedder.dim, model=self.embedder.model_id,
-                          milvus=self.store.description, rescore=self.settings.rescore, answers_by=self._mode)
+                          milvus=self.store.description, rescore=self.settings.rescore, answers_by=self._mode,
+                          retrieval=self.store.keyword_note)
 
     async def forget(self, tenant: Scope, ref: str, actor: Origin | None = None,
                      authorize: Authorize | None = None) -> DocumentInfo:

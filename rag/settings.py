@@ -31,6 +31,8 @@ def private_networks(value: str) -> tuple[bool, tuple[Network, ...]]:
         return True, ()
     return False, tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(","))
 RescoreMode = Literal["precise", "asymmetric", "none"]
+RetrievalMode = Literal["hybrid", "dense"]
+Analyzer = Literal["english", "standard", "chinese"]  # Milvus's built-in analyzers
 LLMChoice = Literal["auto", "groq", "openai-compatible", "extractive"]
 
 
@@ -63,6 +65,9 @@ class RagSettings(BaseSettings):
     oversample: int = Field(default=10, ge=1, le=100)
     top_k: int = Field(default=5, ge=1, le=50)
     min_similarity: float = Field(default=0.2, ge=-1.0, le=1.0)
+    retrieval: RetrievalMode = "hybrid"  # hybrid: 1-bit dense + BM25 where the Milvus has BM25 (Lite, server >= 2.5)
+    bm25_analyzer: Analyzer = "english"  # how chunk text is tokenized for BM25; fixed when the collection is made
+    hybrid_dense_weight: float = Field(default=0.5, ge=0.0, le=1.0)  # share of the dense score in the fusion
 
     # Ingestion
     chunk_tokens: int = Field(default=200, ge=32, le=8192)

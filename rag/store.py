@@ -12,6 +12,12 @@ Its own deletes may show a moment later (seen on 2.3.5): harmless, since retriev
 the registry says are ready, and `count()` asks for Strong.
 The binary field is never returned by `search()` (Lite retries for minutes and fails); `get_bits()` fetches it
 by primary key instead.
+
+Keyword search (`RETRIEVAL=hybrid`, the default) is Milvus's own BM25: the chunk text, already stored for answers,
+is analyzed (`BM25_ANALYZER`) and a BM25 function fills a sparse vector field with a `SPARSE_INVERTED_INDEX`. Milvus
+Lite 2.5 and servers from 2.5 have it; an older server (the 2.3.5 of our tests) gets a dense-only collection and
+`keyword_note` says why. A collection made before hybrid retrieval stays dense-only until `bitrag reindex` rebuilds
+it (`reindex.py`). Measured cost at 1M chunks of real text: see benchmarks/README.md ("Memory per chunk").
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -27,7 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rag.errors import ConfigError, ModelMismatchError, StoreUnavailableError
-from rag.milvus import DataType, MilvusClient
+from rag.milvus import DataType, Function, FunctionType, MilvusClient
 from rag.settings import RagSettings
 from rag.tenants import Scope, tenant_filter, validate_tenant
 
@@ -37,6 +44,8 @@ SCHEMA_VERSION = 1
 MAX_TEXT_BYTES = 60_000  # VARCHAR max_length is 65,535 bytes
 INSERT_BATCH_BYTES = 2 << 20  # pymilvus inserts slow down sharply past a few MB per call (15k → 105 rows/s)
 DELETE_BATCH = 2_000
+KEYWORD_FIELD = "keywords"  # BM25's sparse vector of the chunk text, filled by Milvus
+MAX_QUERY_CHARS = 4_000  # keyword search of a question (a follow-up carries the previous question too)
 T = TypeVar("T")
 
 
@@ -54,11 +63,12 @@ class ChunkRecord:
 @dataclass
 class Candidate:
     id: int
-    hamming: int
+    hamming: int | None  # None for a keyword-only candidate
     doc_id: str
     source: str
     text: str
     meta: dict[str, Any]
+    keyword: float = 0.0  # its BM25 score, 0 when keyword search did not return it
 
 
 def _clip_utf8(text: str, limit: int = MAX_TEXT_BYTES) -> str:
@@ -82,7 +92,12 @@ class MilvusStore:
         self._startup_wait_s = settings.milvus_startup_wait_s
         self._stale = False  # the last call failed: reconnect before the next one (server only)
         self._reconnecting = threading.Lock()
+        self._want_keywords = settings.retrieval == "hybrid"
+        self._analyzer = settings.bm25_analyzer
+        self.keywords = False  # the open collection has a BM25 index
+        self.keyword_note = "dense only (RETRIEVAL=dense)"  # why keyword search is on or off, for status pages
         self.dim = 0
+        self.model_id = ""
 
     @property
     def client(self) -> Any:
@@ -148,7 +163,7 @@ class MilvusStore:
     async def open(self, model_id: str, dim: int) -> None:
         """Connect, then create the collection or check that it was built for this model. A server that is not up
         yet (a compose stack or a pod starting together) is retried with backoff for `MILVUS_STARTUP_WAIT_S`."""
-        self.dim = dim
+        self.dim, self.model_id = dim, model_id
         deadline = time.monotonic() + (0 if self._is_lite else self._startup_wait_s)
         delay = 1.0
         while True:
@@ -172,8 +187,34 @@ class MilvusStore:
             self._index_type = self._client.describe_index(self.collection, "vector").get("index_type",
                                                                                           self._index_type)
             self._client.load_collection(self.collection)
+            indexed = has_keyword_index(self._client.describe_collection(self.collection))
+            self._set_keywords(indexed, "run `bitrag reindex` to add one" if self._supports_bm25() else "")
         else:
-            self._create(model_id, dim)
+            self._set_keywords(self._want_keywords and self._supports_bm25(), "")
+            self._client.create_collection(self.collection, **self.collection_spec(model_id, dim))
+
+    def _set_keywords(self, available: bool, remedy: str) -> None:
+        """Keyword search is on when wanted (RETRIEVAL=hybrid) and the collection has its index."""
+        self.keywords = available and self._want_keywords
+        if self.keywords:
+            self.keyword_note = f"hybrid: 1-bit dense + BM25 keyword search ({self._analyzer} analyzer)"
+        elif not self._want_keywords:
+            self.keyword_note = "dense only (RETRIEVAL=dense)"
+        elif remedy:
+            self.keyword_note = f"dense only: this collection was made without a BM25 index; {remedy}"
+        else:
+            self.keyword_note = (f"dense only: this Milvus server ({self._server_version()}) has no BM25 keyword "
+                                 "search; upgrade it to 2.5 or later and run `bitrag reindex`")
+
+    def _supports_bm25(self) -> bool:
+        """Milvus Lite 2.5 and servers from 2.5 on have BM25 functions and sparse vectors."""
+        return self._is_lite or _version(self._server_version()) >= (2, 5)
+
+    def _server_version(self) -> str:
+        try:
+            return str(self._client.get_server_version())
+        except Exception:  # an unknown version is treated as one without BM25
+            return "unknown version"
 
     def _check_model(self, model_id: str, dim: int) -> None:
         description = self._client.describe_collection(self.collection).get("description") or "{}"
@@ -188,7 +229,8 @@ class MilvusStore:
                 f"now select {model_id!r} (dim {dim}). Switch back to that model, or set MILVUS_COLLECTION to a "
                 "new name (or use a fresh MILVUS_URI) and re-ingest your documents.")
 
-    def _create(self, model_id: str, dim: int) -> None:
+    def collection_spec(self, model_id: str, dim: int) -> dict[str, Any]:
+        """The keyword arguments of `create_collection` for a bitrag collection (with BM25 when wanted and there)."""
         description = json.dumps({"bitrag_schema": SCHEMA_VERSION, "model": model_id, "dim": dim})
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False, description=description)
         schema.add_field("id", DataType.INT64, is_primary=True)
@@ -196,16 +238,25 @@ class MilvusStore:
         schema.add_field("doc_id", DataType.VARCHAR, max_length=64)
         schema.add_field("source", DataType.VARCHAR, max_length=1024)
         schema.add_field("vector", DataType.BINARY_VECTOR, dim=dim)
-        schema.add_field("text", DataType.VARCHAR, max_length=65_535)
+        keywords = self._want_keywords and self._supports_bm25()
+        analyzed = {"enable_analyzer": True, "analyzer_params": {"type": self._analyzer}} if keywords else {}
+        schema.add_field("text", DataType.VARCHAR, max_length=65_535, **analyzed)
         schema.add_field("meta", DataType.JSON)
         index = self._client.prepare_index_params()
         params = {"nlist": self._nlist} if self._index_type == "BIN_IVF_FLAT" else {}
         index.add_index(field_name="vector", index_type=self._index_type, metric_type="HAMMING", params=params)
+        if keywords:
+            schema.add_field(KEYWORD_FIELD, DataType.SPARSE_FLOAT_VECTOR)
+            schema.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["text"],
+                                         output_field_names=[KEYWORD_FIELD]))
+            index.add_index(field_name=KEYWORD_FIELD, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
         extra = {} if self._is_lite else {"num_partitions": 64}
-        self._client.create_collection(self.collection, schema=schema, index_params=index,
-                                       consistency_level="Strong" if self._is_lite else "Session", **extra)
+        return {"schema": schema, "index_params": index,
+                "consistency_level": "Strong" if self._is_lite else "Session", **extra}
 
-    async def insert(self, records: Sequence[ChunkRecord]) -> None:
+    async def insert(self, records: Sequence[ChunkRecord], collection: str | None = None) -> None:
+        """Insert chunks (into this store's collection, or `collection`, e.g. a rebuild's copy)."""
+        collection = collection or self.collection
         rows = [{"id": r.id, "tenant": validate_tenant(r.tenant), "doc_id": r.doc_id, "source": r.source[:1000],
                  "vector": r.bits, "text": _clip_utf8(r.text), "meta": r.meta} for r in records]
         batch: list[dict[str, Any]] = []
@@ -214,10 +265,10 @@ class MilvusStore:
             batch.append(row)
             size += len(row["vector"]) + len(row["text"].encode()) + 200
             if size >= INSERT_BATCH_BYTES:
-                await self._call("insert", self.collection, batch)
+                await self._call("insert", collection, batch)
                 batch, size = [], 0
         if batch:
-            await self._call("insert", self.collection, batch)
+            await self._call("insert", collection, batch)
 
     async def search(self, scope: Scope, query_bits: bytes, limit: int) -> list[Candidate]:
         """The `limit` nearest chunks of the scope's tenants by Hamming distance (exact with BIN_FLAT)."""
@@ -231,20 +282,50 @@ class MilvusStore:
                           source=h["entity"]["source"], text=h["entity"]["text"], meta=h["entity"]["meta"] or {})
                 for h in hits[0]]
 
+    async def keyword_search(self, scope: Scope, text: str, limit: int) -> list[Candidate]:
+        """The `limit` best chunks of the scope's tenants for `text` by BM25 (none when the collection has no
+        keyword index, or the text has no searchable word)."""
+        if not self.keywords or not text.strip():
+            return []
+        hits = await self._call(
+            "search", self.collection, data=[text[:MAX_QUERY_CHARS]], anns_field=KEYWORD_FIELD, limit=limit,
+            filter=tenant_filter(scope), output_fields=["doc_id", "source", "text", "meta"],
+            search_params={"metric_type": "BM25"})
+        return [Candidate(id=int(h["id"]), hamming=None, doc_id=h["entity"]["doc_id"], source=h["entity"]["source"],
+                          text=h["entity"]["text"], meta=h["entity"]["meta"] or {}, keyword=float(h["distance"]))
+                for h in hits[0]]
+
     async def get_bits(self, ids: Sequence[int]) -> dict[int, bytes]:
         if not ids:
             return {}
         rows = await self._call("get", self.collection, ids=list(ids), output_fields=["vector"])
         return {int(r["id"]): bytes(_first(r["vector"])) for r in rows}
 
-    async def get_records(self, ids: Sequence[int]) -> list[ChunkRecord]:
-        """Whole chunks by primary key (to copy a document into another tenant without re-embedding)."""
+    async def get_records(self, ids: Sequence[int], collection: str | None = None) -> list[ChunkRecord]:
+        """Whole chunks by primary key (to copy a document into another tenant, or the collection, without
+        re-embedding)."""
         if not ids:
             return []
-        rows = await self._call("get", self.collection, ids=list(ids),
+        rows = await self._call("get", collection or self.collection, ids=list(ids),
                                 output_fields=["tenant", "doc_id", "source", "text", "meta", "vector"])
         return [ChunkRecord(id=int(r["id"]), tenant=r["tenant"], doc_id=r["doc_id"], source=r["source"], text=r["text"],
                             bits=bytes(_first(r["vector"])), meta=r["meta"] or {}) for r in rows]
+
+    async def has_collection(self, name: str) -> bool:
+        return bool(await self._call("has_collection", name))
+
+    async def drop_collection(self, name: str) -> None:
+        await self._call("drop_collection", name)
+
+    async def create_collection(self, name: str) -> None:
+        """A new, empty collection `name` with the schema this store would create now (BM25 when wanted and there)."""
+        await self._call("create_collection", name, **self.collection_spec(self.model_id, self.dim))
+
+    async def refresh_schema(self) -> None:
+        """Read again whether this store's collection has a keyword index (after a rebuild)."""
+        description = await self._call("describe_collection", self.collection)
+        await self._call("load_collection", self.collection)
+        self._set_keywords(has_keyword_index(description), "run `bitrag reindex` to add one")
 
     async def delete(self, ids: Sequence[int]) -> None:
         for start in range(0, len(ids), DELETE_BATCH):
@@ -294,6 +375,17 @@ def flush_and_index(client: Any, collection: str, index_field: str = "vector", t
         if time.monotonic() > deadline:
             raise TimeoutError(f"index on {collection} still building after {timeout_s:.0f} s: {info}")
         time.sleep(0.5)
+
+
+def has_keyword_index(description: dict[str, Any]) -> bool:
+    """Whether a described collection has bitrag's BM25 field (Lite lists no functions, but marks their output)."""
+    return any(f.get("name") == KEYWORD_FIELD and f.get("is_function_output") for f in description.get("fields", []))
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """"v2.3.5" → (2, 3, 5); anything unreadable → (0,)."""
+    numbers = re.findall(r"\d+", text.split("-")[0])
+    return tuple(int(n) for n in numbers[:3]) or (0,)
 
 
 def _first(value: Any) -> Any:

@@ -1,0 +1,210 @@
+"""Hybrid retrieval (1-bit dense + Milvus BM25), its fallbacks, and `bitrag reindex` with its crash safety.
+
+Everything runs on real Milvus Lite with the real model; the server without BM25 is tested in test_milvus_server.py.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rag.reindex
+from bot.settings import Settings
+from bot.wiring import open_service
+from ingest.discover import discover
+from rag.embed import LocalEmbedder
+from rag.fusion import fuse
+from rag.reindex import SUFFIX
+from rag.service import RagService
+from tests.conftest import SAMPLE_DOCS
+
+REASONS = ["the license server rejected the token", "the disk quota of the build agent is exhausted",
+           "the upstream certificate expired", "the job queue is full", "the cache node is unreachable"]
+
+
+def error_catalogue(folder: Path, count: int = 40) -> dict[str, str]:
+    """Runbook pages that differ mostly by an error code: dense search alone cannot tell them apart."""
+    rng = random.Random(7)
+    codes = rng.sample(range(1000, 9999), count)
+    folder.mkdir()
+    answers = {}
+    for n, code in enumerate(codes):
+        reason = REASONS[n % len(REASONS)]
+        name = f"runbook-{n:02d}.md"
+        (folder / name).write_text(f"# Build failures\n\nError KX-{code} means {reason}. Page the on-call engineer "
+                                   f"if it happens twice in an hour; the fix is described in ticket OPS-{n}.\n")
+        answers[f"KX-{code}"] = name
+    return answers
+
+
+async def top_sources(service: RagService, questions: dict[str, str], tenant: str) -> int:
+    right = 0
+    for code, name in questions.items():
+        answer = await service.ask(f"What does error {code} mean?", tenant)
+        right += answer.sources[0].source == name
+    return right
+
+
+async def test_keyword_search_finds_the_exact_code_that_dense_search_confuses(
+        make_settings: Callable[..., Settings], embedder: LocalEmbedder, tmp_path: Path) -> None:
+    answers = error_catalogue(tmp_path / "runbooks")
+    files, _ = discover([tmp_path / "runbooks"])
+    asked = dict(list(answers.items())[:12])
+    found = {}
+    for mode in ("dense", "hybrid"):
+        service = await open_service(make_settings(retrieval=mode, milvus_uri=str(tmp_path / f"{mode}.db"),
+                                                   registry_url=f"sqlite:///{tmp_path / mode}.sqlite3"), embedder)
+        try:
+            assert not (await service.ingest(files, "acme")).failed
+            assert service.retriever.hybrid == (mode == "hybrid")
+            assert (await service.stats("acme")).retrieval.startswith(mode)
+            found[mode] = await top_sources(service, asked, "acme")
+        finally:
+            await service.close()
+    print(f"right first source for 12 error codes: dense {found['dense']}, hybrid {found['hybrid']}")
+    assert found["hybrid"] == 12
+    assert found["dense"] < found["hybrid"]  # the control: the codes are what tells these pages apart
+
+
+async def test_keyword_search_keeps_tenants_apart(service: RagService, tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "vault.md").write_text("The break-glass passphrase is ZEBRA-QUOKKA-77 and lives in the red binder.\n")
+    files, _ = discover([secret])
+    assert not (await service.ingest(files, "globex:private")).failed
+    files, _ = discover([SAMPLE_DOCS])
+    assert not (await service.ingest(files, "acme")).failed
+    question = "ZEBRA-QUOKKA-77 break-glass passphrase red binder"
+    assert service.retriever.hybrid
+    # The control: keyword search alone, in the secret's own tenant, finds it.
+    assert [c.source for c in await service.store.keyword_search("globex:private", question, 10)] == ["vault.md"]
+    assert (await service.ask(question, "globex:private")).sources[0].source == "vault.md"
+    for scope in ("acme", ["acme", "globex"], "globex"):
+        assert all(c.source != "vault.md" for c in await service.store.keyword_search(scope, question, 100))
+        answer = await service.ask(question, scope)
+        assert "ZEBRA" not in answer.text and all(s.source != "vault.md" for s in answer.sources)
+
+
+async def test_a_keyword_only_match_is_rescored_and_the_dont_know_threshold_still_holds(service: RagService) -> None:
+    files, _ = discover([SAMPLE_DOCS])
+    assert not (await service.ingest(files, "acme")).failed
+    answer = await service.ask("What is the wifi password in the office?", "acme")
+    assert answer.sources[0].source == "office-and-wifi.txt" and 0.2 < answer.sources[0].score <= 1.0
+    unrelated = await service.ask("Which striker scored in the 1986 world cup final?", "acme")
+    assert not unrelated.grounded and unrelated.text.startswith("I don't know")
+
+
+def test_fusion_orders_by_both_signals() -> None:
+    dense = np.array([0.9, 0.5, 0.4, 0.1])
+    keyword = np.array([0.0, 0.0, 12.0, 3.0])  # candidates 0, 1 were not returned by keyword search
+    fused = fuse(dense, keyword, 0.5)
+    assert list(np.argsort(-fused)) == [2, 0, 1, 3]
+    assert list(np.argsort(-fuse(dense, keyword, 1.0))) == [0, 1, 2, 3]  # all dense
+    assert fuse(dense, np.zeros(4), 0.5).max() == pytest.approx(0.5)  # no keyword match: dense order, halved
+    assert fuse(np.array([0.3]), np.array([5.0]), 0.5) == pytest.approx([0.5])  # one candidate: no division by 0
+
+
+# --- reindex ------------------------------------------------------------------------------------------------------
+
+async def dense_only_knowledge_base(make_settings: Callable[..., Settings], embedder: LocalEmbedder) -> int:
+    """A knowledge base written by a bitrag without hybrid retrieval (a collection without BM25)."""
+    old = await open_service(make_settings(retrieval="dense"), embedder)
+    try:
+        files, _ = discover([SAMPLE_DOCS])
+        report = await old.ingest(files, "acme")
+        assert not report.failed
+        return await old.store.count()
+    finally:
+        await old.close()
+
+
+async def test_reindex_adds_keyword_search_without_reembedding(make_settings: Callable[..., Settings],
+                                                               embedder: LocalEmbedder) -> None:
+    chunks = await dense_only_knowledge_base(make_settings, embedder)
+    service = await open_service(make_settings(), embedder)
+    try:
+        assert not service.retriever.hybrid
+        assert "run `bitrag reindex`" in (await service.stats("acme")).retrieval
+        before = await service.ask("How long must passwords be?", "acme")
+        documents = await service.sources("acme")
+
+        class CountingEmbedder:  # reindex must not embed anything
+            calls = 0
+
+        original = service.embedder.embed
+
+        async def counting(texts: list[str]) -> np.ndarray:
+            CountingEmbedder.calls += len(texts)
+            return await original(texts)
+
+        service.embedder.embed = counting  # type: ignore[method-assign]
+        steps: list[str] = []
+        assert await service.reindex(lambda step, done, total: steps.append(step)) == chunks
+        service.embedder.embed = original  # type: ignore[method-assign]
+        assert CountingEmbedder.calls == 0 and set(steps) == {"copy", "restore"}
+        assert service.retriever.hybrid and service.store.keyword_note.startswith("hybrid")
+        assert await service.store.count() == chunks
+        assert await service.sources("acme") == documents
+        assert not await service.store.has_collection(service.store.collection + SUFFIX)
+        after = await service.ask("How long must passwords be?", "acme")
+        assert after.sources[0].source == before.sources[0].source == "security-policy.pdf"
+        found = await service.store.keyword_search("acme", "passwords characters", 3)
+        assert found[0].source == "security-policy.pdf"
+    finally:
+        await service.close()
+
+
+class Interrupted(Exception):
+    pass
+
+
+def interrupt_at(step: str) -> Callable[[str, int, int], None]:
+    def progress(current: str, done: int, total: int) -> None:
+        if current == step and done < total:
+            raise Interrupted(step)
+    return progress
+
+
+async def test_a_reindex_interrupted_while_copying_leaves_the_original(
+        make_settings: Callable[..., Settings], embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    chunks = await dense_only_knowledge_base(make_settings, embedder)
+    monkeypatch.setattr(rag.reindex, "BATCH", 5)
+    service = await open_service(make_settings(), embedder)
+    try:
+        with pytest.raises(Interrupted):
+            await service.reindex(interrupt_at("copy"))
+        assert await service.store.has_collection(service.store.collection + SUFFIX)  # the partial copy
+    finally:
+        await service.close()
+    reopened = await open_service(make_settings(), embedder)
+    try:
+        assert not await reopened.store.has_collection(reopened.store.collection + SUFFIX)  # dropped at start
+        assert await reopened.store.count() == chunks and not reopened.retriever.hybrid  # the original, unchanged
+        assert (await reopened.ask("How long must passwords be?", "acme")).sources[0].source == "security-policy.pdf"
+        assert await reopened.reindex() == chunks and reopened.retriever.hybrid  # and it can be run again
+    finally:
+        await reopened.close()
+
+
+async def test_a_reindex_interrupted_while_restoring_is_finished_at_the_next_start(
+        make_settings: Callable[..., Settings], embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    chunks = await dense_only_knowledge_base(make_settings, embedder)
+    monkeypatch.setattr(rag.reindex, "BATCH", 5)
+    service = await open_service(make_settings(), embedder)
+    try:
+        with pytest.raises(Interrupted):
+            await service.reindex(interrupt_at("restore"))
+        assert 0 < await service.store.count() < chunks  # the original is half refilled at this point
+    finally:
+        await service.close()
+    reopened = await open_service(make_settings(), embedder)
+    try:
+        assert await reopened.store.count() == chunks and reopened.retriever.hybrid
+        assert not await reopened.store.has_collection(reopened.store.collection + SUFFIX)
+        assert (await reopened.ask("How long must passwords be?", "acme")).sources[0].source == "security-policy.pdf"
+    finally:
+        await reopened.close()
