@@ -2,9 +2,10 @@
 
     python -m benchmarks.e2e [--chunks 1000000] [--asks 200] [--concurrency 1,10,50]
 
-The collection holds the sample documents (real text, real questions) plus `--chunks` synthetic filler chunks in
-the same tenant (seeded random unit vectors, ~600 characters of text each, float16 copies in the registry like
-real chunks), so every search scans the full collection. The LLM is the Groq client against a local
+The collection holds the sample documents (real text, real questions) plus `--chunks` filler chunks in the same
+tenant: real text recombined from SciFact's sentences with real embeddings (`benchmarks.recombined`; ~900
+characters each, float16 copies in the registry like real chunks), so every dense search scans the full collection
+and keyword search (`--retrieval hybrid`) sees real word statistics. The LLM is the Groq client against a local
 OpenAI-compatible fake that answers at once, so `generate` is the client and HTTP overhead alone. Each ask goes
 through `BotCore.ask` and is rendered to Slack blocks (`format`). Stages come from the answer's own timings.
 """
@@ -16,12 +17,14 @@ import asyncio
 import statistics
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchmarks.ask_latency import QUESTIONS
-from benchmarks.common import ROOT, save
+from benchmarks.common import ROOT, SCIFACT, save
+from benchmarks.recombined import sentence_bank
 from bot.adapters.slack.render import answer_messages
 from bot.core import BotCore, Conversation
 from bot.settings import get_settings
@@ -35,23 +38,20 @@ from tests.fakes.llm import FakeLLM
 
 TENANT = "bench"
 FILLER_BATCH = 50_000
-FILLER_TEXT = ("Filler paragraph {i} about nothing in particular: quarterly figures, meeting notes, status updates "
-               "and other routine material that a team keeps in its documents. ") * 3
 
 
-async def add_filler(service: RagService, n: int) -> float:
-    """Insert `n` synthetic chunks as one ready document, the way ingestion would; returns rows/s."""
-    rng = np.random.default_rng(7)
+async def add_filler(service: RagService, n: int, scifact: Path) -> float:
+    """Insert `n` recombined real-text chunks as documents of 50k chunks, the way ingestion would; returns rows/s."""
+    bank = await sentence_bank(scifact, service.embedder, ROOT / "data" / "cache" / "embeddings")
     started = time.perf_counter()
     for start in range(0, n, FILLER_BATCH):
         count = min(FILLER_BATCH, n - start)
-        vectors = rng.standard_normal((count, service.embedder.dim), dtype=np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        texts, vectors = await asyncio.to_thread(bank.chunks, start, count)
         document, ids = await asyncio.to_thread(service.registry.begin, TENANT, f"filler-{start}", "filler.md",
                                                 f"filler-{start}", None, count, vectors)
         bits = binarize(vectors)
         await service.store.insert([ChunkRecord(id=cid, tenant=TENANT, doc_id=document.doc_id, source="filler.md",
-                                                text=FILLER_TEXT.format(i=start + i), bits=bits[i].tobytes(),
+                                                text=texts[i], bits=bits[i].tobytes(),
                                                 meta={"location": None})
                                     for i, cid in enumerate(ids)])
         await asyncio.to_thread(service.registry.commit, document)
@@ -91,15 +91,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     llm = await FakeLLM().start()
     with tempfile.TemporaryDirectory(prefix="bitrag-e2e-") as tmp:
         settings = get_settings(milvus_uri=f"{tmp}/bench.db", registry_url=f"sqlite:///{tmp}/registry.sqlite3",
-                                llm="groq", groq_api_key=llm.api_key, groq_base_url=llm.url)
+                                llm="groq", groq_api_key=llm.api_key, groq_base_url=llm.url,
+                                **({"retrieval": args.retrieval} if args.retrieval else {}))
         service = await open_service(settings)
         try:
             files, _ = discover([ROOT / "examples" / "docs"])
             report = await service.ingest(files, TENANT)
-            insert_rate = await add_filler(service, args.chunks) if args.chunks else 0.0
+            insert_rate = await add_filler(service, args.chunks, args.scifact) if args.chunks else 0.0
             core = BotCore(service)
             await measure(core, 1, 20)  # warm-up
             levels = [await measure(core, c, max(args.asks, 4 * c)) for c in args.concurrency]
+            keyword_note = service.store.keyword_note
         finally:
             await service.close()
             await llm.stop()
@@ -107,18 +109,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         print(level, flush=True)
     return {"chunks_in_collection": report.chunks + args.chunks, "filler_chunks": args.chunks,
             "filler_insert_rows_per_s": round(insert_rate), "llm": "groq client → instant local fake",
-            "milvus": "lite (BIN_FLAT)", "rescore": settings.rescore, "top_k": settings.top_k,
-            "oversample": settings.oversample, "levels": levels}
+            "milvus": "lite (BIN_FLAT)", "retrieval": keyword_note, "rescore": settings.rescore,
+            "top_k": settings.top_k, "oversample": settings.oversample, "levels": levels}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=int, default=1_000_000)
     parser.add_argument("--asks", type=int, default=200)
+    parser.add_argument("--scifact", type=Path, default=SCIFACT)
+    parser.add_argument("--retrieval", choices=["dense", "hybrid"], default=None, help="default: RETRIEVAL")
     parser.add_argument("--concurrency", type=lambda s: [int(c) for c in s.split(",")], default=[1, 10, 50])
     args = parser.parse_args()
     result = asyncio.run(run(args))
-    print(f"written to {save('e2e', result)}")
+    name = f"e2e-{args.retrieval}" if args.retrieval else "e2e"
+    print(f"written to {save(name, result)}")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ For each collection, the real stores are built once (Milvus Lite: the 1-bit coll
 registry's float16 copies), and every query's candidates are fetched as `ask` fetches them for top_k = 10: 100
 Hamming candidates rescored precisely, and 100 BM25 candidates rescored the same way. The fusions are then
 compared on those same candidate lists: reciprocal-rank fusion (k = 60) and two normalised score fusions at dense
-weights 0.1 … 0.9. The setting is chosen on SciFact *train* and the docstring collection; SciFact *test* is listed
-for reference only (its figures in the README come from `bitrag eval`, which runs the chosen default end to end).
+weights 0.1 … 0.9 ("max-scaled" is `rag.fusion.fuse`). The setting is chosen on SciFact *train* and the docstring
+collection; SciFact *test* is listed for reference only (its figures in the README come from `bitrag eval`, which
+runs the chosen default end to end).
 """
 
 from __future__ import annotations
@@ -44,10 +45,13 @@ def rrf(dense: np.ndarray, keyword: np.ndarray, k: int = 60) -> np.ndarray:
     return ranks(dense, np.ones(len(dense), bool)) + ranks(keyword, keyword > 0)
 
 
-def max_scaled(dense: np.ndarray, keyword: np.ndarray, weight: float) -> np.ndarray:
-    """Dense min-max normalised, BM25 divided by its maximum (keeps BM25's own zero)."""
-    top = keyword.max() if keyword.size and keyword.max() > 0 else 1.0
-    return weight * normalise(dense) + (1 - weight) * keyword / top
+def min_max(dense: np.ndarray, keyword: np.ndarray, weight: float) -> np.ndarray:
+    """Both signals min-max normalised (BM25 over the candidates it returned; the others count as its minimum)."""
+    returned = keyword > 0
+    scaled = np.zeros_like(keyword)
+    if returned.any():
+        scaled[returned] = normalise(keyword[returned]) if returned.sum() > 1 else 1.0
+    return weight * normalise(dense) + (1 - weight) * scaled
 
 
 async def candidate_lists(data: Any, embedder: LocalEmbedder, cache: Path) -> list[tuple[list[str], np.ndarray,
@@ -92,8 +96,8 @@ def sweep(data: Any, lists: list[tuple[list[str], np.ndarray, np.ndarray]]) -> d
     results = {"dense (1-bit + precise)": ndcg(lambda d, k: np.where(np.arange(len(d)) < CANDIDATES, d, -9)),
                "bm25": ndcg(lambda d, k: k), "rrf k=60": ndcg(rrf)}
     for weight in WEIGHTS:
-        results[f"minmax w={weight}"] = ndcg(lambda d, k, w=weight: fuse(d, k, w))
-        results[f"max-scaled w={weight}"] = ndcg(lambda d, k, w=weight: max_scaled(d, k, w))
+        results[f"minmax w={weight}"] = ndcg(lambda d, k, w=weight: min_max(d, k, w))
+        results[f"max-scaled w={weight}"] = ndcg(lambda d, k, w=weight: fuse(d, k, w))  # rag.fusion.fuse
     return results
 
 

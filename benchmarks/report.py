@@ -29,9 +29,15 @@ def provenance(result: dict[str, Any]) -> str:
 
 def quality(result: dict[str, Any]) -> list[str]:
     precise = result["runs"]["precise"]["modes"]
-    rows = [("float32 (FLAT, IP)", precise["float32"]), ("binary, Hamming only", precise["binary"]),
-            ("binary + asymmetric rescoring", result["runs"]["asymmetric"]["modes"]["default"]),
-            ("binary + precise rescoring (default)", precise["default"])]
+    default = precise["default"]["is"]
+    rows = [("float32 dense (FLAT, IP)", precise["float32"]), ("binary, Hamming only", precise["binary"]),
+            ("binary + asymmetric rescoring", result["runs"]["asymmetric"]["modes"]["rescored"]),
+            ("binary + precise rescoring (`RETRIEVAL=dense`)" + (" — default" if default == "rescored" else ""),
+             precise["rescored"])]
+    if "hybrid" in precise:
+        rows += [("BM25 alone (Milvus)", precise["bm25"]),
+                 ("binary + precise rescoring + BM25 (`RETRIEVAL=hybrid`)" + (" — default" if default == "hybrid"
+                                                                            else ""), precise["hybrid"])]
     lines = [f"### Quality: {result['dataset']} ({result['docs']} docs, {result['queries']} queries)", "",
              "| mode | NDCG@10 | of float32 | Recall@100 | P@5 | R@5 | NDCG@5 | RAM B/vector | p50 ms | p99 ms |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -74,13 +80,55 @@ def latency(ask: dict[str, Any] | None, slack: dict[str, Any] | None) -> list[st
 
 
 def generalization(result: dict[str, Any]) -> list[str]:
-    lines = ["### Generalization: data no setting was chosen on", "",
-             "| collection | docs | queries | float32 NDCG@10 | binary | default (precise rescoring) | of float32 |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["### Generalization: data no rescoring setting was chosen on", "",
+             "(The hybrid fusion weight *was* chosen on these two collections, by `benchmarks/fusion.py`.)", "",
+             "| collection | docs | queries | float32 dense NDCG@10 | binary | binary + precise rescoring | BM25 | "
+             "hybrid | default / float32 |", "|---|---|---|---|---|---|---|---|---|"]
     for name, r in result["datasets"].items():
         m = r["modes"]
+        keyword = [f"{m[k]['ndcg@10']:.4f}" if k in m else "—" for k in ("bm25", "hybrid")]
         lines.append(f"| {name} | {r['docs']:,} | {r['queries']} | {m['float32']['ndcg@10']:.4f} | "
-                     f"{m['binary']['ndcg@10']:.4f} | {m['default']['ndcg@10']:.4f} | {r['retention_ndcg10']:.2%} |")
+                     f"{m['binary']['ndcg@10']:.4f} | {m['rescored']['ndcg@10']:.4f} | {' | '.join(keyword)} | "
+                     f"{r['retention_ndcg10']:.2%} |")
+    return [*lines, "", provenance(result)]
+
+
+def fusion(result: dict[str, Any]) -> list[str]:
+    sets = list(result["datasets"])
+    lines = ["### Fusing 1-bit dense and BM25 (`benchmarks/fusion.py`)", "",
+             f"NDCG@10 on the same {result['candidates']} + {result['candidates']} candidates per query; chosen by "
+             f"the mean over the tuning collections: **{result['chosen']}**.", "",
+             "| fusion | " + " | ".join(sets) + " | tuning mean |", "|---|" + "---|" * (len(sets) + 1)]
+    for variant, mean in result["tuning_mean"].items():
+        lines.append(f"| {variant} | " + " | ".join(f"{result['datasets'][d][variant]:.4f}" for d in sets)
+                     + f" | {mean:.4f} |")
+    return [*lines, "", provenance(result)]
+
+
+def memory(result: dict[str, Any]) -> list[str]:
+    lines = ["### Memory per chunk: float32 dense vs 1-bit dense vs 1-bit + BM25", "",
+             f"Real text (SciFact sentences recombined, {result['chunk_chars_mean']} characters per chunk on average, "
+             "`benchmarks/memory.py`), Milvus Lite, one database per configuration. Index RAM = the server's RSS "
+             "growth minus that of the same rows with an 8-bit vector (the text and metadata every configuration "
+             "stores for answers).", "",
+             "| chunks | configuration | index RAM B/chunk | of float32's | whole RSS B/chunk | disk B/chunk | "
+             "insert rows/s | search p50 ms |", "|---|---|---|---|---|---|---|---|"]
+    for row in result["summary"]:
+        for name, share in row["index_ram_of_float32"].items():
+            c = row[name]
+            lines.append(f"| {row['n']:,} | {name} | {c['index_ram_per_chunk']:,} | {share:.0%} | "
+                         f"{c['rss_per_chunk']:,} | {c['disk_per_chunk']:,} | {c['insert_rows_per_s']:,} | "
+                         f"{c['search_ms_p50']} |")
+        lines.append(f"| {row['n']:,} | text and metadata only (baseline) | — | — | "
+                     f"{row['text_only_rss_per_chunk']:,} | — | — | — |")
+    return [*lines, "", provenance(result)]
+
+
+def extractive(result: dict[str, Any]) -> list[str]:
+    lines = [f"### Offline answers: is the first quoted sentence the answer? ({result['questions']} questions over "
+             "`examples/docs`)", "", "| ranker | first sentence is the answer | extract p50 ms |", "|---|---|---|"]
+    for name, rate in result["first_sentence_is_the_answer"].items():
+        lines.append(f"| {name} | {rate:.1%} | {result['extract_ms_p50'][name]} |")
     return [*lines, "", provenance(result)]
 
 
@@ -142,7 +190,7 @@ def formats(result: dict[str, Any]) -> list[str]:
 
 def e2e(result: dict[str, Any]) -> list[str]:
     lines = [f"### End-to-end `ask`: {result['chunks_in_collection']:,} chunks, {result['milvus']}, "
-             f"{result['llm']}", "",
+             f"{result['llm']}", "", f"Retrieval: {result.get('retrieval', 'dense')}.", "",
              "| concurrency | asks | asks/s | p50 ms | p99 ms | embed | search | rescore | generate | format |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for level in result["levels"]:
@@ -157,8 +205,11 @@ def main() -> None:
     sections: list[str] = []
     for part in (quality(q) if (q := load("quality-scifact")) else [],
                  generalization(g) if (g := load("generalization")) else [],
+                 fusion(f) if (f := load("fusion")) else [],
+                 memory(m) if (m := load("memory")) else [],
+                 extractive(x) if (x := load("extractive")) else [],
                  latency(load("ask-latency-extractive"), load("slack-ack-latency")),
-                 e2e(e) if (e := load("e2e")) else [],
+                 *(e2e(e) for name in ("e2e", "e2e-hybrid", "e2e-dense") if (e := load(name))),
                  ingest(i) if (i := load("ingest")) else [],
                  formats(f) if (f := load("formats")) else [],
                  scale(s) if (s := load("scale")) else [],

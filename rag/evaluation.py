@@ -177,19 +177,21 @@ async def evaluate(data: BeirData, embedder: Embedder, settings: RagSettings, ca
                 runs[mode][qid] = await search
                 latency[mode].append(time.perf_counter() - started)
 
-            async def ranked(retriever: Retriever, query: np.ndarray, text: str) -> list[str]:
+            async def ranked(mode: str, qid: str, retriever: Retriever, query: np.ndarray, text: str) -> None:
+                started = time.perf_counter()
                 top10 = await retriever.retrieve(query, TENANT, 10, text=text)  # what `ask` does for top_k = 10
-                top100 = await retriever.retrieve(query, TENANT, 100, text=text)
+                latency[mode].append(time.perf_counter() - started)
+                top100 = await retriever.retrieve(query, TENANT, 100, text=text)  # for recall@100
                 head = [by_id[h.id] for h in top10]
-                return head + [d for d in (by_id[h.id] for h in top100) if d not in head]
+                runs[mode][qid] = head + [d for d in (by_id[h.id] for h in top100) if d not in head]
 
             for i, (qid, text, query) in enumerate(zip(data.query_ids, data.query_texts, queries, strict=True)):
                 await timed("float32", qid, _ids(float_search(query, 100), data.doc_ids.__getitem__))
                 await timed("binary", qid, _ids(store.search(TENANT, binarize(query)[0].tobytes(), 100), by_id))
-                await timed("rescored", qid, ranked(dense, query, ""))
+                await ranked("rescored", qid, dense, query, "")
                 if store.keywords:
                     await timed("bm25", qid, _ids(store.keyword_search(TENANT, text, 100), by_id))
-                    await timed("hybrid", qid, ranked(hybrid, query, text))
+                    await ranked("hybrid", qid, hybrid, query, text)
                 if progress:
                     progress("search", i + 1, len(data.query_ids))
             keyword_note = store.keyword_note

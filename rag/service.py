@@ -196,7 +196,7 @@ class RagService:
         """The raw answer text, the mode that wrote it, and a warning when the LLM failed and extraction stood in."""
         try:
             if self.generator is None:
-                return extract(question, hits), "extractive", None
+                return await extract(question, hits, self.embedder), "extractive", None
             messages = build_messages(question, hits, last_turns(history, self.settings.history_turns))
             if queue is None:
                 return await self.generator.complete(messages), self.generator.mode, None
@@ -207,7 +207,8 @@ class RagService:
             return "".join(parts), self.generator.mode, None
         except LLMError as exc:
             log.warning("LLM failed, answering extractively: %s", exc)
-            return extract(question, hits), "extractive", f"{exc} Showing an extractive answer instead."
+            answer = await extract(question, hits, self.embedder)
+            return answer, "extractive", f"{exc} Showing an extractive answer instead."
         finally:
             if queue is not None:
                 queue.put_nowait(None)

@@ -13,11 +13,13 @@ the registry says are ready, and `count()` asks for Strong.
 The binary field is never returned by `search()` (Lite retries for minutes and fails); `get_bits()` fetches it
 by primary key instead.
 
-Keyword search (`RETRIEVAL=hybrid`, the default) is Milvus's own BM25: the chunk text, already stored for answers,
-is analyzed (`BM25_ANALYZER`) and a BM25 function fills a sparse vector field with a `SPARSE_INVERTED_INDEX`. Milvus
-Lite 2.5 and servers from 2.5 have it; an older server (the 2.3.5 of our tests) gets a dense-only collection and
-`keyword_note` says why. A collection made before hybrid retrieval stays dense-only until `bitrag reindex` rebuilds
-it (`reindex.py`). Measured cost at 1M chunks of real text: see benchmarks/README.md ("Memory per chunk").
+Keyword search (`RETRIEVAL=hybrid`, a choice, not the default: see below) is Milvus's own BM25: the chunk text,
+already stored for answers, is analyzed (`BM25_ANALYZER`) and a BM25 function fills a sparse vector field with a
+`SPARSE_INVERTED_INDEX`. Milvus Lite 2.5 and servers from 2.5 have it; an older server (the 2.3.5 of our tests) gets
+a dense-only collection and `keyword_note` says why. A collection made without BM25 stays dense-only until
+`bitrag reindex` rebuilds it (`reindex.py`). It is not the default because of what it costs: on real text its
+index takes more RAM per chunk (~2 KB) than the float32 vectors that 1-bit quantization saves (benchmarks/README.md,
+"Memory per chunk").
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ class MilvusStore:
         self._want_keywords = settings.retrieval == "hybrid"
         self._analyzer = settings.bm25_analyzer
         self.keywords = False  # the open collection has a BM25 index
-        self.keyword_note = "dense only (RETRIEVAL=dense)"  # why keyword search is on or off, for status pages
+        self.keyword_note = ""  # whether keyword search is on, and why not, for status pages
         self.dim = 0
         self.model_id = ""
 
@@ -199,7 +201,7 @@ class MilvusStore:
         if self.keywords:
             self.keyword_note = f"hybrid: 1-bit dense + BM25 keyword search ({self._analyzer} analyzer)"
         elif not self._want_keywords:
-            self.keyword_note = "dense only (RETRIEVAL=dense)"
+            self.keyword_note = "1-bit dense (RETRIEVAL=dense; RETRIEVAL=hybrid adds BM25 keyword search)"
         elif remedy:
             self.keyword_note = f"dense only: this collection was made without a BM25 index; {remedy}"
         else:

@@ -6,11 +6,12 @@ Everything runs on real Milvus Lite with the real model; the server without BM25
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+import pytest_asyncio
 
 import rag.reindex
 from bot.settings import Settings
@@ -61,7 +62,7 @@ async def test_keyword_search_finds_the_exact_code_that_dense_search_confuses(
         try:
             assert not (await service.ingest(files, "acme")).failed
             assert service.retriever.hybrid == (mode == "hybrid")
-            assert (await service.stats("acme")).retrieval.startswith(mode)
+            assert (await service.stats("acme")).retrieval.startswith("hybrid" if mode == "hybrid" else "1-bit dense")
             found[mode] = await top_sources(service, asked, "acme")
         finally:
             await service.close()
@@ -70,7 +71,15 @@ async def test_keyword_search_finds_the_exact_code_that_dense_search_confuses(
     assert found["dense"] < found["hybrid"]  # the control: the codes are what tells these pages apart
 
 
-async def test_keyword_search_keeps_tenants_apart(service: RagService, tmp_path: Path) -> None:
+@pytest_asyncio.fixture
+async def hybrid(make_settings: Callable[..., Settings], embedder: LocalEmbedder) -> AsyncIterator[RagService]:
+    service = await open_service(make_settings(retrieval="hybrid"), embedder)
+    yield service
+    await service.close()
+
+
+async def test_keyword_search_keeps_tenants_apart(hybrid: RagService, tmp_path: Path) -> None:
+    service = hybrid
     secret = tmp_path / "secret"
     secret.mkdir()
     (secret / "vault.md").write_text("The break-glass passphrase is ZEBRA-QUOKKA-77 and lives in the red binder.\n")
@@ -89,7 +98,8 @@ async def test_keyword_search_keeps_tenants_apart(service: RagService, tmp_path:
         assert "ZEBRA" not in answer.text and all(s.source != "vault.md" for s in answer.sources)
 
 
-async def test_a_keyword_only_match_is_rescored_and_the_dont_know_threshold_still_holds(service: RagService) -> None:
+async def test_a_keyword_only_match_is_rescored_and_the_dont_know_threshold_still_holds(hybrid: RagService) -> None:
+    service = hybrid
     files, _ = discover([SAMPLE_DOCS])
     assert not (await service.ingest(files, "acme")).failed
     answer = await service.ask("What is the wifi password in the office?", "acme")
@@ -125,7 +135,7 @@ async def dense_only_knowledge_base(make_settings: Callable[..., Settings], embe
 async def test_reindex_adds_keyword_search_without_reembedding(make_settings: Callable[..., Settings],
                                                                embedder: LocalEmbedder) -> None:
     chunks = await dense_only_knowledge_base(make_settings, embedder)
-    service = await open_service(make_settings(), embedder)
+    service = await open_service(make_settings(retrieval="hybrid"), embedder)
     try:
         assert not service.retriever.hybrid
         assert "run `bitrag reindex`" in (await service.stats("acme")).retrieval
@@ -173,14 +183,14 @@ async def test_a_reindex_interrupted_while_copying_leaves_the_original(
         make_settings: Callable[..., Settings], embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
     chunks = await dense_only_knowledge_base(make_settings, embedder)
     monkeypatch.setattr(rag.reindex, "BATCH", 5)
-    service = await open_service(make_settings(), embedder)
+    service = await open_service(make_settings(retrieval="hybrid"), embedder)
     try:
         with pytest.raises(Interrupted):
             await service.reindex(interrupt_at("copy"))
         assert await service.store.has_collection(service.store.collection + SUFFIX)  # the partial copy
     finally:
         await service.close()
-    reopened = await open_service(make_settings(), embedder)
+    reopened = await open_service(make_settings(retrieval="hybrid"), embedder)
     try:
         assert not await reopened.store.has_collection(reopened.store.collection + SUFFIX)  # dropped at start
         assert await reopened.store.count() == chunks and not reopened.retriever.hybrid  # the original, unchanged
@@ -194,14 +204,14 @@ async def test_a_reindex_interrupted_while_restoring_is_finished_at_the_next_sta
         make_settings: Callable[..., Settings], embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
     chunks = await dense_only_knowledge_base(make_settings, embedder)
     monkeypatch.setattr(rag.reindex, "BATCH", 5)
-    service = await open_service(make_settings(), embedder)
+    service = await open_service(make_settings(retrieval="hybrid"), embedder)
     try:
         with pytest.raises(Interrupted):
             await service.reindex(interrupt_at("restore"))
         assert 0 < await service.store.count() < chunks  # the original is half refilled at this point
     finally:
         await service.close()
-    reopened = await open_service(make_settings(), embedder)
+    reopened = await open_service(make_settings(retrieval="hybrid"), embedder)
     try:
         assert await reopened.store.count() == chunks and reopened.retriever.hybrid
         assert not await reopened.store.has_collection(reopened.store.collection + SUFFIX)

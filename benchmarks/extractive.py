@@ -1,0 +1,108 @@
+"""Offline (extractive) answers: is the first quoted sentence the answer? The words-only ranker bitrag used before
+vs the ranker of `rag.extractive` (meaning + words), on the same retrieved chunks, in one run.
+
+    python -m benchmarks.extractive
+
+The questions (`data/extractive-questions.json`, 58, in varied wording: paraphrases, questions that share few words
+with their answer) are asked over `examples/docs`, the knowledge base of `make run`; each has the sentence that
+answers it. A question counts when the first sentence of the answer contains that sentence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import statistics
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import ROOT, save
+from bot.settings import get_settings
+from bot.wiring import open_service
+from ingest.discover import discover
+from rag.extractive import NOTICE, _sentences, _words, extract
+from rag.retrieve import Hit
+from rag.service import RagService
+
+QUESTIONS = Path(__file__).resolve().parent / "data" / "extractive-questions.json"
+TENANT = "bench"
+
+
+def words_only(question: str, hits: Sequence[Hit], max_sentences: int = 3) -> str:
+    """The ranker before meaning was added, unchanged: question words weighted by rarity plus the chunk's score,
+    sentences without a question word only as a last resort, quoted in document order."""
+    question_words = set(_words(question))
+    pool = [(n, sentence) for n, hit in enumerate(hits, start=1) for sentence in _sentences(hit.text)]
+    if not pool:
+        return NOTICE
+    frequency = Counter(w for _, s in pool for w in set(_words(s)))
+    idf = {w: math.log(1 + len(pool) / c) for w, c in frequency.items()}
+
+    def score(item: tuple[int, str]) -> float:
+        n, sentence = item
+        words = set(_words(sentence))
+        overlap = sum(idf.get(w, 0.0) for w in words & question_words)
+        return overlap / math.sqrt(len(words) + 1) + 2.0 * hits[n - 1].score
+
+    matching = [item for item in pool if set(_words(item[1])) & question_words] or pool
+    best = sorted(matching, key=score, reverse=True)[:max_sentences]
+    best.sort(key=lambda item: pool.index(item))
+    return NOTICE + "\n\n" + "\n".join(f"- {sentence.rstrip()} [{n}]" for n, sentence in best)
+
+
+def first_sentence(answer: str) -> str:
+    lines = [line for line in answer.splitlines() if line.startswith("- ")]
+    return " ".join(lines[0].split()) if lines else ""
+
+
+async def retrieved(service: RagService, question: str) -> list[Hit]:
+    query = (await service.embedder.embed([question]))[0]
+    return await service.retriever.retrieve(query, TENANT, service.settings.top_k, text=question)
+
+
+async def compare(service: RagService) -> dict[str, Any]:
+    """Both rankers on every question; the knowledge base must hold examples/docs under TENANT."""
+    questions = json.loads(QUESTIONS.read_text())
+    hits_first = {"words only (before)": 0, "meaning + words (now)": 0}
+    latency: dict[str, list[float]] = {name: [] for name in hits_first}
+    misses = []
+    for question, expected in questions:
+        hits = await retrieved(service, question)
+        for name in hits_first:
+            started = time.perf_counter()
+            answer = (words_only(question, hits) if name.startswith("words")
+                      else await extract(question, hits, service.embedder))
+            latency[name].append((time.perf_counter() - started) * 1000)
+            correct = " ".join(expected.split()) in first_sentence(answer)
+            hits_first[name] += correct
+            if not correct and name.endswith("(now)"):
+                misses.append({"question": question, "expected": expected, "quoted first": first_sentence(answer)})
+    return {"questions": len(questions),
+            "first_sentence_is_the_answer": {k: round(v / len(questions), 4) for k, v in hits_first.items()},
+            "extract_ms_p50": {k: round(statistics.median(v), 2) for k, v in latency.items()},
+            "misses_now": misses}
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = get_settings(milvus_uri=f"{tmp}/bench.db", registry_url=f"sqlite:///{tmp}/registry.sqlite3",
+                                llm="extractive")
+        service = await open_service(settings)
+        try:
+            files, _ = discover([ROOT / "examples" / "docs"])
+            await service.ingest(files, TENANT)
+            await compare(service)  # warm-up
+            result = await compare(service)
+        finally:
+            await service.close()
+    print(json.dumps(result, indent=2))
+    print(f"written to {save('extractive', {'retrieval': settings.retrieval, **result})}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
