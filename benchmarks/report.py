@@ -125,10 +125,14 @@ def memory(result: dict[str, Any]) -> list[str]:
 
 
 def extractive(result: dict[str, Any]) -> list[str]:
-    lines = [f"### Offline answers: is the first quoted sentence the answer? ({result['questions']} questions over "
-             "`examples/docs`)", "", "| ranker | first sentence is the answer | extract p50 ms |", "|---|---|---|"]
-    for name, rate in result["first_sentence_is_the_answer"].items():
-        lines.append(f"| {name} | {rate:.1%} | {result['extract_ms_p50'][name]} |")
+    runs = result["retrieval"]
+    questions = next(iter(runs.values()))["questions"]
+    lines = [f"### Offline answers: is the first quoted sentence the answer? ({questions} questions over "
+             "`examples/docs`)", "", "| retrieval | ranker | first sentence is the answer | extract p50 ms |",
+             "|---|---|---|---|"]
+    for retrieval, run in runs.items():
+        for name, rate in run["first_sentence_is_the_answer"].items():
+            lines.append(f"| {retrieval} | {name} | {rate:.1%} | {run['extract_ms_p50'][name]} |")
     return [*lines, "", provenance(result)]
 
 
