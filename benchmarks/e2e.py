@@ -3,7 +3,7 @@
     python -m benchmarks.e2e [--chunks 1000000] [--asks 200] [--concurrency 1,10,50]
 
 The collection holds the sample documents (real text, real questions) plus `--chunks` filler chunks in the same
-tenant: real text recombined from SciFact's sentences with real embeddings (`benchmarks.recombined`; ~900
+tenant: real text recombined from SciFact's sentences with real embeddings (`benchmarks.recombined`; ~1,070
 characters each, float16 copies in the registry like real chunks), so every dense search scans the full collection
 and keyword search (`--retrieval hybrid`) sees real word statistics. The LLM is the Groq client against a local
 OpenAI-compatible fake that answers at once, so `generate` is the client and HTTP overhead alone. Each ask goes

@@ -4,7 +4,7 @@
 
 Each configuration is a bitrag-shaped collection in its own Milvus Lite database (so the milvus-lite server's RSS is
 that configuration's alone), filled with the same chunks of `benchmarks.recombined` (SciFact sentences recombined,
-~900 characters each, real embeddings) through `MilvusStore.insert` as ingestion does:
+~1,070 characters each, real embeddings) through `MilvusStore.insert` as ingestion does:
 - `float32 dense`: the same schema with a 384-d FLOAT_VECTOR (FLAT, IP) in place of the binary field;
 - `1-bit dense`: bitrag with `RETRIEVAL=dense` (BINARY_VECTOR, BIN_FLAT, HAMMING);
 - `1-bit + BM25`: bitrag's default (`RETRIEVAL=hybrid`): the analysed text, its BM25 sparse vector and inverted index;

@@ -1,8 +1,8 @@
-"""Realistic chunks at any scale, from real text: the ~50k sentences of SciFact's 5,183 abstracts, recombined.
+"""Realistic chunks at any scale, from real text: the ~47,000 sentences of SciFact's 5,183 abstracts, recombined.
 
 Embedding 1M chunks would take ~11 hours on 2 cores, so a chunk's vector is the normalised mean of the cached
 embeddings of the documents its sentences came from: a real embedding of related text, not noise. Its text is what
-BM25 sees: real words with their real frequencies (a chunk is 5–8 sentences, ~900 characters, like a 200-token
+BM25 sees: real words with their real frequencies (a chunk is 5–8 sentences, ~1,070 characters, about a 200-token
 chunk of `CHUNK_TOKENS`). Deterministic: chunk i is the same in every run and configuration.
 """
 

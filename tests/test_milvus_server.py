@@ -62,3 +62,24 @@ async def test_milvus_token_is_required_and_checked(milvus_server_uri: str, make
         assert "refused the credentials: set MILVUS_TOKEN" in str(refused.value)
         assert "not-the-password" not in str(refused.value)
     assert time.monotonic() - started < 30  # MILVUS_STARTUP_WAIT_S is 60: no retries
+
+
+async def test_hybrid_retrieval_falls_back_to_dense_on_a_server_without_bm25(
+        milvus_server_uri: str, make_settings: Callable[..., Settings], embedder: LocalEmbedder) -> None:
+    """Milvus 2.3.5 has neither sparse vectors nor BM25: RETRIEVAL=hybrid makes a dense collection, answers, and says
+    why on every status surface (stats and the web panel show `retrieval`; doctor prints the same note)."""
+    collection = f"test_hybrid_{uuid.uuid4().hex[:12]}"
+    service = await open_service(make_settings(milvus_uri=milvus_server_uri, milvus_token=MILVUS_SERVER_TOKEN,
+                                               milvus_collection=collection, retrieval="hybrid"), embedder)
+    try:
+        assert not service.store.keywords and not service.retriever.hybrid
+        note = (await service.stats("acme")).retrieval
+        assert note.startswith("dense only: this Milvus server (v2.3.5) has no BM25") and "upgrade" in note, note
+        files, _ = discover([SAMPLE_DOCS])
+        assert not (await service.ingest(files, "acme")).failed
+        answer = await service.ask("How long must passwords be?", "acme")
+        assert answer.sources[0].source == "security-policy.pdf"
+        assert await service.store.keyword_search("acme", "passwords", 5) == []
+        await asyncio.to_thread(service.store.client.drop_collection, collection)
+    finally:
+        await service.close()
