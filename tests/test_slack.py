@@ -3,7 +3,6 @@ on 127.0.0.1, over the real bot core, Milvus Lite and embedding model."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -22,6 +21,10 @@ from bot.wiring import open_service
 from rag.errors import ConfigError
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, BOT_USER, TEAM, FakeSlack, wait_for
 from tests.test_pipeline import ingest_samples
+
+# Slack's own deadline: it retries a request not acknowledged within 3 s. How fast the ack really is (13 ms p50) is
+# measured by benchmarks/slack_ack.py, not asserted here, where a loaded 2-core machine may stall any request.
+SLACK_ACK_DEADLINE_S = 3.0
 
 SECRET = "test-signing-secret"
 
@@ -102,7 +105,7 @@ def answer_posts(fake: FakeSlack) -> list[dict]:
 
 async def test_slash_ask_is_acked_fast_then_answered_in_the_channel_with_sources(slack: Harness) -> None:
     status, body, elapsed = await slack.command("/ask", "When does Kestrel v2 ship?")
-    assert status == 200 and elapsed < 1.0
+    assert status == 200 and elapsed < SLACK_ACK_DEADLINE_S
     assert "Looking for an answer to: When does Kestrel v2 ship?" in body
     await wait_for(lambda: any(m == "chat.update" for m in slack.fake.methods()))
     post = answer_posts(slack.fake)[0]
@@ -119,7 +122,7 @@ async def test_slash_ask_is_acked_fast_then_answered_in_the_channel_with_sources
 async def test_mention_gets_a_natively_streamed_answer_with_a_working_status(slack: Harness) -> None:
     event = slack.user_message(f"<@{BOT_USER}> how long must passwords be?")
     status, _, elapsed = await slack.event({**event, "type": "app_mention"})
-    assert status == 200 and elapsed < 1.0
+    assert status == 200 and elapsed < SLACK_ACK_DEADLINE_S
     await wait_for(lambda: slack.fake.finished())
     methods = slack.fake.methods()
     assert methods.index("assistant.threads.setStatus") < methods.index("chat.startStream") < methods.index(
@@ -156,8 +159,13 @@ async def test_thread_follow_up_without_mention_uses_history(fake_slack, make_se
         stranger = harness.user_message("unrelated chatter")
         reply = harness.user_message("me too", thread_ts=stranger["ts"])
         await harness.event({**reply, "type": "message", "channel_type": "channel"})
-        await asyncio.sleep(0.5)
-        assert len(fake_llm.requests) == 2
+        # The sentinel: a reply in bitrag's own thread, sent after it, takes the same path and is answered; by then
+        # the stranger's reply has been seen too (no fixed sleep to tune on a loaded machine).
+        sentinel = harness.user_message("And when is the pilot?", thread_ts=first["ts"])
+        await harness.event({**sentinel, "type": "message", "channel_type": "channel"})
+        await wait_for(lambda: len(fake_llm.requests) == 3)
+        assert "Question: And when is the pilot?" in fake_llm.requests[2]["messages"][-1]["content"]
+        assert not any("me too" in m["content"] for r in fake_llm.requests for m in r["messages"])
     finally:
         await close()
 
@@ -210,8 +218,11 @@ async def test_retried_event_is_processed_once(slack: Harness) -> None:
     assert (await slack.event(event, event_id="EvSAME"))[0] == 200
     assert (await slack.event(event, event_id="EvSAME", retry=1))[0] == 200
     await wait_for(lambda: slack.fake.finished())
-    await asyncio.sleep(0.3)
-    assert slack.fake.methods().count("chat.startStream") == 1
+    # The sentinel: another event after the retry is answered, so the retry would have been by now.
+    sentinel = {**slack.user_message(f"<@{BOT_USER}> how long must passwords be?"), "type": "app_mention"}
+    assert (await slack.event(sentinel, event_id="EvOTHER"))[0] == 200
+    await wait_for(lambda: slack.fake.methods().count("chat.stopStream") == 2)
+    assert slack.fake.methods().count("chat.startStream") == 2  # the first delivery and the sentinel, no retry
 
 
 async def test_user_not_allowed_to_ingest_is_refused(fake_slack, make_settings, embedder) -> None:
