@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests use and bitrag can use: PostgreSQL (shared registry), Chromium + ChromeDriver (the web
-# UI's browser test), Tesseract (OCR) and espeak-ng (speech for the audio test). Installs only what is missing.
+# UI's browser test), Tesseract (OCR), espeak-ng (speech for the audio test), and podman, runc, mmdebstrap and
+# slirp4netns (scripts/image-test.sh builds and runs the Docker image with them). Installs only what is missing.
 # Without root or apt-get it prints the command to run and exits 0: the tests that need a package then skip,
 # unless BITRAG_REQUIRE_SYSTEM_DEPS=1 (set by CI) turns those skips into failures.
 set -euo pipefail
@@ -13,6 +14,10 @@ declare -A needs=(
     [tesseract-ocr]=/usr/bin/tesseract
     [tesseract-ocr-eng]=/usr/share/tesseract-ocr
     [espeak-ng]=/usr/bin/espeak-ng
+    [podman]=/usr/bin/podman
+    [runc]=/usr/sbin/runc
+    [mmdebstrap]=/usr/bin/mmdebstrap
+    [slirp4netns]=/usr/bin/slirp4netns
 )
 missing=()
 for package in "${!needs[@]}"; do
