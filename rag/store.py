@@ -327,7 +327,8 @@ class MilvusStore:
         """Read again whether this store's collection has a keyword index (after a rebuild)."""
         description = await self._call("describe_collection", self.collection)
         await self._call("load_collection", self.collection)
-        self._set_keywords(has_keyword_index(description), "run `bitrag reindex` to add one")
+        self._set_keywords(has_keyword_index(description),
+                           "run `bitrag reindex` to add one" if self._supports_bm25() else "")
 
     async def delete(self, ids: Sequence[int]) -> None:
         for start in range(0, len(ids), DELETE_BATCH):
