@@ -8,7 +8,7 @@
 #  2. `bitrag doctor` inside: the default image names the fix for its missing local model; the model image passes.
 #  3. `bitrag run` inside the model image, against a Milvus server started on this host (PyPI milvus==2.3.5, with
 #     authorization), with the root filesystem read-only: /healthz and the web UI (page and /_stcore/health) answer
-#     through published ports; a document is ingested and a question answered with a citation by the CLI inside the
+#     through published ports, and the image's own HEALTHCHECK passes; a document is ingested and a question answered with a citation by the CLI inside the
 #     running container; it runs as uid 10001 and cannot write outside /data (and its /tmp); SIGTERM stops it with
 #     exit code 0 within the grace period.
 #  4. With networking off (--network=none) the model image ingests and answers on Milvus Lite in its /data.
@@ -124,7 +124,8 @@ done
 for _ in $(seq 60); do curl -fsS "http://127.0.0.1:$web_port/_stcore/health" >/dev/null 2>&1 && break; sleep 1; done
 [[ $(curl -fsS "http://127.0.0.1:$web_port/_stcore/health") == ok ]] || fail "the web UI's health check"
 curl -fsS "http://127.0.0.1:$web_port/" | grep -qi "<title>" || fail "the web UI page"
-step "bitrag run: /healthz and the web UI answer through published ports (Milvus server at 10.0.2.2:$milvus_port)"
+podman healthcheck run "$NAME" || fail "the image's HEALTHCHECK is not green"
+step "bitrag run: /healthz, the HEALTHCHECK and the web UI answer (ports published; Milvus at 10.0.2.2:$milvus_port)"
 
 podman cp examples/docs "$NAME:/tmp/docs"
 podman exec "$NAME" bitrag ingest /tmp/docs >/dev/null || fail "ingest inside the container"
