@@ -32,8 +32,12 @@ bench: install
 	$(BIN)/python -m benchmarks.server_ivf
 	$(BIN)/python -m benchmarks.ingest
 	$(BIN)/python -m benchmarks.formats
-	$(BIN)/python -m benchmarks.e2e
+	$(BIN)/python -m benchmarks.e2e --retrieval dense
+	$(BIN)/python -m benchmarks.e2e --retrieval hybrid
+	$(BIN)/python -m benchmarks.memory
 	$(BIN)/python -m benchmarks.generalization
+	$(BIN)/python -m benchmarks.fusion
+	$(BIN)/python -m benchmarks.extractive
 	$(BIN)/python -m benchmarks.report
 
 lint: install
