@@ -87,21 +87,27 @@ def _run(work: Callable[[BotCore, Settings], Awaitable[T]]) -> T:
         raise typer.Exit(130) from None
 
 
+def chunk_bars() -> tuple[Progress, Callable[[str, int, int], None]]:
+    """Progress bars on stderr, one per named task ("file.pdf", "copy"), counting chunks; and their callback."""
+    bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"),
+                    TimeElapsedColumn(), console=errors, transient=True)
+    tasks: dict[str, int] = {}
+
+    def progress(name: str, done: int, total: int) -> None:
+        if name not in tasks:
+            tasks[name] = bars.add_task(name, total=total)
+        bars.update(tasks[name], completed=done, total=total)
+
+    return bars, progress
+
+
 @app.command()
 def ingest(paths: Annotated[list[str], typer.Argument(help="Files, folders (recursive) or http(s) URLs")],
            tenant: TenantOption = None) -> None:
     """Add documents to a knowledge base. Unchanged files are skipped; changed files replace their old version."""
 
     async def work(core: BotCore, settings: Settings) -> IngestView | MessageView:
-        bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"),
-                        TimeElapsedColumn(), console=errors, transient=True)
-        tasks: dict[str, int] = {}
-
-        def progress(name: str, done: int, total: int) -> None:
-            if name not in tasks:
-                tasks[name] = bars.add_task(name, total=total)
-            bars.update(tasks[name], completed=done, total=total)
-
+        bars, progress = chunk_bars()
         with bars:
             view = await core.ingest_paths(operator(tenant, settings), paths, progress)
         return view  # type: ignore[return-value]
@@ -186,15 +192,7 @@ def reindex() -> None:
     Stop bitrag first."""
 
     async def work(core: BotCore, settings: Settings) -> str:
-        bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"),
-                        TimeElapsedColumn(), console=errors, transient=True)
-        steps: dict[str, int] = {}
-
-        def progress(step: str, done: int, total: int) -> None:
-            if step not in steps:
-                steps[step] = bars.add_task(step, total=total)
-            bars.update(steps[step], completed=done, total=total)
-
+        bars, progress = chunk_bars()
         with bars:
             chunks = await core.service.reindex(progress)
         return f"Rebuilt {core.service.store.collection}: {chunks:,} chunks; {core.service.store.keyword_note}."

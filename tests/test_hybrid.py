@@ -6,7 +6,7 @@ Everything runs on real Milvus Lite with the real model; the server without BM25
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import numpy as np
@@ -179,18 +179,29 @@ def interrupt_at(step: str) -> Callable[[str, int, int], None]:
     return progress
 
 
-async def test_a_reindex_interrupted_while_copying_leaves_the_original(
-        make_settings: Callable[..., Settings], embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
+async def interrupted_reindex(make_settings: Callable[..., Settings], embedder: LocalEmbedder, step: str,
+                              check: Callable[[RagService, int], Awaitable[None]]) -> tuple[RagService, int]:
+    """A dense-only knowledge base whose reindex stops (an exception) in `step` after its first batch of 5;
+    `check` runs before that process closes; returns bitrag opened again, as at the next start, and the chunks."""
     chunks = await dense_only_knowledge_base(make_settings, embedder)
-    monkeypatch.setattr(rag.reindex, "BATCH", 5)
     service = await open_service(make_settings(retrieval="hybrid"), embedder)
     try:
         with pytest.raises(Interrupted):
-            await service.reindex(interrupt_at("copy"))
-        assert await service.store.has_collection(service.store.collection + SUFFIX)  # the partial copy
+            await service.reindex(interrupt_at(step))
+        await check(service, chunks)
     finally:
         await service.close()
-    reopened = await open_service(make_settings(retrieval="hybrid"), embedder)
+    return await open_service(make_settings(retrieval="hybrid"), embedder), chunks
+
+
+async def test_a_reindex_interrupted_while_copying_leaves_the_original(
+        make_settings: Callable[..., Settings], embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rag.reindex, "BATCH", 5)
+
+    async def partial_copy(service: RagService, chunks: int) -> None:
+        assert await service.store.has_collection(service.store.collection + SUFFIX)
+
+    reopened, chunks = await interrupted_reindex(make_settings, embedder, "copy", partial_copy)
     try:
         assert not await reopened.store.has_collection(reopened.store.collection + SUFFIX)  # dropped at start
         assert await reopened.store.count() == chunks and not reopened.retriever.hybrid  # the original, unchanged
@@ -202,16 +213,12 @@ async def test_a_reindex_interrupted_while_copying_leaves_the_original(
 
 async def test_a_reindex_interrupted_while_restoring_is_finished_at_the_next_start(
         make_settings: Callable[..., Settings], embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
-    chunks = await dense_only_knowledge_base(make_settings, embedder)
     monkeypatch.setattr(rag.reindex, "BATCH", 5)
-    service = await open_service(make_settings(retrieval="hybrid"), embedder)
-    try:
-        with pytest.raises(Interrupted):
-            await service.reindex(interrupt_at("restore"))
+
+    async def half_restored(service: RagService, chunks: int) -> None:
         assert 0 < await service.store.count() < chunks  # the original is half refilled at this point
-    finally:
-        await service.close()
-    reopened = await open_service(make_settings(retrieval="hybrid"), embedder)
+
+    reopened, chunks = await interrupted_reindex(make_settings, embedder, "restore", half_restored)
     try:
         assert await reopened.store.count() == chunks and reopened.retriever.hybrid
         assert not await reopened.store.has_collection(reopened.store.collection + SUFFIX)
