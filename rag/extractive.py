@@ -62,7 +62,6 @@ def passages(hits: Sequence[Hit]) -> list[Passage]:
             for sentence in _sentences(hit.text)][:MAX_SENTENCES]
 
 
-
 def in_context(hits: Sequence[Hit], pool: Sequence[Passage]) -> list[str]:
     """Each sentence after its section heading (the last part of the chunk's heading path) and the sentence before."""
     texts, previous = [], (0, "")
