@@ -123,7 +123,8 @@ done
 [[ -n $ready ]] || fail "/healthz never answered: $(podman logs --tail 30 "$NAME" 2>&1)"
 for _ in $(seq 60); do curl -fsS "http://127.0.0.1:$web_port/_stcore/health" >/dev/null 2>&1 && break; sleep 1; done
 [[ $(curl -fsS "http://127.0.0.1:$web_port/_stcore/health") == ok ]] || fail "the web UI's health check"
-curl -fsS "http://127.0.0.1:$web_port/" | grep -qi "<title>" || fail "the web UI page"
+page=$(curl -fsS "http://127.0.0.1:$web_port/") || fail "the web UI page"
+grep -qi "<title>" <<<"$page" || fail "the web UI page has no title"  # not a pipe: grep -q ends it early
 podman healthcheck run "$NAME" || fail "the image's HEALTHCHECK is not green"
 step "bitrag run: /healthz, the HEALTHCHECK and the web UI answer (ports published; Milvus at 10.0.2.2:$milvus_port)"
 
