@@ -37,10 +37,8 @@ def _mark(store: MilvusStore) -> str:
 
 async def reindex(store: MilvusStore, registry: Registry, progress: ReindexProgress | None = None) -> int:
     """Rebuild `store`'s collection; returns the number of chunks it holds afterwards."""
-    await finish_interrupted(store, registry, progress)
+    await finish_interrupted(store, registry, progress)  # after it, no copy exists
     copy = store.collection + SUFFIX
-    if await store.has_collection(copy):  # a copy that never completed
-        await store.drop_collection(copy)
     ids = await asyncio.to_thread(registry.ready_chunk_ids)
     await store.create_collection(copy)
     await _copy(store, ids, store.collection, copy, "copy", progress)
@@ -49,19 +47,16 @@ async def reindex(store: MilvusStore, registry: Registry, progress: ReindexProgr
     return len(ids)
 
 
-async def finish_interrupted(store: MilvusStore, registry: Registry, progress: ReindexProgress | None = None) -> bool:
-    """Finish a rebuild that stopped after its copy was complete, or drop a copy that never completed. Returns
-    whether a rebuild was finished."""
+async def finish_interrupted(store: MilvusStore, registry: Registry, progress: ReindexProgress | None = None) -> None:
+    """Finish a rebuild that stopped after its copy was complete, or drop a copy that never completed."""
     copy = store.collection + SUFFIX
     if await asyncio.to_thread(registry.marker, _mark(store)):
         log.warning("Finishing an interrupted reindex of %s from its complete copy %s", store.collection, copy)
         await _restore(store, registry, await asyncio.to_thread(registry.ready_chunk_ids), progress)
-        return True
-    if await store.has_collection(copy):
+    elif await store.has_collection(copy):
         log.warning("Dropping %s, the incomplete copy of an interrupted reindex; %s is unchanged", copy,
                     store.collection)
         await store.drop_collection(copy)
-    return False
 
 
 async def _restore(store: MilvusStore, registry: Registry, ids: list[int], progress: ReindexProgress | None) -> None:

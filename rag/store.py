@@ -98,6 +98,7 @@ class MilvusStore:
         self._analyzer = settings.bm25_analyzer
         self.keywords = False  # the open collection has a BM25 index
         self.keyword_note = ""  # whether keyword search is on, and why not, for status pages
+        self._known_version = ""  # the server's, once asked
         self.dim = 0
         self.model_id = ""
 
@@ -190,20 +191,22 @@ class MilvusStore:
                                                                                           self._index_type)
             self._client.load_collection(self.collection)
             indexed = has_keyword_index(self._client.describe_collection(self.collection))
-            self._set_keywords(indexed, "run `bitrag reindex` to add one" if self._supports_bm25() else "")
+            self._set_keywords(indexed)
         else:
-            self._set_keywords(self._want_keywords and self._supports_bm25(), "")
+            self._set_keywords(self._want_keywords and self._supports_bm25())
             self._client.create_collection(self.collection, **self.collection_spec(model_id, dim))
 
-    def _set_keywords(self, available: bool, remedy: str) -> None:
-        """Keyword search is on when wanted (RETRIEVAL=hybrid) and the collection has its index."""
+    def _set_keywords(self, available: bool) -> None:
+        """Keyword search is on when wanted (RETRIEVAL=hybrid) and the collection has its index; else the note says
+        what would turn it on: a reindex where this Milvus has BM25, an upgrade where it has not."""
         self.keywords = available and self._want_keywords
         if self.keywords:
             self.keyword_note = f"hybrid: 1-bit dense + BM25 keyword search ({self._analyzer} analyzer)"
         elif not self._want_keywords:
             self.keyword_note = "1-bit dense (RETRIEVAL=dense; RETRIEVAL=hybrid adds BM25 keyword search)"
-        elif remedy:
-            self.keyword_note = f"dense only: this collection was made without a BM25 index; {remedy}"
+        elif self._supports_bm25():
+            self.keyword_note = ("dense only: this collection was made without a BM25 index; run `bitrag reindex` "
+                                 "to add one")
         else:
             self.keyword_note = (f"dense only: this Milvus server ({self._server_version()}) has no BM25 keyword "
                                  "search; upgrade it to 2.5 or later and run `bitrag reindex`")
@@ -213,10 +216,13 @@ class MilvusStore:
         return self._is_lite or _version(self._server_version()) >= (2, 5)
 
     def _server_version(self) -> str:
-        try:
-            return str(self._client.get_server_version())
-        except Exception:  # an unknown version is treated as one without BM25
-            return "unknown version"
+        """Asked once per store (opening a collection needs it up to three times)."""
+        if not self._known_version:
+            try:
+                self._known_version = str(self._client.get_server_version())
+            except Exception:  # an unknown version is treated as one without BM25, and asked again next time
+                return "unknown version"
+        return self._known_version
 
     def _check_model(self, model_id: str, dim: int) -> None:
         description = self._client.describe_collection(self.collection).get("description") or "{}"
@@ -327,8 +333,7 @@ class MilvusStore:
         """Read again whether this store's collection has a keyword index (after a rebuild)."""
         description = await self._call("describe_collection", self.collection)
         await self._call("load_collection", self.collection)
-        self._set_keywords(has_keyword_index(description),
-                           "run `bitrag reindex` to add one" if self._supports_bm25() else "")
+        self._set_keywords(has_keyword_index(description))
 
     async def delete(self, ids: Sequence[int]) -> None:
         for start in range(0, len(ids), DELETE_BATCH):

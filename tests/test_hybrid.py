@@ -142,20 +142,18 @@ async def test_reindex_adds_keyword_search_without_reembedding(make_settings: Ca
         before = await service.ask("How long must passwords be?", "acme")
         documents = await service.sources("acme")
 
-        class CountingEmbedder:  # reindex must not embed anything
-            calls = 0
-
+        embedded: list[str] = []  # reindex must not embed anything
         original = service.embedder.embed
 
         async def counting(texts: list[str]) -> np.ndarray:
-            CountingEmbedder.calls += len(texts)
+            embedded.extend(texts)
             return await original(texts)
 
         service.embedder.embed = counting  # type: ignore[method-assign]
         steps: list[str] = []
         assert await service.reindex(lambda step, done, total: steps.append(step)) == chunks
         service.embedder.embed = original  # type: ignore[method-assign]
-        assert CountingEmbedder.calls == 0 and set(steps) == {"copy", "restore"}
+        assert embedded == [] and set(steps) == {"copy", "restore"}
         assert service.retriever.hybrid and service.store.keyword_note.startswith("hybrid")
         assert await service.store.count() == chunks
         assert await service.sources("acme") == documents
