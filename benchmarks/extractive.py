@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import statistics
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from benchmarks.common import ROOT, save
 from bot.settings import get_settings
 from bot.wiring import open_service
 from ingest.discover import discover
-from rag.extractive import NOTICE, _sentences, _words, extract
+from rag.extractive import NOTICE, _sentences, extract, lexical_scores
 from rag.retrieve import Hit
 from rag.service import RagService
 
@@ -34,25 +34,17 @@ TENANT = "bench"
 
 
 def words_only(question: str, hits: Sequence[Hit], max_sentences: int = 3) -> str:
-    """The ranker before meaning was added, unchanged: question words weighted by rarity plus the chunk's score,
-    sentences without a question word only as a last resort, quoted in document order."""
-    question_words = set(_words(question))
+    """The ranker before meaning was added: question words weighted by rarity (`lexical_scores`, unchanged) plus
+    twice the chunk's score, over the sentences of every hit; sentences without a question word only as a last
+    resort; quoted in document order."""
     pool = [(n, sentence) for n, hit in enumerate(hits, start=1) for sentence in _sentences(hit.text)]
     if not pool:
         return NOTICE
-    frequency = Counter(w for _, s in pool for w in set(_words(s)))
-    idf = {w: math.log(1 + len(pool) / c) for w, c in frequency.items()}
-
-    def score(item: tuple[int, str]) -> float:
-        n, sentence = item
-        words = set(_words(sentence))
-        overlap = sum(idf.get(w, 0.0) for w in words & question_words)
-        return overlap / math.sqrt(len(words) + 1) + 2.0 * hits[n - 1].score
-
-    matching = [item for item in pool if set(_words(item[1])) & question_words] or pool
-    best = sorted(matching, key=score, reverse=True)[:max_sentences]
-    best.sort(key=lambda item: pool.index(item))
-    return NOTICE + "\n\n" + "\n".join(f"- {sentence.rstrip()} [{n}]" for n, sentence in best)
+    lexical = lexical_scores(question, pool)
+    score = lexical + 2.0 * np.array([hits[n - 1].score for n, _ in pool])
+    matching = [i for i in range(len(pool)) if lexical[i] > 0] or list(range(len(pool)))
+    best = sorted(sorted(matching, key=lambda i: -score[i])[:max_sentences])
+    return NOTICE + "\n\n" + "\n".join(f"- {pool[i][1].rstrip()} [{pool[i][0]}]" for i in best)
 
 
 def first_sentence(answer: str) -> str:
