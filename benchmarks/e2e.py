@@ -1,22 +1,31 @@
-"""End-to-end `ask` latency through the bot core with an instant fake LLM, at concurrency 1, 10 and 50.
+"""End-to-end `ask` throughput and latency through the bot core with an instant fake LLM, batching off vs on.
 
-    python -m benchmarks.e2e [--chunks 1000000] [--asks 200] [--concurrency 1,10,50]
+    python -m benchmarks.e2e [--chunks 1000000] [--asks 200] [--concurrency 1,5,10,25,50,100] [--waits 0,2]
 
 The collection holds the sample documents (real text, real questions) plus `--chunks` filler chunks in the same
 tenant: real text recombined from SciFact's sentences with real embeddings (`benchmarks.recombined`; ~1,070
 characters each, float16 copies in the registry like real chunks), so every dense search scans the full collection
 and keyword search (`--retrieval hybrid`) sees real word statistics. The LLM is the Groq client against a local
-OpenAI-compatible fake that answers at once, so `generate` is the client and HTTP overhead alone. Each ask goes
-through `BotCore.ask` and is rendered to Slack blocks (`format`). Stages come from the answer's own timings.
+OpenAI-compatible fake (in a process of its own, like a remote model) that answers at once, so `generate` is the
+client and HTTP overhead alone. Each ask goes through `BotCore.ask` and is rendered to Slack blocks (`format`).
+Stages come from the answer's own timings (`queue`: time spent waiting for a batch to start, or for an LLM slot).
+
+The same service answers every configuration in one run, on the same collection: micro-batching off
+(`ASK_BATCHING=false`: one forward pass and one search per question) and on with each `--waits` value of
+`ASK_BATCH_WAIT_MS`. While each level runs, a probe measures how late the event loop wakes a 5 ms sleep.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import multiprocessing
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +46,7 @@ from rag.store import ChunkRecord
 from tests.fakes.llm import FakeLLM
 
 TENANT = "bench"
+STAGES = ("queue", "embed", "search", "rescore", "generate", "format")
 FILLER_BATCH = 50_000
 
 
@@ -59,11 +69,20 @@ async def add_filler(service: RagService, n: int, scifact: Path) -> float:
     return n / (time.perf_counter() - started)
 
 
+async def probe_loop_lag(stop: asyncio.Event, lags: list[float], interval: float = 0.005) -> None:
+    while not stop.is_set():
+        started = time.perf_counter()
+        await asyncio.sleep(interval)
+        lags.append((time.perf_counter() - started - interval) * 1000)
+
+
 async def measure(core: BotCore, concurrency: int, asks: int) -> dict[str, Any]:
     conversation = Conversation(tenant=TENANT)
     gate = asyncio.Semaphore(concurrency)
     totals: list[float] = []
-    stages: dict[str, list[float]] = {"embed": [], "search": [], "rescore": [], "generate": [], "format": []}
+    stages: dict[str, list[float]] = {s: [] for s in STAGES}
+    queries = core.service.queries
+    batches, items, _ = queries.batch_counts()
 
     async def one(i: int) -> None:
         async with gate:
@@ -75,23 +94,52 @@ async def measure(core: BotCore, concurrency: int, asks: int) -> dict[str, Any]:
             done = time.perf_counter()
             totals.append((done - started) * 1000)
             stages["format"].append((done - formatting) * 1000)
-            for stage in ("embed", "search", "rescore", "generate"):
+            for stage in STAGES[:-1]:
                 stages[stage].append(view.timings_ms.get(stage, 0.0))
 
+    stop, lags = asyncio.Event(), []
+    probe = asyncio.create_task(probe_loop_lag(stop, lags))
     started = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(asks)))
     wall = time.perf_counter() - started
+    stop.set()
+    await probe
+    after_batches, after_items, _ = queries.batch_counts()
     return {"concurrency": concurrency, "asks": asks, "asks_per_s": round(asks / wall, 1),
             "total_ms_p50": round(statistics.median(totals), 2),
             "total_ms_p99": round(float(np.percentile(totals, 99)), 2),
-            "stage_ms_p50": {k: round(statistics.median(v), 2) for k, v in stages.items()}}
+            "loop_lag_ms_p99": round(float(np.percentile(lags, 99)), 2), "loop_lag_ms_max": round(max(lags), 2),
+            "mean_batch": round((after_items - items) / max(1, after_batches - batches), 1),
+            "stage_ms_p50": {k: round(statistics.median(v), 2) for k, v in stages.items()},
+            "stage_ms_mean": {k: round(statistics.fmean(v), 2) for k, v in stages.items()}}
+
+
+def _serve_llm(connection: Connection) -> None:
+    async def serve() -> None:
+        llm = await FakeLLM().start()
+        connection.send((llm.url, llm.api_key))
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+@contextlib.contextmanager
+def llm_process() -> Iterator[tuple[str, str]]:
+    """The fake LLM in a process of its own, like a remote model: its work is not counted as the bot's loop lag."""
+    parent, child = multiprocessing.Pipe()
+    process = multiprocessing.get_context("spawn").Process(target=_serve_llm, args=(child,), daemon=True)
+    process.start()
+    try:
+        yield parent.recv()
+    finally:
+        process.terminate()
+        process.join()
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    llm = await FakeLLM().start()
-    with tempfile.TemporaryDirectory(prefix="bitrag-e2e-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bitrag-e2e-") as tmp, llm_process() as (llm_url, llm_key):
         settings = get_settings(milvus_uri=f"{tmp}/bench.db", registry_url=f"sqlite:///{tmp}/registry.sqlite3",
-                                llm="groq", groq_api_key=llm.api_key, groq_base_url=llm.url,
+                                llm="groq", groq_api_key=llm_key, groq_base_url=llm_url,
                                 **({"retrieval": args.retrieval} if args.retrieval else {}))
         service = await open_service(settings)
         try:
@@ -100,17 +148,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             insert_rate = await add_filler(service, args.chunks, args.scifact) if args.chunks else 0.0
             core = BotCore(service)
             await measure(core, 1, 20)  # warm-up
-            levels = [await measure(core, c, max(args.asks, 4 * c)) for c in args.concurrency]
+            configurations = {}
+            for name, batched, wait_ms in [("off", False, 0.0)] + [(f"on, wait {w:g} ms", True, w)
+                                                                    for w in args.waits]:
+                service.queries.configure(batched, wait_ms)
+                configurations[name] = [await measure(core, c, max(args.asks, 4 * c)) for c in args.concurrency]
+                for level in configurations[name]:
+                    print(name, level, flush=True)
             keyword_note = service.store.keyword_note
         finally:
             await service.close()
-            await llm.stop()
-    for level in levels:
-        print(level, flush=True)
     return {"chunks_in_collection": report.chunks + args.chunks, "filler_chunks": args.chunks,
-            "filler_insert_rows_per_s": round(insert_rate), "llm": "groq client → instant local fake",
+            "filler_insert_rows_per_s": round(insert_rate), "llm": "groq client → instant local fake (own process)",
             "milvus": "lite (BIN_FLAT)", "retrieval": keyword_note, "rescore": settings.rescore,
-            "top_k": settings.top_k, "oversample": settings.oversample, "levels": levels}
+            "top_k": settings.top_k, "oversample": settings.oversample, "llm_concurrency": settings.llm_concurrency,
+            "ask_batch_max": settings.ask_batch_max, "batching": configurations}
 
 
 def main() -> None:
@@ -119,7 +171,9 @@ def main() -> None:
     parser.add_argument("--asks", type=int, default=200)
     parser.add_argument("--scifact", type=Path, default=SCIFACT)
     parser.add_argument("--retrieval", choices=["dense", "hybrid"], default=None, help="default: RETRIEVAL")
-    parser.add_argument("--concurrency", type=lambda s: [int(c) for c in s.split(",")], default=[1, 10, 50])
+    parser.add_argument("--concurrency", type=lambda s: [int(c) for c in s.split(",")], default=[1, 5, 10, 25, 50, 100])
+    parser.add_argument("--waits", type=lambda s: [float(w) for w in s.split(",")], default=[0.0, 2.0],
+                        help="ASK_BATCH_WAIT_MS values to run with batching on")
     args = parser.parse_args()
     result = asyncio.run(run(args))
     name = f"e2e-{args.retrieval}" if args.retrieval else "e2e"

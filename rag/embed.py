@@ -56,20 +56,44 @@ def _local_model_path(name: str) -> str:
     return name
 
 
-class LocalEmbedder:
-    """sentence-transformers on the CPU (or a GPU when torch sees one)."""
+def resolve_device(device: str, precision: str) -> str:
+    """The torch device for `EMBED_DEVICE` (auto: CUDA when torch sees a GPU), checked against `EMBED_PRECISION`."""
+    import torch
 
-    def __init__(self, model_name: str = LOCAL_DEFAULT, batch_size: int = 64) -> None:
+    has_cuda = torch.cuda.is_available()
+    if device == "cuda" and not has_cuda:
+        raise ConfigError("EMBED_DEVICE=cuda, but torch sees no CUDA GPU here (a CPU-only torch build, or no "
+                          "driver): set EMBED_DEVICE=auto or cpu.")
+    resolved = device if device != "auto" else ("cuda" if has_cuda else "cpu")
+    if precision == "float16" and resolved == "cpu":
+        raise ConfigError("EMBED_PRECISION=float16 needs a GPU (on a CPU it is slower than float32 and less "
+                          "exact), and the embedder runs on the CPU here: set EMBED_PRECISION=float32.")
+    return resolved
+
+
+class LocalEmbedder:
+    """sentence-transformers on the CPU or a CUDA GPU (`EMBED_DEVICE`), in float32 or float16 on a GPU."""
+
+    def __init__(self, model_name: str = LOCAL_DEFAULT, batch_size: int = 64, device: str = "auto",
+                 precision: str = "float32") -> None:
+        # torch's OpenMP threads spin between parallel regions by default; beside Milvus Lite (which searches on the
+        # same cores) that spinning took the CPU the search needed: 88 → 119 asks/s at concurrency 50 (300k chunks,
+        # benchmarks/e2e.py). Read when torch loads, so it only applies if torch is not imported yet.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()  # "Loading weights" bars are noise in a CLI and in logs
         path = _local_model_path(model_name)
+        self.device = resolve_device(device, precision)
         try:
-            self._model = SentenceTransformer(path)
+            self._model = SentenceTransformer(path, device=self.device)
         except OSError as exc:
             raise ConfigError(f"EMBED_MODEL={model_name!r} could not be loaded (a local path or a model in the "
                               f"Hugging Face cache is needed when offline): {exc}") from exc
+        if precision == "float16":
+            self._model.half()
+        self.precision = precision
         self.model_id = f"sentence-transformers/{model_name.removeprefix('sentence-transformers/')}"
         self.dim = int(self._model.get_embedding_dimension())
         self.max_tokens = int(self._model.max_seq_length)
@@ -155,7 +179,8 @@ def _tiktoken_counter() -> Callable[[str], int]:
 async def create_embedder(settings: RagSettings) -> Embedder:
     """The embedder the settings ask for. Loading a local model takes seconds, so it happens off the loop."""
     if settings.embedder == "local":
-        return await asyncio.to_thread(LocalEmbedder, settings.resolved_embed_model, settings.embed_batch_size)
+        return await asyncio.to_thread(LocalEmbedder, settings.resolved_embed_model, settings.embed_batch_size,
+                                       settings.embed_device, settings.embed_precision)
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
     embedder = OpenAIEmbedder(settings.resolved_embed_model, key, settings.openai_base_url,
                               settings.embed_dimensions, max_retries=settings.llm_max_retries)

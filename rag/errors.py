@@ -48,3 +48,7 @@ class DocumentNotFoundError(BitragError):
 class NotAllowedError(BitragError):
     """The person may not do this here (change someone else's document, use an admin command, an unchecked
     conversation); the message says who can."""
+
+
+class BusyError(BitragError):
+    """More questions are waiting than `ASK_QUEUE_LIMIT` allows: this one is refused at once, not queued."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,43 +60,68 @@ class Retriever:
                        timings: dict[str, float] | None = None, text: str = "") -> list[Hit]:
         """The `top_k` best chunks of the scope's tenants for a unit-length float query (and, in hybrid mode, its
         `text`); adds search/rescore ms to `timings`."""
+        return (await self.retrieve_many(query[None, :], scope, top_k, timings, [text]))[0]
+
+    async def retrieve_many(self, queries: np.ndarray, scope: Scope, top_k: int,
+                            timings: dict[str, float] | None = None, texts: Sequence[str] = ()) -> list[list[Hit]]:
+        """`retrieve` for several questions of one scope at once: one Hamming search request (and one keyword
+        search) for all of them, one registry lookup, one fetch of bits; each question is then ranked alone."""
         tenants = scope_tenants(scope)
         timings = timings if timings is not None else {}
+        texts = list(texts) or [""] * len(queries)
         started = time.perf_counter()
-        hybrid = self.hybrid and bool(text.strip())
+        hybrid = self.hybrid and any(t.strip() for t in texts)
         limit = top_k * (self.oversample if self.mode != "none" or hybrid else 1)
-        searches = [self._store.search(tenants, binarize(query)[0].tobytes(), limit)]
+        codes = binarize(queries)
+        searches = [self._store.search_many(tenants, [code.tobytes() for code in codes], limit)]
         if hybrid:
-            searches.append(self._store.keyword_search(tenants, text, limit))
+            searches.append(self._store.keyword_search_many(tenants, texts, limit))
         found = await asyncio.gather(*searches)
-        candidates = _merge(found[0], found[1] if hybrid else [])
+        lists = [_merge(dense, found[1][i] if hybrid else []) for i, dense in enumerate(found[0])]
         searched = time.perf_counter()
         timings["search"] = (searched - started) * 1000
 
         # Only chunks of these tenants' committed documents count (see registry.py for why).
-        visible = await asyncio.to_thread(self._registry.visible, tenants, [c.id for c in candidates],
-                                          self.mode == "precise")
-        candidates = [c for c in candidates if c.id in visible]
-        scores = await self._scores(query, candidates, visible)
-        ranking = fuse(scores, np.array([c.keyword for c in candidates]), self.dense_weight) if hybrid else scores
-        order = np.argsort(-ranking, kind="stable")[:top_k] if len(candidates) else []
+        wanted = list({c.id for candidates in lists for c in candidates})
+        visible = await asyncio.to_thread(self._registry.visible, tenants, wanted, self.mode == "precise")
+        lists = [[c for c in candidates if c.id in visible] for candidates in lists]
+        bits = await self._store.get_bits(list({i for q, c in zip(queries, lists, strict=True)
+                                                for i in self._bits_needed(q, c, visible)}))
+        results = []
+        for query, candidates, text in zip(queries, lists, texts, strict=True):
+            scores = self._scores(query, candidates, visible, bits)
+            ranking = (fuse(scores, np.array([c.keyword for c in candidates]), self.dense_weight)
+                       if hybrid and text.strip() else scores)
+            order = np.argsort(-ranking, kind="stable")[:top_k] if len(candidates) else []
+            results.append([_hit(candidates[i], float(scores[i])) for i in order])
         timings["rescore"] = (time.perf_counter() - searched) * 1000
-        return [_hit(candidates[i], float(scores[i])) for i in order]
+        return results
 
-    async def _scores(self, query: np.ndarray, candidates: list[Candidate],
-                      visible: dict[int, bytes | None]) -> np.ndarray:
+    def _precise(self, candidates: list[Candidate], visible: dict[int, bytes | None]) -> np.ndarray | None:
+        """The candidates' float16 copies, or None when one has none (ingested under another RESCORE mode)."""
+        halves = np.frombuffer(b"".join(visible[c.id] or b"" for c in candidates), dtype=np.float16)
+        return halves.reshape(len(candidates), self._store.dim) if halves.size == len(candidates) * self._store.dim \
+            else None
+
+    def _bits_needed(self, query: np.ndarray, candidates: list[Candidate],
+                     visible: dict[int, bytes | None]) -> list[int]:
+        if not candidates or (self.mode == "precise" and self._precise(candidates, visible) is not None):
+            return []
+        if self.mode in ("precise", "asymmetric"):
+            return [c.id for c in candidates]
+        return [c.id for c in candidates if c.hamming is None]  # keyword-only candidates
+
+    def _scores(self, query: np.ndarray, candidates: list[Candidate], visible: dict[int, bytes | None],
+                bits: dict[int, bytes]) -> np.ndarray:
         dim = self._store.dim
         if not candidates:
             return np.zeros(0, dtype=np.float32)
-        if self.mode == "precise":
-            halves = np.frombuffer(b"".join(visible[c.id] or b"" for c in candidates), dtype=np.float16)
-            if halves.size == len(candidates) * dim:
-                return precise_similarity(query, halves.reshape(len(candidates), dim))
-            # Chunks ingested under another RESCORE mode have no float copy: fall back for this query.
+        if self.mode == "precise" and (halves := self._precise(candidates, visible)) is not None:
+            return precise_similarity(query, halves)
+        # (precise without float copies falls back to asymmetric for this query)
         missing = [c.id for c in candidates if c.hamming is None]  # keyword-only candidates
         if self.mode in ("precise", "asymmetric") or missing:
             wanted = [c.id for c in candidates] if self.mode != "none" else missing
-            bits = await self._store.get_bits(wanted)
             packed = np.frombuffer(b"".join(bits[i] for i in wanted), dtype=np.uint8).reshape(len(wanted), dim // 8)
             if self.mode != "none":
                 return asymmetric_similarity(query, packed, dim)

@@ -23,6 +23,7 @@ from rag.models import (
     Answer,
     AnswerMode,
     AuditEntry,
+    Chunk,
     DocumentInfo,
     DocumentParser,
     FileResult,
@@ -37,6 +38,7 @@ from rag.models import (
 )
 from rag.prompt import build_messages
 from rag.quantize import binarize
+from rag.queries import QueryPipeline
 from rag.registry import DocumentRow, Registry
 from rag.reindex import ReindexProgress, finish_interrupted, reindex
 from rag.retrieve import Hit, Retriever
@@ -49,6 +51,7 @@ log = logging.getLogger(__name__)
 DONT_KNOW = ("I don't know: none of the documents in this knowledge base covers that closely enough. "
              "The closest sources are listed below.")
 EMPTY_KB = "I don't know: this knowledge base has no documents yet. Add some with ingest."
+INGEST_READ_AHEAD = 4  # batches of chunks (EMBED_BATCH_SIZE) read and split ahead of the embedder
 LOCAL = Origin("local", "local")  # changes made without a recorded origin (library callers, benchmarks)
 
 # A policy decision supplied by the caller (the bot core): may this document be replaced / changed?
@@ -88,6 +91,8 @@ class RagService:
         self.parser = parser
         self.retriever = Retriever(store, registry, settings.rescore, settings.oversample,
                                    settings.hybrid_dense_weight if settings.retrieval == "hybrid" else 1.0)
+        self.queries = QueryPipeline(embedder, self.retriever, settings)
+        self._writing = asyncio.Semaphore(settings.llm_concurrency)  # answers being written at once (LLM_CONCURRENCY)
         self.owns_embedder = False  # set when `open()` created it; a shared embedder is closed by its owner
 
     @classmethod
@@ -118,6 +123,7 @@ class RagService:
         return service
 
     async def close(self) -> None:
+        await self.queries.aclose()
         if self.generator is not None:
             await self.generator.aclose()
         await self.store.close()
@@ -141,9 +147,7 @@ class RagService:
         hits, early = await self._retrieve(question, tenant, history, top_k, timings)
         if early is not None:
             return early
-        started = time.perf_counter()
-        raw, mode, warning = await self._generate(question, hits, history, None)
-        timings["generate"] = _ms(started)
+        raw, mode, warning = await self._generate(question, hits, history, None, timings)
         return self._finish(raw, hits, mode, timings, warning)
 
     async def ask_stream(self, question: str, tenant: Scope, history: Sequence[Turn] = (),
@@ -154,16 +158,14 @@ class RagService:
         if early is not None:
             yield AnswerDone(early)
             return
-        started = time.perf_counter()
         queue: asyncio.Queue[str | None] = asyncio.Queue()
-        task = asyncio.create_task(self._generate(question, hits, history, queue))
+        task = asyncio.create_task(self._generate(question, hits, history, queue, timings))
         try:
             while (delta := await queue.get()) is not None:
                 yield AnswerDelta(delta, len(hits))
             raw, mode, warning = await task
         finally:
             task.cancel()
-        timings["generate"] = _ms(started)
         yield AnswerDone(self._finish(raw, hits, mode, timings, warning))
 
     async def _retrieve(self, question: str, tenant: Scope, history: Sequence[Turn], top_k: int | None,
@@ -172,13 +174,12 @@ class RagService:
         question = question.strip()
         if not question:
             raise BitragError("Ask a question, for example: what is our vacation policy?")
-        started = time.perf_counter()
         # A follow-up ("and on weekends?") is searched together with the previous question.
         previous = next((t.text for t in reversed(history) if t.role == "user"), "")
         searched = f"{previous}\n{question}" if previous else question
-        query = (await self.embedder.embed([searched]))[0]
-        timings["embed"] = _ms(started)
-        hits = await self.retriever.retrieve(query, tenant, top_k or self.settings.top_k, timings, searched)
+        with self.queries.admitted():
+            query = await self.queries.embed(searched, timings)
+            hits = await self.queries.retrieve(query, tenant, top_k or self.settings.top_k, searched, timings)
         timings["generate"] = 0.0
         if not hits:
             return hits, Answer(EMPTY_KB, [], timings, self._mode, grounded=False)
@@ -192,8 +193,26 @@ class RagService:
         return self.generator.mode if self.generator is not None else "extractive"
 
     async def _generate(self, question: str, hits: list[Hit], history: Sequence[Turn],
-                        queue: asyncio.Queue[str | None] | None) -> tuple[str, AnswerMode, str | None]:
-        """The raw answer text, the mode that wrote it, and a warning when the LLM failed and extraction stood in."""
+                        queue: asyncio.Queue[str | None] | None,
+                        timings: dict[str, float]) -> tuple[str, AnswerMode, str | None]:
+        """The raw answer text, the mode that wrote it, and a warning when the LLM failed and extraction stood in.
+        At most `LLM_CONCURRENCY` answers are written at once: a burst waits here (counted as `queue`) instead of
+        reaching the LLM all together."""
+        waiting = time.perf_counter()
+        try:
+            async with self._writing:
+                started = time.perf_counter()
+                timings["queue"] = timings.get("queue", 0.0) + (started - waiting) * 1000
+                try:
+                    return await self._write(question, hits, history, queue)
+                finally:
+                    timings["generate"] = _ms(started)
+        finally:
+            if queue is not None:
+                queue.put_nowait(None)
+
+    async def _write(self, question: str, hits: list[Hit], history: Sequence[Turn],
+                     queue: asyncio.Queue[str | None] | None) -> tuple[str, AnswerMode, str | None]:
         try:
             if self.generator is None:
                 return await extract(question, hits, self.embedder), "extractive", None
@@ -209,9 +228,6 @@ class RagService:
             log.warning("LLM failed, answering extractively: %s", exc)
             answer = await extract(question, hits, self.embedder)
             return answer, "extractive", f"{exc} Showing an extractive answer instead."
-        finally:
-            if queue is not None:
-                queue.put_nowait(None)
 
     def _finish(self, raw: str, hits: list[Hit], mode: AnswerMode, timings: dict[str, float],
                 warning: str | None) -> Answer:
@@ -225,25 +241,79 @@ class RagService:
 
     async def ingest(self, files: Sequence[SourceFile], tenant: str, progress: Progress | None = None,
                      origin: Origin | None = None, may_replace: MayReplace | None = None) -> IngestReport:
-        """Ingest files one by one; a file that fails is reported with its reason and never stops the rest.
+        """Ingest files; a file that fails is reported with its reason and never stops the rest.
 
         `origin` is recorded with each document. A file named like a document of `tenant` replaces it only when
         `may_replace(that document)` allows (no predicate: always); otherwise it becomes a separate document under
-        the uploader's own key, and its result says so."""
-        validate_tenant(tenant)
-        report = IngestReport()
-        for file in files:
-            try:
-                result = await self._ingest_one(file, tenant, progress, origin, may_replace)
-            except BitragError as exc:  # ParseError, StoreUnavailableError…
-                result = FileResult(file.name, "failed", reason=str(exc))
-            report.results.append(result)
-        return report
+        the uploader's own key, and its result says so.
 
-    async def _ingest_one(self, file: SourceFile, tenant: str, progress: Progress | None, origin: Origin | None,
-                          may_replace: MayReplace | None) -> FileResult:
+        A pipeline of three stages that overlap: files are read and split ahead (`_prepare`), the chunks of several
+        small files are embedded in one forward pass (`_embed_files`), and each file is stored and committed on its
+        own, in order (`_store`), with the crash-safe protocol of `registry.py`. Results keep the files' order."""
+        validate_tenant(tenant)
+        results: list[FileResult | None] = [None] * len(files)
+        prepared: asyncio.Queue[_Prepared | None] = asyncio.Queue()
+        embedded: asyncio.Queue[tuple[_Prepared, np.ndarray] | None] = asyncio.Queue(maxsize=2)
+        batch = self.settings.embed_batch_size
+        room = asyncio.Condition()  # read-ahead is bounded by chunks (a file may hold 10,000 of them)
+        waiting = 0  # chunks read and split, not yet embedded
+
+        def has_room() -> bool:
+            return waiting < INGEST_READ_AHEAD * batch
+
+        async def read() -> None:
+            nonlocal waiting
+            for position, file in enumerate(files):
+                try:
+                    item = await self._prepare(position, file, tenant, origin, may_replace)
+                except BitragError as exc:  # ParseError, StoreUnavailableError…
+                    item = FileResult(file.name, "failed", reason=str(exc))
+                if isinstance(item, FileResult):
+                    results[position] = item
+                    continue
+                async with room:
+                    await room.wait_for(has_room)
+                    waiting += len(item.chunks)
+                prepared.put_nowait(item)
+            prepared.put_nowait(None)
+
+        async def embed() -> None:
+            nonlocal waiting
+            ended = False
+            while not ended:
+                group: list[_Prepared] = []
+                item = await prepared.get()
+                while item is not None:
+                    group.append(item)
+                    if sum(len(f.chunks) for f in group) >= batch or prepared.empty():
+                        break
+                    item = prepared.get_nowait()
+                ended = item is None
+                async with room:
+                    waiting -= sum(len(f.chunks) for f in group)
+                    room.notify_all()
+                for entry in await self._embed_files(group, progress, results):
+                    await embedded.put(entry)
+            await embedded.put(None)
+
+        stages = [asyncio.create_task(read()), asyncio.create_task(embed())]
+        try:
+            while (entry := await embedded.get()) is not None:
+                document, vectors = entry
+                try:
+                    results[document.position] = await self._store(document, vectors, tenant, origin)
+                except BitragError as exc:
+                    results[document.position] = FileResult(document.file.name, "failed", reason=str(exc))
+            await asyncio.gather(*stages)  # (re-raises what stopped a stage)
+        finally:
+            for stage in stages:
+                stage.cancel()
+        return IngestReport(results=[r for r in results if r is not None])
+
+    async def _prepare(self, position: int, file: SourceFile, tenant: str, origin: Origin | None,
+                       may_replace: MayReplace | None) -> _Prepared | FileResult:
+        """Read and split a file, and decide under which key it goes; a `FileResult` when there is nothing to add."""
         parsed = await asyncio.to_thread(self.parser.parse, file)
-        chunks, doc_id = parsed.chunks, parsed.content_hash
         key, note = file.key, None
         previous = await asyncio.to_thread(self.registry.current_version, tenant, key)
         if previous is not None and may_replace is not None and not may_replace(previous.info()):
@@ -251,24 +321,59 @@ class RagService:
             key = f"{file.key}~{(origin or LOCAL).owner}"
             note = ("a document with this name added by someone else is already here, so yours was added beside "
                     "it; only its owner or an admin can replace it")
-            previous = await asyncio.to_thread(self.registry.current_version, tenant, key)
-        existing = await asyncio.to_thread(self.registry.find, tenant, doc_id)
-        if existing is not None:
-            if existing.state != "ready":
-                return FileResult(file.name, "skipped", reason="the same content is being ingested or removed "
-                                  "right now; try again in a minute", doc_id=doc_id)
-            if existing.source_key in (key, file.key):
-                return FileResult(file.name, "unchanged", chunks=existing.chunks, doc_id=doc_id)
-            return FileResult(file.name, "skipped", doc_id=doc_id,
-                              reason=f"the same content is already in the knowledge base as {existing.source}")
-        timings = dict(parsed.timings_ms)
+        document = _Prepared(position, file, parsed.chunks, parsed.content_hash, key, note, dict(parsed.timings_ms))
+        return await self._already_here(document, tenant) or document
+
+    async def _already_here(self, document: _Prepared, tenant: str) -> FileResult | None:
+        """The result for content this tenant already has (asked again before storing: an earlier file of the
+        same run may have added it meanwhile)."""
+        existing = await asyncio.to_thread(self.registry.find, tenant, document.doc_id)
+        name = document.file.name
+        if existing is None:
+            return None
+        if existing.state != "ready":
+            return FileResult(name, "skipped", reason="the same content is being ingested or removed right now; "
+                              "try again in a minute", doc_id=document.doc_id)
+        if existing.source_key in (document.key, document.file.key):
+            return FileResult(name, "unchanged", chunks=existing.chunks, doc_id=document.doc_id)
+        return FileResult(name, "skipped", doc_id=document.doc_id,
+                          reason=f"the same content is already in the knowledge base as {existing.source}")
+
+    async def _embed_files(self, group: list[_Prepared], progress: Progress | None,
+                           results: list[FileResult | None]) -> list[tuple[_Prepared, np.ndarray]]:
+        """Embed the chunks of several files in shared forward passes; a failure fails the files of the group."""
+        if not group:
+            return []
+        texts = [chunk.embed_text for document in group for chunk in document.chunks]
         started = time.perf_counter()
-        vectors = await self._embed_chunks(file.name, [c.embed_text for c in chunks], progress)
-        timings["embed"] = _ms(started)
+        try:
+            alone = len(group) == 1  # a big file reports each batch; files sharing passes report when done
+            vectors = await self._embed_chunks(group[0].file.name, texts, progress if alone else None)
+        except BitragError as exc:
+            for document in group:
+                results[document.position] = FileResult(document.file.name, "failed", reason=str(exc))
+            return []
+        share = _ms(started) / max(1, len(texts))  # a file's part of a shared pass, by its chunk count
+        embedded, offset = [], 0
+        for document in group:
+            document.timings["embed"] = share * len(document.chunks)
+            embedded.append((document, vectors[offset:offset + len(document.chunks)]))
+            offset += len(document.chunks)
+            if progress is not None and not alone:
+                progress(document.file.name, len(document.chunks), len(document.chunks))
+        return embedded
+
+    async def _store(self, prepared: _Prepared, vectors: np.ndarray, tenant: str,
+                     origin: Origin | None) -> FileResult:
+        """Add one embedded file: pending → inserted → committed (replacing the key's previous version)."""
+        if (result := await self._already_here(prepared, tenant)) is not None:
+            return result
+        file, chunks, doc_id, timings = prepared.file, prepared.chunks, prepared.doc_id, prepared.timings
         started = time.perf_counter()
+        previous = await asyncio.to_thread(self.registry.current_version, tenant, prepared.key)
         precise = self.settings.rescore == "precise"
         document, ids = await asyncio.to_thread(
-            self.registry.begin, tenant, doc_id, file.name, key, file.link, len(chunks),
+            self.registry.begin, tenant, doc_id, file.name, prepared.key, file.link, len(chunks),
             vectors if precise else None, origin)
         try:
             quantizing = time.perf_counter()
@@ -289,7 +394,7 @@ class RagService:
         await self._audit("replace" if previous else "add", document, origin,
                           f"replaced {previous.doc_id[:12]}" if previous else None)
         return FileResult(file.name, "replaced" if previous else "added", chunks=len(ids), doc_id=doc_id,
-                          timings_ms=timings, note=note)
+                          timings_ms=timings, note=prepared.note)
 
     async def _embed_chunks(self, name: str, texts: list[str], progress: Progress | None) -> np.ndarray:
         step = self.settings.embed_batch_size  # one batch per call: a question waits for at most one batch
@@ -388,6 +493,19 @@ class RagService:
         await asyncio.to_thread(self.registry.log, AuditEntry(
             at=time.time(), actor=actor.owner, platform=actor.platform, action=action, audience=document.tenant,
             doc_id=document.doc_id, source=document.source, place=actor.conversation, detail=detail))
+
+
+@dataclass
+class _Prepared:
+    """A file read and split, waiting to be embedded and stored (`position`: its place in the ingest call)."""
+
+    position: int
+    file: SourceFile
+    chunks: list[Chunk]
+    doc_id: str
+    key: str
+    note: str | None
+    timings: dict[str, float]
 
 
 def _source(n: int, hit: Hit) -> Source:

@@ -57,6 +57,8 @@ class RagSettings(BaseSettings):
     embed_model: str | None = None
     embed_dimensions: int | None = Field(default=None, ge=8)
     embed_batch_size: int = Field(default=64, ge=1, le=2048)
+    embed_device: Literal["auto", "cpu", "cuda"] = "auto"  # local model: auto = a CUDA GPU when torch sees one
+    embed_precision: Literal["float32", "float16"] = "float32"  # float16 halves GPU memory and time; GPU only
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
 
@@ -69,6 +71,11 @@ class RagSettings(BaseSettings):
     retrieval: RetrievalMode = "dense"
     bm25_analyzer: Analyzer = "english"  # how chunk text is tokenized for BM25; fixed when the collection is made
     hybrid_dense_weight: float = Field(default=0.7, ge=0.0, le=1.0)  # share of the dense score (fusion.py)
+    # Many askers at once (rag/queries.py): questions that arrive together share one forward pass and one search
+    ask_batching: bool = True
+    ask_batch_max: int = Field(default=64, ge=1, le=1024)  # questions per forward pass / search request
+    ask_batch_wait_ms: float = Field(default=0.0, ge=0.0, le=100.0)  # extra wait for company (0: only while busy)
+    ask_queue_limit: int = Field(default=500, ge=1)  # questions being retrieved at once; more are refused as busy
 
     # Ingestion
     chunk_tokens: int = Field(default=200, ge=32, le=8192)
@@ -95,6 +102,7 @@ class RagSettings(BaseSettings):
     llm_timeout_s: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
     history_turns: int = Field(default=6, ge=0, le=50)
+    llm_concurrency: int = Field(default=16, ge=1, le=1024)  # answers being written at once; the rest wait
 
     @field_validator("milvus_uri")
     @classmethod

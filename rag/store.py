@@ -280,28 +280,44 @@ class MilvusStore:
 
     async def search(self, scope: Scope, query_bits: bytes, limit: int) -> list[Candidate]:
         """The `limit` nearest chunks of the scope's tenants by Hamming distance (exact with BIN_FLAT)."""
+        return (await self.search_many(scope, [query_bits], limit))[0]
+
+    async def search_many(self, scope: Scope, queries: Sequence[bytes], limit: int) -> list[list[Candidate]]:
+        """`search` for several query vectors in one request (one filter, one round trip; see `batching.py`)."""
         params: dict[str, Any] = {"metric_type": "HAMMING"}
         if self._index_type == "BIN_IVF_FLAT":
             params["params"] = {"nprobe": self._nprobe}
-        hits = await self._call(
-            "search", self.collection, data=[query_bits], anns_field="vector", limit=limit,
-            filter=tenant_filter(scope), output_fields=["doc_id", "source", "text", "meta"], search_params=params)
-        return [Candidate(id=int(h["id"]), hamming=int(h["distance"]), doc_id=h["entity"]["doc_id"],
-                          source=h["entity"]["source"], text=h["entity"]["text"], meta=h["entity"]["meta"] or {})
-                for h in hits[0]]
+        if not queries:
+            return []
+        return await self._guarded(self._candidates, False, data=list(queries), anns_field="vector", limit=limit,
+                                   filter=tenant_filter(scope), search_params=params)
 
     async def keyword_search(self, scope: Scope, text: str, limit: int) -> list[Candidate]:
         """The `limit` best chunks of the scope's tenants for `text` by BM25 (none when the collection has no
         keyword index, or the text has no searchable word)."""
-        if not self.keywords or not text.strip():
-            return []
-        hits = await self._call(
-            "search", self.collection, data=[text[:MAX_QUERY_CHARS]], anns_field=KEYWORD_FIELD, limit=limit,
-            filter=tenant_filter(scope), output_fields=["doc_id", "source", "text", "meta"],
-            search_params={"metric_type": "BM25"})
-        return [Candidate(id=int(h["id"]), hamming=None, doc_id=h["entity"]["doc_id"], source=h["entity"]["source"],
-                          text=h["entity"]["text"], meta=h["entity"]["meta"] or {}, keyword=float(h["distance"]))
-                for h in hits[0]]
+        return (await self.keyword_search_many(scope, [text], limit))[0]
+
+    async def keyword_search_many(self, scope: Scope, texts: Sequence[str], limit: int) -> list[list[Candidate]]:
+        """`keyword_search` for several texts in one request."""
+        asked = [i for i, text in enumerate(texts) if text.strip()]
+        found: list[list[Candidate]] = [[] for _ in texts]
+        if not self.keywords or not asked:
+            return found
+        hits = await self._guarded(self._candidates, True, data=[texts[i][:MAX_QUERY_CHARS] for i in asked],
+                                   anns_field=KEYWORD_FIELD, limit=limit, filter=tenant_filter(scope),
+                                   search_params={"metric_type": "BM25"})
+        for i, candidates in zip(asked, hits, strict=True):
+            found[i] = candidates
+        return found
+
+    def _candidates(self, keyword: bool, **search: Any) -> list[list[Candidate]]:
+        """One `search` request, its rows parsed in the worker thread (thousands per batch: not on the loop)."""
+        fields = ["doc_id", "source", "text", "meta"]
+        hits = self._invoke("search", (self.collection,), {**search, "output_fields": fields})
+        return [[Candidate(id=int(h["id"]), hamming=None if keyword else int(h["distance"]),
+                           doc_id=h["entity"]["doc_id"], source=h["entity"]["source"], text=h["entity"]["text"],
+                           meta=h["entity"]["meta"] or {}, keyword=float(h["distance"]) if keyword else 0.0)
+                 for h in query] for query in hits]
 
     async def get_bits(self, ids: Sequence[int]) -> dict[int, bytes]:
         if not ids:

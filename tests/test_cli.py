@@ -46,7 +46,7 @@ def test_ingest_ask_json_sources_forget(cli_env: dict[str, str], tmp_path: Path)
     assert answer["mode"] == "extractive" and "September 15" in answer["answer"]
     assert answer["sources"][0]["source"] == "roadmap-q3-2026.pptx" and answer["sources"][0]["n"] == 1
     assert set(answer["sources"][0]) == {"n", "source", "doc_id", "location", "score", "text"}
-    assert set(answer["timings_ms"]) == {"embed", "search", "rescore", "generate"}
+    assert set(answer["timings_ms"]) == {"queue", "embed", "search", "rescore", "generate"}
 
     forgot = run(["forget", "expense-policy.md", "--tenant", "acme"], cli_env, tmp_path)
     assert forgot.returncode == 0 and "Forgot expense-policy.md" in forgot.stdout

@@ -67,7 +67,7 @@ async def test_sample_questions_cite_the_right_source_first(service: RagService)
         assert fact in answer.text, answer.text  # the extractive answer quotes the fact…
         assert "[1]" in answer.text  # …with its citation
         assert answer.mode == "extractive" and "extractive" in answer.text
-        assert set(answer.timings_ms) == {"embed", "search", "rescore", "generate"}
+        assert set(answer.timings_ms) == {"queue", "embed", "search", "rescore", "generate"}
 
 
 async def test_citation_locations_point_at_page_slide_and_heading(service: RagService) -> None:

@@ -39,6 +39,8 @@ class FakeLLM:
     transcriptions: list[dict[str, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
+    in_flight: int = 0  # chat requests being answered now, and the most at once
+    most_in_flight: int = 0
     url: str = ""
     _runner: web.AppRunner | None = None
 
@@ -63,6 +65,14 @@ class FakeLLM:
                             headers=headers)
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(body)
         if self.stall_s:
