@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 
 from benchmarks.ask_latency import QUESTIONS
 from benchmarks.common import ROOT, SCIFACT, save
@@ -76,6 +77,17 @@ async def probe_loop_lag(stop: asyncio.Event, lags: list[float], interval: float
         lags.append((time.perf_counter() - started - interval) * 1000)
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU time used so far by bitrag's process (every thread: loop, encoder, Milvus client), Milvus Lite's
+    server process and the fake LLM's process."""
+    me = psutil.Process()
+    used = {"bitrag": sum(me.cpu_times()[:2]), "milvus": 0.0, "llm": 0.0}
+    for child in me.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            used["milvus" if "milvus" in " ".join(child.cmdline()) else "llm"] += sum(child.cpu_times()[:2])
+    return used
+
+
 async def measure(core: BotCore, concurrency: int, asks: int) -> dict[str, Any]:
     conversation = Conversation(tenant=TENANT)
     gate = asyncio.Semaphore(concurrency)
@@ -99,9 +111,11 @@ async def measure(core: BotCore, concurrency: int, asks: int) -> dict[str, Any]:
 
     stop, lags = asyncio.Event(), []
     probe = asyncio.create_task(probe_loop_lag(stop, lags))
+    cpu = cpu_seconds()
     started = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(asks)))
     wall = time.perf_counter() - started
+    cpu = {k: v - cpu.get(k, 0.0) for k, v in cpu_seconds().items()}
     stop.set()
     await probe
     after_batches, after_items, _ = queries.batch_counts()
@@ -110,6 +124,8 @@ async def measure(core: BotCore, concurrency: int, asks: int) -> dict[str, Any]:
             "total_ms_p99": round(float(np.percentile(totals, 99)), 2),
             "loop_lag_ms_p99": round(float(np.percentile(lags, 99)), 2), "loop_lag_ms_max": round(max(lags), 2),
             "mean_batch": round((after_items - items) / max(1, after_batches - batches), 1),
+            "cpu_ms_per_ask": {k: round(v * 1000 / asks, 2) for k, v in cpu.items()},
+            "cpu_cores_busy": round(sum(cpu.values()) / wall, 2),
             "stage_ms_p50": {k: round(statistics.median(v), 2) for k, v in stages.items()},
             "stage_ms_mean": {k: round(statistics.fmean(v), 2) for k, v in stages.items()}}
 

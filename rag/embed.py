@@ -76,10 +76,6 @@ class LocalEmbedder:
 
     def __init__(self, model_name: str = LOCAL_DEFAULT, batch_size: int = 64, device: str = "auto",
                  precision: str = "float32") -> None:
-        # torch's OpenMP threads spin between parallel regions by default; beside Milvus Lite (which searches on the
-        # same cores) that spinning took the CPU the search needed: 88 → 119 asks/s at concurrency 50 (300k chunks,
-        # benchmarks/e2e.py). Read when torch loads, so it only applies if torch is not imported yet.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 

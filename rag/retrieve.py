@@ -73,9 +73,12 @@ class Retriever:
         hybrid = self.hybrid and any(t.strip() for t in texts)
         limit = top_k * (self.oversample if self.mode != "none" or hybrid else 1)
         codes = binarize(queries)
-        searches = [self._store.search_many(tenants, [code.tobytes() for code in codes], limit)]
+        # A lone question gets its candidates' text with the search; a batch gets ids only and then the text of the
+        # chunks it keeps (decoding ~1 KB for each of `limit` candidates held the GIL the event loop needs).
+        inline = len(queries) == 1
+        searches = [self._store.search_many(tenants, [code.tobytes() for code in codes], limit, inline)]
         if hybrid:
-            searches.append(self._store.keyword_search_many(tenants, texts, limit))
+            searches.append(self._store.keyword_search_many(tenants, texts, limit, inline))
         found = await asyncio.gather(*searches)
         lists = [_merge(dense, found[1][i] if hybrid else []) for i, dense in enumerate(found[0])]
         searched = time.perf_counter()
@@ -87,15 +90,16 @@ class Retriever:
         lists = [[c for c in candidates if c.id in visible] for candidates in lists]
         bits = await self._store.get_bits(list({i for q, c in zip(queries, lists, strict=True)
                                                 for i in self._bits_needed(q, c, visible)}))
-        results = []
+        chosen: list[list[tuple[Candidate, float]]] = []
         for query, candidates, text in zip(queries, lists, texts, strict=True):
             scores = self._scores(query, candidates, visible, bits)
             ranking = (fuse(scores, np.array([c.keyword for c in candidates]), self.dense_weight)
                        if hybrid and text.strip() else scores)
             order = np.argsort(-ranking, kind="stable")[:top_k] if len(candidates) else []
-            results.append([_hit(candidates[i], float(scores[i])) for i in order])
+            chosen.append([(candidates[i], float(scores[i])) for i in order])
+        chunks = {} if inline else await self._store.fetch(tenants, [c.id for hits in chosen for c, _ in hits])
         timings["rescore"] = (time.perf_counter() - searched) * 1000
-        return results
+        return [[_hit(c, score, chunks.get(c.id)) for c, score in hits if inline or c.id in chunks] for hits in chosen]
 
     def _precise(self, candidates: list[Candidate], visible: dict[int, bytes | None]) -> np.ndarray | None:
         """The candidates' float16 copies, or None when one has none (ingested under another RESCORE mode)."""
@@ -139,6 +143,8 @@ def _merge(dense: list[Candidate], keyword: list[Candidate]) -> list[Candidate]:
     return dense + [c for c in keyword if c.id not in seen]
 
 
-def _hit(candidate: Candidate, score: float) -> Hit:
-    return Hit(id=candidate.id, score=score, doc_id=candidate.doc_id, source=candidate.source,
-               text=candidate.text, meta=candidate.meta)
+def _hit(candidate: Candidate, score: float, fetched: dict[str, Any] | None) -> Hit:
+    chunk = fetched or {"doc_id": candidate.doc_id, "source": candidate.source, "text": candidate.text,
+                        "meta": candidate.meta}
+    return Hit(id=candidate.id, score=score, doc_id=chunk["doc_id"], source=chunk["source"], text=chunk["text"],
+               meta=chunk["meta"] or {})

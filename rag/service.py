@@ -253,50 +253,46 @@ class RagService:
         validate_tenant(tenant)
         results: list[FileResult | None] = [None] * len(files)
         prepared: asyncio.Queue[_Prepared | None] = asyncio.Queue()
-        embedded: asyncio.Queue[tuple[_Prepared, np.ndarray] | None] = asyncio.Queue(maxsize=2)
+        embedded: asyncio.Queue[tuple[_Prepared, np.ndarray] | None] = asyncio.Queue()
         batch = self.settings.embed_batch_size
-        room = asyncio.Condition()  # read-ahead is bounded by chunks (a file may hold 10,000 of them)
-        waiting = 0  # chunks read and split, not yet embedded
-
-        def has_room() -> bool:
-            return waiting < INGEST_READ_AHEAD * batch
+        budget = _ChunkBudget(INGEST_READ_AHEAD * batch)  # chunks between reading and storing (a file may hold 10k)
 
         async def read() -> None:
-            nonlocal waiting
-            for position, file in enumerate(files):
-                try:
-                    item = await self._prepare(position, file, tenant, origin, may_replace)
-                except BitragError as exc:  # ParseError, StoreUnavailableError…
-                    item = FileResult(file.name, "failed", reason=str(exc))
-                if isinstance(item, FileResult):
-                    results[position] = item
-                    continue
-                async with room:
-                    await room.wait_for(has_room)
-                    waiting += len(item.chunks)
-                prepared.put_nowait(item)
-            prepared.put_nowait(None)
+            try:
+                for position, file in enumerate(files):
+                    try:
+                        item = await self._prepare(position, file, tenant, origin, may_replace)
+                    except BitragError as exc:  # ParseError, StoreUnavailableError…
+                        item = FileResult(file.name, "failed", reason=str(exc))
+                    if isinstance(item, FileResult):
+                        results[position] = item
+                    else:
+                        await budget.take(len(item.chunks))
+                        prepared.put_nowait(item)
+            finally:
+                prepared.put_nowait(None)
 
         async def embed() -> None:
-            nonlocal waiting
-            ended = False
-            while not ended:
-                group: list[_Prepared] = []
-                item = await prepared.get()
-                while item is not None:
-                    group.append(item)
-                    if sum(len(f.chunks) for f in group) >= batch or prepared.empty():
-                        break
-                    item = prepared.get_nowait()
-                ended = item is None
-                async with room:
-                    waiting -= sum(len(f.chunks) for f in group)
-                    room.notify_all()
-                for entry in await self._embed_files(group, progress, results):
-                    await embedded.put(entry)
-            await embedded.put(None)
+            try:
+                ended = False
+                while not ended:
+                    group: list[_Prepared] = []  # the files ready now, up to one encoder batch of chunks
+                    item = await prepared.get()
+                    while item is not None:
+                        group.append(item)
+                        if sum(len(f.chunks) for f in group) >= batch or prepared.empty():
+                            break
+                        item = prepared.get_nowait()
+                    ended = item is None
+                    done = await self._embed_files(group, progress, results)
+                    if len(done) < len(group):  # the group failed (its results say why): nothing to store
+                        await budget.give(sum(len(f.chunks) for f in group))
+                    for entry in done:
+                        embedded.put_nowait(entry)
+            finally:
+                embedded.put_nowait(None)
 
-        stages = [asyncio.create_task(read()), asyncio.create_task(embed())]
+        reading, embedding = asyncio.create_task(read()), asyncio.create_task(embed())
         try:
             while (entry := await embedded.get()) is not None:
                 document, vectors = entry
@@ -304,10 +300,12 @@ class RagService:
                     results[document.position] = await self._store(document, vectors, tenant, origin)
                 except BitragError as exc:
                     results[document.position] = FileResult(document.file.name, "failed", reason=str(exc))
-            await asyncio.gather(*stages)  # (re-raises what stopped a stage)
+                await budget.give(len(document.chunks))
+            await embedding  # (re-raises what stopped a stage)
+            await reading
         finally:
-            for stage in stages:
-                stage.cancel()
+            reading.cancel()
+            embedding.cancel()
         return IngestReport(results=[r for r in results if r is not None])
 
     async def _prepare(self, position: int, file: SourceFile, tenant: str, origin: Origin | None,
@@ -506,6 +504,27 @@ class _Prepared:
     key: str
     note: str | None
     timings: dict[str, float]
+
+
+class _ChunkBudget:
+    """How many chunks may be between reading and storing at once: reading waits for room."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit, self._used = limit, 0
+        self._room = asyncio.Condition()
+
+    def _has_room(self) -> bool:
+        return self._used < self._limit
+
+    async def take(self, chunks: int) -> None:
+        async with self._room:
+            await self._room.wait_for(self._has_room)
+            self._used += chunks
+
+    async def give(self, chunks: int) -> None:
+        async with self._room:
+            self._used -= chunks
+            self._room.notify_all()
 
 
 def _source(n: int, hit: Hit) -> Source:
