@@ -31,6 +31,7 @@ bench: install
 	$(BIN)/python -m benchmarks.scale --binary-sizes 10000000
 	$(BIN)/python -m benchmarks.server_ivf
 	$(BIN)/python -m benchmarks.ingest
+	$(BIN)/python -m benchmarks.ingest --layout files
 	$(BIN)/python -m benchmarks.formats
 	$(BIN)/python -m benchmarks.e2e --retrieval dense
 	$(BIN)/python -m benchmarks.e2e --retrieval hybrid

@@ -190,9 +190,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=lambda s: [int(c) for c in s.split(",")], default=[1, 5, 10, 25, 50, 100])
     parser.add_argument("--waits", type=lambda s: [float(w) for w in s.split(",")], default=[0.0, 2.0],
                         help="ASK_BATCH_WAIT_MS values to run with batching on")
+    parser.add_argument("--out", help="results file name (default: e2e-<retrieval>)")
     args = parser.parse_args()
     result = asyncio.run(run(args))
-    name = f"e2e-{args.retrieval}" if args.retrieval else "e2e"
+    name = args.out or (f"e2e-{args.retrieval}" if args.retrieval else "e2e")
     print(f"written to {save(name, result)}")
 
 

@@ -162,6 +162,7 @@ def server(result: dict[str, Any]) -> list[str]:
 
 def ingest(result: dict[str, Any]) -> list[str]:
     layout = "one abstract per file" if result.get("layout") == "files" else "mixed formats"
+    layout += f", {result['label']}" if "label" in result else ""
     lines = [f"### Ingestion ({layout}): {result['documents']} documents, {result['chunks']:,} chunks of SciFact "
              "text", "",
              f"End to end **{result['ingest_chunks_per_s']} chunks/s**; the encoder alone on the same chunk texts "
@@ -202,15 +203,16 @@ def e2e(result: dict[str, Any]) -> list[str]:
              f"batches of at most {result.get('ask_batch_max', '—')}); answers written by at most "
              f"{result.get('llm_concurrency', '—')} at once. Stage columns are mean ms per question; `queue` is time "
              "spent waiting for a batch to start or an LLM slot; loop lag is how late the event loop woke a 5 ms "
-             "sleep.", "",
+             "sleep. CPU is per question: bitrag's process (every thread) / Milvus Lite's process.", "",
              "| batching | concurrency | asks/s | p50 ms | p99 ms | loop lag p99 | mean batch | queue | embed | search "
-             "| rescore | generate |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| rescore | generate | CPU ms |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, levels in result["batching"].items():
         for level in levels:
-            s = level["stage_ms_mean"]
+            s, cpu = level["stage_ms_mean"], level.get("cpu_ms_per_ask", {})
             lines.append(f"| {name} | {level['concurrency']} | **{level['asks_per_s']}** | {level['total_ms_p50']} | "
                          f"{level['total_ms_p99']} | {level['loop_lag_ms_p99']} | {level['mean_batch'] or '—'} | "
-                         f"{s['queue']} | {s['embed']} | {s['search']} | {s['rescore']} | {s['generate']} |")
+                         f"{s['queue']} | {s['embed']} | {s['search']} | {s['rescore']} | {s['generate']} | "
+                         f"{cpu.get('bitrag', '—')} / {cpu.get('milvus', '—')} |")
     return [*lines, "", provenance(result)]
 
 
@@ -222,8 +224,9 @@ def main() -> None:
                  memory(m) if (m := load("memory")) else [],
                  extractive(x) if (x := load("extractive")) else [],
                  latency(load("ask-latency-extractive"), load("slack-ack-latency")),
-                 *(e2e(e) for name in ("e2e-dense", "e2e-hybrid") if (e := load(name)) and "batching" in e),
-                 *(ingest(i) for name in ("ingest", "ingest-files") if (i := load(name))),
+                 *(e2e(e) for name in ("e2e-dense", "e2e-dense-300k", "e2e-hybrid")
+                   if (e := load(name)) and "batching" in e),
+                 *(ingest(i) for name in ("ingest", "ingest-files", "ingest-files-before") if (i := load(name))),
                  formats(f) if (f := load("formats")) else [],
                  scale(s) if (s := load("scale")) else [],
                  server(v) if (v := load("server-ivf")) else []):

@@ -21,6 +21,8 @@ from rag.errors import ConfigError
 from rag.settings import RagSettings
 
 LOCAL_DEFAULT = "all-MiniLM-L6-v2"
+CPU_TOKENS_PER_PASS = 1536  # see `LocalEmbedder._pass_size`
+CHARS_PER_TOKEN = 4  # a cheap estimate (English), good enough to size a pass
 OPENAI_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
 
 
@@ -105,9 +107,18 @@ class LocalEmbedder:
             return len(self._counting_tokenizer.encode(text, add_special_tokens=False))
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        vectors = self._model.encode(list(texts), batch_size=self._batch_size, normalize_embeddings=True,
+        vectors = self._model.encode(list(texts), batch_size=self._pass_size(texts), normalize_embeddings=True,
                                      convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
+
+    def _pass_size(self, texts: Sequence[str]) -> int:
+        """Texts per forward pass. A GPU takes the whole batch; a CPU is fastest at ~1,500 tokens per pass (the
+        activations stay in cache): 200-token chunks 8 at a time ran at 28–32 chunks/s against 21 in passes of 64,
+        while 50 short questions are fastest in one pass (133 ms, against 211 ms 8 at a time)."""
+        if self.device != "cpu":
+            return self._batch_size
+        tokens = sum(len(t) for t in texts) / max(1, len(texts)) / CHARS_PER_TOKEN
+        return max(1, min(self._batch_size, int(CPU_TOKENS_PER_PASS / max(1.0, tokens))))
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

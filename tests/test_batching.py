@@ -18,7 +18,7 @@ from bot.wiring import open_service
 from rag.batching import MicroBatcher
 from rag.embed import LocalEmbedder, resolve_device
 from rag.errors import BusyError, ConfigError
-from rag.models import SourceFile
+from rag.models import ParsedDocument, SourceFile
 from rag.service import RagService
 from tests.fakes.llm import FakeLLM
 from tests.reliability.test_tenant_isolation import TENANTS, TOPICS, ingest_random_documents
@@ -79,17 +79,25 @@ async def test_a_failed_batch_fails_its_callers_only_and_a_cancelled_caller_is_d
 # --- the question path, batched ------------------------------------------------------------------------------------
 
 
-async def test_batched_answers_equal_one_at_a_time_answers(service: RagService) -> None:
-    await ingest_samples(service)
-    questions = [q for q, _, _ in QUESTIONS] * 4
-    service.queries.configure(batched=False, wait_ms=0)
-    alone = [await service.ask(q, "acme") for q in questions]
-    service.queries.configure(batched=True, wait_ms=0)
-    before = service.queries.batch_counts()
-    together = await asyncio.gather(*(service.ask(q, "acme") for q in questions))
-    batches, asked, _ = (a - b for a, b in zip(service.queries.batch_counts(), before, strict=True))
+@pytest.mark.parametrize("retrieval", ["dense", "hybrid"])
+async def test_batched_answers_equal_one_at_a_time_answers(retrieval: str, make_settings: Callable[..., Settings],
+                                                           embedder: LocalEmbedder) -> None:
+    service = await open_service(make_settings(retrieval=retrieval), embedder)
+    try:
+        await ingest_samples(service)
+        assert service.retriever.hybrid == (retrieval == "hybrid")
+        questions = [q for q, _, _ in QUESTIONS] * 4
+        service.queries.configure(batched=False, wait_ms=0)
+        alone = [await service.ask(q, "acme") for q in questions]
+        service.queries.configure(batched=True, wait_ms=0)
+        before = service.queries.batch_counts()
+        together = await asyncio.gather(*(service.ask(q, "acme") for q in questions))
+        batches, asked, _ = (a - b for a, b in zip(service.queries.batch_counts(), before, strict=True))
+    finally:
+        await service.close()
     assert asked == len(questions) and batches < len(questions) / 2, (batches, asked)  # batches did form
     for one, other in zip(alone, together, strict=True):
+        assert one.text == other.text
         assert [(s.source, s.location) for s in one.sources] == [(s.source, s.location) for s in other.sources]
         assert [s.score for s in one.sources] == pytest.approx([s.score for s in other.sources], abs=1e-4)
         assert other.timings_ms["queue"] >= 0 and other.timings_ms["search"] > 0
@@ -235,3 +243,24 @@ def test_embed_device_and_precision_are_checked_against_this_machine() -> None:
     with pytest.raises(ConfigError, match=r"EMBED_DEVICE=cuda.*EMBED_DEVICE=auto or cpu"):
         resolve_device("cuda", "float32")
     assert resolve_device("cpu", "float32") == "cpu"
+
+
+async def test_an_unexpected_reader_failure_stops_the_ingest_without_hanging_or_losing_earlier_files(
+        service: RagService, tmp_path: Path) -> None:
+    real = service.parser
+
+    class Exploding:  # the real parser, except for one file (an injected dependency, not our code under test)
+        def parse(self, file: SourceFile) -> ParsedDocument:
+            if file.name == "explode.txt":
+                raise RuntimeError("reader bug")
+            return real.parse(file)
+
+    service.parser = Exploding()
+    files = []
+    for name in ("a.txt", "b.txt", "explode.txt", "c.txt"):
+        (tmp_path / name).write_text(f"The code word of {name} is {name.upper()}-42.")
+        files.append(SourceFile.local(tmp_path / name))
+    with pytest.raises(RuntimeError, match="reader bug"):
+        await asyncio.wait_for(service.ingest(files, "acme"), timeout=60)
+    assert sorted(d.source for d in await service.sources("acme")) == ["a.txt", "b.txt"]
+    assert await service.recover() == 0  # nothing left pending
