@@ -61,11 +61,14 @@ class MicroBatcher(Generic[In, Out]):
         return await future
 
     async def aclose(self) -> None:
+        """Stop the worker; callers still waiting are cancelled, not left hanging."""
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
             self._worker = None
+        while not self._queue.empty():
+            self._queue.get_nowait().future.cancel()
 
     async def _work(self) -> None:
         while True:
@@ -86,10 +89,16 @@ class MicroBatcher(Generic[In, Out]):
         started = time.perf_counter()
         try:
             results = await self._run([item.value for item in batch])
-        except Exception as exc:  # the whole batch failed (e.g. Milvus is down): every caller sees why
+        except BaseException as exc:  # the whole batch failed (e.g. Milvus is down): every caller sees why
             for item in batch:
-                if not item.future.done():
+                if item.future.done():
+                    continue
+                if isinstance(exc, Exception):
                     item.future.set_exception(exc)
+                else:  # cancelled: the batcher is closing
+                    item.future.cancel()
+            if not isinstance(exc, Exception):
+                raise
             return
         run_ms = (time.perf_counter() - started) * 1000
         self.batches += 1

@@ -76,6 +76,22 @@ async def test_a_failed_batch_fails_its_callers_only_and_a_cancelled_caller_is_d
         await batcher.aclose()
 
 
+async def test_closing_the_batcher_cancels_waiting_callers_instead_of_leaving_them_hanging() -> None:
+    async def forever(items: list[int]) -> list[int]:
+        await asyncio.Event().wait()
+        return items
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(forever, max_size=1)
+    running = asyncio.create_task(batcher.submit(1))  # in the batch being run
+    await asyncio.sleep(0.01)
+    queued = asyncio.create_task(batcher.submit(2))  # still in the queue
+    await asyncio.sleep(0.01)
+    await batcher.aclose()
+    for caller in (running, queued):
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(caller, timeout=5)
+
+
 # --- the question path, batched ------------------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from ingest.discover import discover
 from rag.embed import LocalEmbedder
 from rag.errors import ConfigError
 from tests.conftest import MILVUS_SERVER_TOKEN, SAMPLE_DOCS
+from tests.test_pipeline import QUESTIONS, ingest_samples
 
 
 async def test_ivf_index_partition_key_and_reopening(milvus_server_uri: str, make_settings: Callable[..., Settings],
@@ -83,4 +84,27 @@ async def test_hybrid_retrieval_falls_back_to_dense_on_a_server_without_bm25(
         assert await service.store.keyword_search("acme", "passwords", 5) == []
         await asyncio.to_thread(service.store.client.drop_collection, collection)
     finally:
+        await service.close()
+
+
+async def test_questions_batched_on_a_server_with_an_ivf_index(milvus_server_uri: str,
+                                                                make_settings: Callable[..., Settings],
+                                                                embedder: LocalEmbedder) -> None:
+    """Batched retrieval fetches the chunks it keeps by id: on a server with a `query` (its primary-key index, the
+    scope's filter included), not with a search, whose IVF probing could miss some."""
+    collection = f"test_batched_{uuid.uuid4().hex[:12]}"
+    service = await open_service(make_settings(milvus_uri=milvus_server_uri, milvus_token=MILVUS_SERVER_TOKEN,
+                                               milvus_collection=collection, milvus_index="BIN_IVF_FLAT",
+                                               milvus_nlist=4, milvus_nprobe=4), embedder)
+    try:
+        await ingest_samples(service)
+        before = service.queries.batch_counts()
+        answers = await asyncio.gather(*(service.ask(q, "acme") for q, _, _ in QUESTIONS * 3))
+        batches, asked, _ = (a - b for a, b in zip(service.queries.batch_counts(), before, strict=True))
+        assert asked == len(answers) and batches < asked  # batches did form
+        for answer, (question, expected, _) in zip(answers, QUESTIONS * 3, strict=True):
+            assert answer.sources and answer.sources[0].source == expected, (question, answer.sources)
+            assert all(s.text for s in answer.sources)
+    finally:
+        await asyncio.to_thread(service.store.client.drop_collection, collection)
         await service.close()
