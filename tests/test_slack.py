@@ -376,7 +376,9 @@ async def test_channel_scoped_documents_stay_in_their_channel_until_an_admin_sha
         # A word in the message no longer publishes anything: widening an audience is an admin's explicit act.
         second = harness.user_message(f"<@{BOT_USER}> workspace-wide", channel="CSECRET", files=[{"id": shared["id"]}])
         await harness.event({**second, "type": "app_mention"})
-        await wait_for(lambda: posted(fake_slack, "CSECRET", "lunch.md: added"))
+        # The two uploads are ingested concurrently: either may finish first.
+        await wait_for(lambda: all(posted(fake_slack, "CSECRET", f"{name}: added")
+                                   for name in ("launch.md", "lunch.md")))
         service = harness.adapter.core.service
         assert sorted(d.source for d in await service.sources(f"{TEAM}:CSECRET")) == ["launch.md", "lunch.md"]
         assert await service.sources(TEAM) == []
