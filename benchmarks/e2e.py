@@ -45,6 +45,7 @@ from rag.quantize import binarize
 from rag.service import RagService
 from rag.store import ChunkRecord
 from tests.fakes.llm import FakeLLM
+from tests.loop_lag import probe_loop_lag
 
 TENANT = "bench"
 STAGES = ("queue", "embed", "search", "rescore", "generate", "format")
@@ -68,13 +69,6 @@ async def add_filler(service: RagService, n: int, scifact: Path) -> float:
         await asyncio.to_thread(service.registry.commit, document)
         print(f"filler {start + count:,}/{n:,}", flush=True)
     return n / (time.perf_counter() - started)
-
-
-async def probe_loop_lag(stop: asyncio.Event, lags: list[float], interval: float = 0.005) -> None:
-    while not stop.is_set():
-        started = time.perf_counter()
-        await asyncio.sleep(interval)
-        lags.append((time.perf_counter() - started - interval) * 1000)
 
 
 def cpu_seconds() -> dict[str, float]:

@@ -16,18 +16,11 @@ from bot.views import AnswerView
 from bot.wiring import open_service
 from rag.embed import LocalEmbedder
 from tests.fakes.llm import FakeLLM
+from tests.loop_lag import probe_loop_lag
 from tests.test_pipeline import QUESTIONS, ingest_samples
 
 CONCURRENT = 200
 MAX_LOOP_LAG_MS = 50
-
-
-async def probe_loop_lag(stop: asyncio.Event, lags: list[float], interval: float = 0.005) -> None:
-    """How late the loop wakes a sleeping task: any blocking call on the loop shows up here."""
-    while not stop.is_set():
-        started = time.perf_counter()
-        await asyncio.sleep(interval)
-        lags.append((time.perf_counter() - started - interval) * 1000)
 
 
 async def test_200_concurrent_streamed_asks_all_answered_without_blocking_the_loop(
