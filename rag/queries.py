@@ -21,7 +21,7 @@ import contextlib
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -38,7 +38,7 @@ class _Search:
     tenants: tuple[str, ...]
     top_k: int
     text: str
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float]  # the asker's: its group's search and rescore times go here
 
 
 class QueryPipeline:
@@ -81,9 +81,7 @@ class QueryPipeline:
                        timings: dict[str, float]) -> list[Hit]:
         if not self.batched:
             return await self._retriever.retrieve(query, tenants, top_k, timings, text)
-        search = _Search(query, tenants, top_k, text)
-        hits, info = await self._searches.submit(search)
-        timings.update(search.timings)
+        hits, info = await self._searches.submit(_Search(query, tenants, top_k, text, timings))
         _add_wait(timings, info)
         return hits
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -65,7 +65,8 @@ class Retriever:
     async def retrieve_many(self, queries: np.ndarray, scope: Scope, top_k: int,
                             timings: dict[str, float] | None = None, texts: Sequence[str] = ()) -> list[list[Hit]]:
         """`retrieve` for several questions of one scope at once: one Hamming search request (and one keyword
-        search) for all of them, one registry lookup, one fetch of bits; each question is then ranked alone."""
+        search) for all of them, one registry lookup, one fetch of bits (when needed); each question is then ranked
+        alone."""
         tenants = scope_tenants(scope)
         timings = timings if timings is not None else {}
         texts = list(texts) or [""] * len(queries)
@@ -88,50 +89,53 @@ class Retriever:
         wanted = list({c.id for candidates in lists for c in candidates})
         visible = await asyncio.to_thread(self._registry.visible, tenants, wanted, self.mode == "precise")
         lists = [[c for c in candidates if c.id in visible] for candidates in lists]
-        bits = await self._store.get_bits(list({i for q, c in zip(queries, lists, strict=True)
-                                                for i in self._bits_needed(q, c, visible)}))
+        halves = [self._precise(candidates, visible) for candidates in lists]
+        bits = await self._store.get_bits(list({i for candidates, h in zip(lists, halves, strict=True) if h is None
+                                                for i in self._bits_wanted(candidates)}))
         chosen: list[list[tuple[Candidate, float]]] = []
-        for query, candidates, text in zip(queries, lists, texts, strict=True):
-            scores = self._scores(query, candidates, visible, bits)
+        for query, candidates, h, text in zip(queries, lists, halves, texts, strict=True):
+            scores = self._scores(query, candidates, h, bits)
             ranking = (fuse(scores, np.array([c.keyword for c in candidates]), self.dense_weight)
                        if hybrid and text.strip() else scores)
             order = np.argsort(-ranking, kind="stable")[:top_k] if len(candidates) else []
             chosen.append([(candidates[i], float(scores[i])) for i in order])
-        chunks = {} if inline else await self._store.fetch(tenants, [c.id for hits in chosen for c, _ in hits])
+        if not inline:  # the searches returned ids: fetch the text of the chunks kept
+            chunks = await self._store.fetch(tenants, [c.id for hits in chosen for c, _ in hits])
+            chosen = [[(replace(c, **chunks[c.id]), score) for c, score in hits if c.id in chunks] for hits in chosen]
         timings["rescore"] = (time.perf_counter() - searched) * 1000
-        return [[_hit(c, score, chunks.get(c.id)) for c, score in hits if inline or c.id in chunks] for hits in chosen]
+        return [[_hit(c, score) for c, score in hits] for hits in chosen]
 
     def _precise(self, candidates: list[Candidate], visible: dict[int, bytes | None]) -> np.ndarray | None:
-        """The candidates' float16 copies, or None when one has none (ingested under another RESCORE mode)."""
+        """The candidates' float16 copies (RESCORE=precise), or None when one has none (ingested under another
+        RESCORE mode: this question falls back to asymmetric rescoring)."""
+        if self.mode != "precise":
+            return None
+        dim = self._store.dim
         halves = np.frombuffer(b"".join(visible[c.id] or b"" for c in candidates), dtype=np.float16)
-        return halves.reshape(len(candidates), self._store.dim) if halves.size == len(candidates) * self._store.dim \
-            else None
+        return halves.reshape(len(candidates), dim) if halves.size == len(candidates) * dim else None
 
-    def _bits_needed(self, query: np.ndarray, candidates: list[Candidate],
-                     visible: dict[int, bytes | None]) -> list[int]:
-        if not candidates or (self.mode == "precise" and self._precise(candidates, visible) is not None):
-            return []
-        if self.mode in ("precise", "asymmetric"):
+    def _bits_wanted(self, candidates: list[Candidate]) -> list[int]:
+        """The candidates whose sign bits `_scores` reads without float copies: all of them when rescoring, else the
+        keyword-only ones (which have no Hamming distance yet)."""
+        if self.mode != "none":
             return [c.id for c in candidates]
-        return [c.id for c in candidates if c.hamming is None]  # keyword-only candidates
+        return [c.id for c in candidates if c.hamming is None]
 
-    def _scores(self, query: np.ndarray, candidates: list[Candidate], visible: dict[int, bytes | None],
+    def _scores(self, query: np.ndarray, candidates: list[Candidate], halves: np.ndarray | None,
                 bits: dict[int, bytes]) -> np.ndarray:
         dim = self._store.dim
         if not candidates:
             return np.zeros(0, dtype=np.float32)
-        if self.mode == "precise" and (halves := self._precise(candidates, visible)) is not None:
+        if halves is not None:
             return precise_similarity(query, halves)
-        # (precise without float copies falls back to asymmetric for this query)
-        missing = [c.id for c in candidates if c.hamming is None]  # keyword-only candidates
-        if self.mode in ("precise", "asymmetric") or missing:
-            wanted = [c.id for c in candidates] if self.mode != "none" else missing
-            packed = np.frombuffer(b"".join(bits[i] for i in wanted), dtype=np.uint8).reshape(len(wanted), dim // 8)
-            if self.mode != "none":
-                return asymmetric_similarity(query, packed, dim)
-            distances = dict(zip(missing, hamming(binarize(query)[0], packed), strict=True))
-            return hamming_similarity(np.array([distances.get(c.id, c.hamming) for c in candidates]), dim)
-        return hamming_similarity(np.array([c.hamming for c in candidates]), dim)
+        wanted = self._bits_wanted(candidates)
+        if not wanted:
+            return hamming_similarity(np.array([c.hamming for c in candidates]), dim)
+        packed = np.frombuffer(b"".join(bits[i] for i in wanted), dtype=np.uint8).reshape(len(wanted), dim // 8)
+        if self.mode != "none":
+            return asymmetric_similarity(query, packed, dim)
+        distances = dict(zip(wanted, hamming(binarize(query)[0], packed), strict=True))
+        return hamming_similarity(np.array([distances.get(c.id, c.hamming) for c in candidates]), dim)
 
 
 def _merge(dense: list[Candidate], keyword: list[Candidate]) -> list[Candidate]:
@@ -143,8 +147,6 @@ def _merge(dense: list[Candidate], keyword: list[Candidate]) -> list[Candidate]:
     return dense + [c for c in keyword if c.id not in seen]
 
 
-def _hit(candidate: Candidate, score: float, fetched: dict[str, Any] | None) -> Hit:
-    chunk = fetched or {"doc_id": candidate.doc_id, "source": candidate.source, "text": candidate.text,
-                        "meta": candidate.meta}
-    return Hit(id=candidate.id, score=score, doc_id=chunk["doc_id"], source=chunk["source"], text=chunk["text"],
-               meta=chunk["meta"] or {})
+def _hit(candidate: Candidate, score: float) -> Hit:
+    return Hit(id=candidate.id, score=score, doc_id=candidate.doc_id, source=candidate.source,
+               text=candidate.text, meta=candidate.meta)

@@ -288,11 +288,11 @@ class MilvusStore:
                           fields: bool = True) -> list[list[Candidate]]:
         """`search` for several query vectors in one request (one filter, one round trip; see `batching.py`).
         `fields=False` returns ids and distances only; `fetch` then gets the few chunks kept."""
+        if not queries:
+            return []
         params: dict[str, Any] = {"metric_type": "HAMMING"}
         if self._index_type == "BIN_IVF_FLAT":
             params["params"] = {"nprobe": self._nprobe}
-        if not queries:
-            return []
         return await self._guarded(self._candidates, False, fields, data=list(queries), anns_field="vector",
                                    limit=limit, filter=tenant_filter(scope), search_params=params)
 
@@ -319,8 +319,7 @@ class MilvusStore:
         """One `search` request, its rows parsed in the worker thread (thousands per batch: not on the loop)."""
         hits = self._invoke("search", (self.collection,), {**search, "output_fields": CHUNK_FIELDS if fields else []})
         return [[Candidate(id=int(h["id"]), hamming=None if keyword else int(h["distance"]),
-                           keyword=float(h["distance"]) if keyword else 0.0,
-                           **({k: h["entity"][k] for k in CHUNK_FIELDS} if fields else {}))
+                           keyword=float(h["distance"]) if keyword else 0.0, **(_chunk(h["entity"]) if fields else {}))
                  for h in query] for query in hits]
 
     async def fetch(self, scope: Scope, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -337,10 +336,10 @@ class MilvusStore:
                 hits = await self._call("search", self.collection, data=[bytes(self.dim // 8)], anns_field="vector",
                                         limit=len(part), filter=where, output_fields=CHUNK_FIELDS,
                                         search_params={"metric_type": "HAMMING"})
-                found.update({int(h["id"]): h["entity"] for h in hits[0]})
+                found.update({int(h["id"]): _chunk(h["entity"]) for h in hits[0]})
             else:
                 rows = await self._call("query", self.collection, filter=where, output_fields=CHUNK_FIELDS)
-                found.update({int(r["id"]): r for r in rows})
+                found.update({int(r["id"]): _chunk(r) for r in rows})
         return found
 
     async def get_bits(self, ids: Sequence[int]) -> dict[int, bytes]:
@@ -403,6 +402,11 @@ class MilvusStore:
             self._client = None
             if self._is_lite:  # closing the client leaves Lite's server process holding the database file
                 await asyncio.to_thread(release_lite_server, self._uri)
+
+
+def _chunk(row: dict[str, Any]) -> dict[str, Any]:
+    """A chunk's `CHUNK_FIELDS` from a search hit's entity or a query row (`meta` is never None)."""
+    return {"doc_id": row["doc_id"], "source": row["source"], "text": row["text"], "meta": row["meta"] or {}}
 
 
 def release_lite_server(uri: str) -> None:
