@@ -1,6 +1,7 @@
 """End-to-end `ask` throughput and latency through the bot core with an instant fake LLM, batching off vs on.
 
     python -m benchmarks.e2e [--chunks 1000000] [--asks 200] [--concurrency 1,5,10,25,50,100] [--waits 0,2]
+                             [--runtimes onnx-int8,torch]
 
 The collection holds the sample documents (real text, real questions) plus `--chunks` filler chunks in the same
 tenant: real text recombined from SciFact's sentences with real embeddings (`benchmarks.recombined`; ~1,070
@@ -147,32 +148,39 @@ def llm_process() -> Iterator[tuple[str, str]]:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    runs: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bitrag-e2e-") as tmp, llm_process() as (llm_url, llm_key):
         settings = get_settings(milvus_uri=f"{tmp}/bench.db", registry_url=f"sqlite:///{tmp}/registry.sqlite3",
                                 llm="groq", groq_api_key=llm_key, groq_base_url=llm_url,
                                 **({"retrieval": args.retrieval} if args.retrieval else {}))
-        service = await open_service(settings)
-        try:
-            files, _ = discover([ROOT / "examples" / "docs"])
-            report = await service.ingest(files, TENANT)
-            insert_rate = await add_filler(service, args.chunks, args.scifact) if args.chunks else 0.0
-            core = BotCore(service)
-            await measure(core, 1, 20)  # warm-up
-            configurations = {}
-            for name, batched, wait_ms in [("off", False, 0.0)] + [(f"on, wait {w:g} ms", True, w)
-                                                                    for w in args.waits]:
-                service.queries.configure(batched, wait_ms)
-                configurations[name] = [await measure(core, c, max(args.asks, 4 * c)) for c in args.concurrency]
-                for level in configurations[name]:
-                    print(name, level, flush=True)
-            keyword_note = service.store.keyword_note
-        finally:
-            await service.close()
+        # Each runtime opens the same collection in turn (its vectors are the same model's): one collection, one run.
+        for n, runtime in enumerate(args.runtimes or [settings.embed_runtime]):
+            service = await open_service(settings.model_copy(update={"embed_runtime": runtime}))
+            try:
+                if n == 0:
+                    files, _ = discover([ROOT / "examples" / "docs"])
+                    report = await service.ingest(files, TENANT)
+                    insert_rate = await add_filler(service, args.chunks, args.scifact) if args.chunks else 0.0
+                core = BotCore(service)
+                await measure(core, 1, 20)  # warm-up
+                configurations = {}
+                for name, batched, wait_ms in [("off", False, 0.0)] + [(f"on, wait {w:g} ms", True, w)
+                                                                        for w in args.waits]:
+                    service.queries.configure(batched, wait_ms)
+                    configurations[name] = [await measure(core, c, max(args.asks, 4 * c)) for c in args.concurrency]
+                    for level in configurations[name]:
+                        print(service.embedder.encoder_id, name, level, flush=True)
+                runs[service.embedder.encoder_id] = configurations
+                keyword_note = service.store.keyword_note
+            finally:
+                await service.close()
+    first = next(iter(runs.values()))
     return {"chunks_in_collection": report.chunks + args.chunks, "filler_chunks": args.chunks,
             "filler_insert_rows_per_s": round(insert_rate), "llm": "groq client → instant local fake (own process)",
             "milvus": "lite (BIN_FLAT)", "retrieval": keyword_note, "rescore": settings.rescore,
             "top_k": settings.top_k, "oversample": settings.oversample, "llm_concurrency": settings.llm_concurrency,
-            "ask_batch_max": settings.ask_batch_max, "batching": configurations}
+            "ask_batch_max": settings.ask_batch_max, "batching": first,
+            **({"encoders": runs} if len(runs) > 1 else {})}
 
 
 def main() -> None:
@@ -185,6 +193,8 @@ def main() -> None:
     parser.add_argument("--waits", type=lambda s: [float(w) for w in s.split(",")], default=[0.0, 2.0],
                         help="ASK_BATCH_WAIT_MS values to run with batching on")
     parser.add_argument("--out", help="results file name (default: e2e-<retrieval>)")
+    parser.add_argument("--runtimes", type=lambda s: s.split(","), default=None,
+                        help="EMBED_RUNTIME values measured in turn on the same collection (default: the configured)")
     args = parser.parse_args()
     result = asyncio.run(run(args))
     name = args.out or (f"e2e-{args.retrieval}" if args.retrieval else "e2e")

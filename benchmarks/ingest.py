@@ -134,7 +134,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         paths, pages = (build_corpus(folder, args.scifact, args.docs_per_format, args.abstracts_per_doc)
                         if args.layout == "mixed" else one_file_each(folder, args.scifact, args.files))
         settings = get_settings(milvus_uri=f"{tmp}/bench.db", registry_url=f"sqlite:///{tmp}/registry.sqlite3",
-                                llm="extractive")
+                                llm="extractive", **({"embed_runtime": args.runtime} if args.runtime else {}))
         service = await open_service(settings)
         try:
             await service.embedder.embed(["warm-up"] * settings.embed_batch_size)
@@ -169,7 +169,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             formats[fmt].update(pages=int(row["pages"]), parse_pages_per_s=round(row["pages"] / parse_s, 1))
     chunks = report.chunks
     accounted = sum(totals.values())
-    return {"layout": args.layout, "documents": len(paths), "chunks": chunks, "model": service.embedder.model_id,
+    return {"layout": args.layout, "documents": len(paths), "chunks": chunks, "model": service.embedder.encoder_id,
             "ingest_s": round(ingest_s, 2), "ingest_chunks_per_s": round(chunks / ingest_s, 1),
             "encoder_s": round(encoder_s, 2), "encoder_chunks_per_s": round(len(texts) / encoder_s, 1),
             "ratio_ingest_over_encoder": round((chunks / ingest_s) / (len(texts) / encoder_s), 3),
@@ -184,6 +184,7 @@ def main() -> None:
     parser.add_argument("--scifact", type=Path, default=SCIFACT)
     parser.add_argument("--layout", choices=["mixed", "files"], default="mixed")
     parser.add_argument("--files", type=int, default=600, help="abstracts (= files) with --layout files")
+    parser.add_argument("--runtime", help="EMBED_RUNTIME for this run (default: the configured one)")
     args = parser.parse_args()
     result = asyncio.run(run(args))
     print(json.dumps(result, indent=2))

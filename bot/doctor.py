@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bot.settings import Settings
 from bot.wiring import quiet_third_party_warnings
 from ingest import ocr
-from rag.embed import Embedder, LocalEmbedder, create_embedder
+from rag.embed import Embedder, LocalEncoder, create_embedder
 from rag.errors import BitragError
 from rag.generate import create_generator
 from rag.registry import Registry
@@ -45,7 +45,8 @@ async def diagnose(settings: Settings) -> list[Check]:
         nonlocal embedder
         embedder = await create_embedder(settings)
         await embedder.embed(["bitrag doctor"])
-        runs_on = f", on {embedder.device} in {embedder.precision}" if isinstance(embedder, LocalEmbedder) else ""
+        runs_on = (f", {embedder.runtime} on {embedder.device} in {embedder.precision}"
+                   if isinstance(embedder, LocalEncoder) else "")
         return (f"{embedder.model_id}, {embedder.dim} dimensions ({embedder.dim // 8} bytes per binary vector)"
                 f"{runs_on}")
 

@@ -118,10 +118,11 @@ def percentile_ms(samples: list[float], q: float) -> float:
 
 async def embed_cached(embedder: Embedder, texts: list[str], cache: Path | None, key: str,
                        progress: Callable[[int, int], None] | None = None, batch: int = 256) -> np.ndarray:
-    """Embeddings of `texts`, read from `cache/<model>-<key>.npy` when present (keyed by model and content)."""
+    """Embeddings of `texts`, read from `cache/<encoder>-<key>.npy` when present (keyed by the model, the runtime
+    computing it and the content)."""
     path = None
     if cache is not None:
-        slug = embedder.model_id.replace("/", "_")
+        slug = embedder.encoder_id.replace("/", "_")
         path = cache / f"{slug}-{key}.npy"
         if path.exists():
             return np.load(path)

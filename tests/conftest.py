@@ -11,7 +11,7 @@ import pytest_asyncio
 
 from bot.settings import Settings
 from bot.wiring import open_service
-from rag.embed import LocalEmbedder
+from rag.embed import LocalEncoder, create_local_embedder
 from rag.service import RagService
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.llm import FakeLLM
@@ -29,8 +29,9 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 
 @pytest.fixture(scope="session")
-def embedder() -> LocalEmbedder:
-    return LocalEmbedder()
+def embedder() -> LocalEncoder:
+    """The local model in the runtime a default install uses on this machine (EMBED_RUNTIME=auto)."""
+    return create_local_embedder(Settings(_env_file=None))  # type: ignore[call-arg]
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
 
 
 @pytest_asyncio.fixture
-async def service(make_settings: Callable[..., Settings], embedder: LocalEmbedder) -> AsyncIterator[RagService]:
+async def service(make_settings: Callable[..., Settings], embedder: LocalEncoder) -> AsyncIterator[RagService]:
     svc = await open_service(make_settings(), embedder)
     yield svc
     await svc.close()

@@ -16,7 +16,7 @@ from bot.settings import Settings
 from bot.views import AnswerView, MessageView
 from bot.wiring import open_service
 from rag.batching import MicroBatcher
-from rag.embed import LocalEmbedder, resolve_device
+from rag.embed import LocalEncoder, resolve_device
 from rag.errors import BusyError, ConfigError
 from rag.models import ParsedDocument, SourceFile
 from rag.service import RagService
@@ -97,7 +97,7 @@ async def test_closing_the_batcher_cancels_waiting_callers_instead_of_leaving_th
 
 @pytest.mark.parametrize("retrieval", ["dense", "hybrid"])
 async def test_batched_answers_equal_one_at_a_time_answers(retrieval: str, make_settings: Callable[..., Settings],
-                                                           embedder: LocalEmbedder) -> None:
+                                                           embedder: LocalEncoder) -> None:
     service = await open_service(make_settings(retrieval=retrieval), embedder)
     try:
         await ingest_samples(service)
@@ -144,7 +144,7 @@ async def test_concurrent_questions_from_many_scopes_never_read_outside_their_sc
 
 
 async def test_beyond_the_queue_limit_a_question_is_refused_at_once_and_nothing_is_stuck(
-        make_settings: Callable[..., Settings], embedder: LocalEmbedder) -> None:
+        make_settings: Callable[..., Settings], embedder: LocalEncoder) -> None:
     service = await open_service(make_settings(ask_queue_limit=3), embedder)
     try:
         await ingest_samples(service)
@@ -161,7 +161,7 @@ async def test_beyond_the_queue_limit_a_question_is_refused_at_once_and_nothing_
 
 
 async def test_a_refused_question_reaches_the_user_as_a_message(make_settings: Callable[..., Settings],
-                                                                embedder: LocalEmbedder) -> None:
+                                                                embedder: LocalEncoder) -> None:
     service = await open_service(make_settings(ask_queue_limit=1), embedder)
     try:
         await ingest_samples(service)
@@ -176,7 +176,7 @@ async def test_a_refused_question_reaches_the_user_as_a_message(make_settings: C
 
 @pytest.mark.parametrize("limit", [2, 8])
 async def test_no_more_answers_are_written_at_once_than_llm_concurrency(
-        limit: int, make_settings: Callable[..., Settings], embedder: LocalEmbedder, fake_llm: FakeLLM) -> None:
+        limit: int, make_settings: Callable[..., Settings], embedder: LocalEncoder, fake_llm: FakeLLM) -> None:
     """limit 2 is the check; limit 8 is its control: the same burst does reach the LLM more than twice at once."""
     fake_llm.stall_s = 0.1  # each answer takes 100 ms: a burst overlaps
     service = await open_service(make_settings(llm="groq", groq_api_key=fake_llm.api_key, groq_base_url=fake_llm.url,
@@ -200,9 +200,10 @@ async def test_no_more_answers_are_written_at_once_than_llm_concurrency(
 class CountingEmbedder:
     """The real model, counting forward passes (instrumentation: every call goes to the real embedder)."""
 
-    def __init__(self, inner: LocalEmbedder) -> None:
+    def __init__(self, inner: LocalEncoder) -> None:
         self.inner, self.calls = inner, []
         self.model_id, self.dim, self.max_tokens = inner.model_id, inner.dim, inner.max_tokens
+        self.encoder_id = inner.encoder_id
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         self.calls.append(len(texts))
@@ -216,7 +217,7 @@ class CountingEmbedder:
 
 
 async def test_small_files_share_forward_passes_and_results_keep_their_order(
-        make_settings: Callable[..., Settings], embedder: LocalEmbedder, tmp_path: Path) -> None:
+        make_settings: Callable[..., Settings], embedder: LocalEncoder, tmp_path: Path) -> None:
     counting = CountingEmbedder(embedder)
     service = await open_service(make_settings(), counting)  # type: ignore[arg-type]
     files = []

@@ -10,13 +10,13 @@ from benchmarks.extractive import TENANT, compare, first_sentence
 from bot.settings import Settings
 from bot.wiring import open_service
 from ingest.discover import discover
-from rag.embed import LocalEmbedder
+from rag.embed import LocalEncoder
 from tests.conftest import SAMPLE_DOCS
 
 
 @pytest.mark.slow
 async def test_the_first_quoted_sentence_answers_the_question(make_settings: Callable[..., Settings],
-                                                              embedder: LocalEmbedder) -> None:
+                                                              embedder: LocalEncoder) -> None:
     service = await open_service(make_settings(), embedder)
     try:
         files, _ = discover([SAMPLE_DOCS])

@@ -17,7 +17,7 @@ from bot.wiring import open_service
 from ingest.audio import GroqTranscriber
 from ingest.parser import FileParser
 from ingest.sandbox import ReaderSandbox, shared_sandbox
-from rag.embed import LocalEmbedder
+from rag.embed import LocalEncoder
 from rag.errors import ParseError
 from rag.models import ParsedDocument, SourceFile
 from tests.fakes.llm import FakeLLM
@@ -25,7 +25,7 @@ from tests.system import require
 
 
 @pytest.fixture
-def parser(embedder: LocalEmbedder) -> FileParser:
+def parser(embedder: LocalEncoder) -> FileParser:
     return FileParser(embedder.count_tokens, chunk_tokens=200, chunk_overlap=30, max_file_mb=20,
                       sandbox=shared_sandbox(memory_mb=2048, timeout_s=120))
 
@@ -212,7 +212,7 @@ def test_scanned_pdf_pages_by_ocr_beside_text_pages(parser: FileParser, tmp_path
 
 
 def test_without_tesseract_the_message_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                            embedder: LocalEmbedder) -> None:
+                                                            embedder: LocalEncoder) -> None:
     text_image(["Hello"]).save(tmp_path / "note.png")
     monkeypatch.setenv("PATH", str(tmp_path))  # the reader process starts without tesseract on its PATH
     sandbox = ReaderSandbox(memory_mb=2048, timeout_s=60)
@@ -250,7 +250,7 @@ def speech(path: Path, words: str) -> Path:
 
 
 async def test_audio_is_transcribed_with_timestamps_through_the_groq_sdk(
-        make_settings: Callable[..., Settings], embedder: LocalEmbedder, fake_llm: FakeLLM, tmp_path: Path) -> None:
+        make_settings: Callable[..., Settings], embedder: LocalEncoder, fake_llm: FakeLLM, tmp_path: Path) -> None:
     clip = speech(tmp_path / "standup.wav", "The quarterly review moves to Thursday at ten.")
     fake_llm.transcript = lambda audio, name: [
         {"start": 0.0, "end": 1.6, "text": " The quarterly review moves"},

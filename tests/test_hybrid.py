@@ -17,7 +17,7 @@ import rag.reindex
 from bot.settings import Settings
 from bot.wiring import open_service
 from ingest.discover import discover
-from rag.embed import LocalEmbedder
+from rag.embed import LocalEncoder
 from rag.fusion import fuse
 from rag.reindex import SUFFIX
 from rag.service import RagService
@@ -51,7 +51,7 @@ async def top_sources(service: RagService, questions: dict[str, str], tenant: st
 
 
 async def test_keyword_search_finds_the_exact_code_that_dense_search_confuses(
-        make_settings: Callable[..., Settings], embedder: LocalEmbedder, tmp_path: Path) -> None:
+        make_settings: Callable[..., Settings], embedder: LocalEncoder, tmp_path: Path) -> None:
     answers = error_catalogue(tmp_path / "runbooks")
     files, _ = discover([tmp_path / "runbooks"])
     asked = dict(list(answers.items())[:12])
@@ -72,7 +72,7 @@ async def test_keyword_search_finds_the_exact_code_that_dense_search_confuses(
 
 
 @pytest_asyncio.fixture
-async def hybrid(make_settings: Callable[..., Settings], embedder: LocalEmbedder) -> AsyncIterator[RagService]:
+async def hybrid(make_settings: Callable[..., Settings], embedder: LocalEncoder) -> AsyncIterator[RagService]:
     service = await open_service(make_settings(retrieval="hybrid"), embedder)
     yield service
     await service.close()
@@ -120,7 +120,7 @@ def test_fusion_orders_by_both_signals() -> None:
 
 # --- reindex ------------------------------------------------------------------------------------------------------
 
-async def dense_only_knowledge_base(make_settings: Callable[..., Settings], embedder: LocalEmbedder) -> int:
+async def dense_only_knowledge_base(make_settings: Callable[..., Settings], embedder: LocalEncoder) -> int:
     """A knowledge base written by a bitrag without hybrid retrieval (a collection without BM25)."""
     old = await open_service(make_settings(retrieval="dense"), embedder)
     try:
@@ -133,7 +133,7 @@ async def dense_only_knowledge_base(make_settings: Callable[..., Settings], embe
 
 
 async def test_reindex_adds_keyword_search_without_reembedding(make_settings: Callable[..., Settings],
-                                                               embedder: LocalEmbedder) -> None:
+                                                               embedder: LocalEncoder) -> None:
     chunks = await dense_only_knowledge_base(make_settings, embedder)
     service = await open_service(make_settings(retrieval="hybrid"), embedder)
     try:
@@ -177,7 +177,7 @@ def interrupt_at(step: str) -> Callable[[str, int, int], None]:
     return progress
 
 
-async def interrupted_reindex(make_settings: Callable[..., Settings], embedder: LocalEmbedder, step: str,
+async def interrupted_reindex(make_settings: Callable[..., Settings], embedder: LocalEncoder, step: str,
                               check: Callable[[RagService, int], Awaitable[None]]) -> tuple[RagService, int]:
     """A dense-only knowledge base whose reindex stops (an exception) in `step` after its first batch of 5;
     `check` runs before that process closes; returns bitrag opened again, as at the next start, and the chunks."""
@@ -193,7 +193,7 @@ async def interrupted_reindex(make_settings: Callable[..., Settings], embedder: 
 
 
 async def test_a_reindex_interrupted_while_copying_leaves_the_original(
-        make_settings: Callable[..., Settings], embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
+        make_settings: Callable[..., Settings], embedder: LocalEncoder, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rag.reindex, "BATCH", 5)
 
     async def partial_copy(service: RagService, chunks: int) -> None:
@@ -210,7 +210,7 @@ async def test_a_reindex_interrupted_while_copying_leaves_the_original(
 
 
 async def test_a_reindex_interrupted_while_restoring_is_finished_at_the_next_start(
-        make_settings: Callable[..., Settings], embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
+        make_settings: Callable[..., Settings], embedder: LocalEncoder, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rag.reindex, "BATCH", 5)
 
     async def half_restored(service: RagService, chunks: int) -> None:

@@ -12,14 +12,14 @@ import pytest
 from bot.settings import Settings
 from bot.wiring import open_service
 from ingest.discover import discover
-from rag.embed import LocalEmbedder
+from rag.embed import LocalEncoder
 from rag.errors import ConfigError
 from tests.conftest import MILVUS_SERVER_TOKEN, SAMPLE_DOCS
 from tests.test_pipeline import QUESTIONS, ingest_samples
 
 
 async def test_ivf_index_partition_key_and_reopening(milvus_server_uri: str, make_settings: Callable[..., Settings],
-                                                     embedder: LocalEmbedder) -> None:
+                                                     embedder: LocalEncoder) -> None:
     collection = f"test_ivf_{uuid.uuid4().hex[:12]}"
     settings = make_settings(milvus_uri=milvus_server_uri, milvus_token=MILVUS_SERVER_TOKEN,
                              milvus_collection=collection, milvus_index="BIN_IVF_FLAT", milvus_nlist=4, milvus_nprobe=4)
@@ -52,7 +52,7 @@ async def test_ivf_index_partition_key_and_reopening(milvus_server_uri: str, mak
 
 
 async def test_milvus_token_is_required_and_checked(milvus_server_uri: str, make_settings: Callable[..., Settings],
-                                                    embedder: LocalEmbedder) -> None:
+                                                    embedder: LocalEncoder) -> None:
     """The session's server is secured (authorizationEnabled): the tests above authenticate with MILVUS_TOKEN; a
     wrong or missing token fails at once with a message naming MILVUS_TOKEN, not after the start-up retries, and
     without echoing the token."""
@@ -66,7 +66,7 @@ async def test_milvus_token_is_required_and_checked(milvus_server_uri: str, make
 
 
 async def test_hybrid_retrieval_falls_back_to_dense_on_a_server_without_bm25(
-        milvus_server_uri: str, make_settings: Callable[..., Settings], embedder: LocalEmbedder) -> None:
+        milvus_server_uri: str, make_settings: Callable[..., Settings], embedder: LocalEncoder) -> None:
     """Milvus 2.3.5 has neither sparse vectors nor BM25: RETRIEVAL=hybrid makes a dense collection, answers, and says
     why on every status surface (stats and the web panel show `retrieval`; doctor prints the same note)."""
     collection = f"test_hybrid_{uuid.uuid4().hex[:12]}"
@@ -89,7 +89,7 @@ async def test_hybrid_retrieval_falls_back_to_dense_on_a_server_without_bm25(
 
 async def test_questions_batched_on_a_server_with_an_ivf_index(milvus_server_uri: str,
                                                                 make_settings: Callable[..., Settings],
-                                                                embedder: LocalEmbedder) -> None:
+                                                                embedder: LocalEncoder) -> None:
     """Batched retrieval fetches the chunks it keeps by id: on a server with a `query` (its primary-key index, the
     scope's filter included), not with a search, whose IVF probing could miss some."""
     collection = f"test_batched_{uuid.uuid4().hex[:12]}"

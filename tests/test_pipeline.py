@@ -18,7 +18,7 @@ import pytest_asyncio
 from bot.settings import Settings
 from bot.wiring import open_service
 from ingest.discover import discover
-from rag.embed import LocalEmbedder
+from rag.embed import LocalEncoder
 from rag.errors import DocumentNotFoundError, InvalidTenantError
 from rag.models import SourceFile
 from rag.service import RagService
@@ -27,7 +27,7 @@ from tests.conftest import MILVUS_SERVER_TOKEN, SAMPLE_DOCS
 
 @pytest_asyncio.fixture(params=["lite", "server"])
 async def service(request: pytest.FixtureRequest, make_settings: Callable[..., Settings],
-                  embedder: LocalEmbedder) -> AsyncIterator[RagService]:
+                  embedder: LocalEncoder) -> AsyncIterator[RagService]:
     overrides = {}
     if request.param == "server":
         overrides = {"milvus_uri": request.getfixturevalue("milvus_server_uri"), "milvus_token": MILVUS_SERVER_TOKEN,

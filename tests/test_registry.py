@@ -17,7 +17,7 @@ from bot.feedback import FeedbackStore
 from bot.settings import Settings
 from bot.wiring import open_service
 from ingest.discover import discover
-from rag.embed import LocalEmbedder
+from rag.embed import LocalEncoder
 from rag.errors import ConfigError, DocumentNotFoundError
 from rag.registry import Registry
 from tests.conftest import MILVUS_SERVER_TOKEN, SAMPLE_DOCS
@@ -157,7 +157,7 @@ def test_unreachable_postgres_is_named_without_its_password() -> None:
 
 async def test_two_replicas_share_postgres_registry_and_milvus_server(
         fresh_postgres: str, milvus_server_uri: str, make_settings: Callable[..., Settings],
-        embedder: LocalEmbedder) -> None:
+        embedder: LocalEncoder) -> None:
     """The production layout: what one replica ingests, the other answers from and can forget."""
     settings = make_settings(milvus_uri=milvus_server_uri, milvus_token=MILVUS_SERVER_TOKEN,
                              milvus_collection=f"test_{uuid.uuid4().hex[:12]}",

@@ -14,7 +14,7 @@ from bot.settings import Settings
 from bot.views import IngestView
 from bot.webserver import serve_app
 from bot.wiring import open_service
-from rag.embed import LocalEmbedder
+from rag.embed import LocalEncoder
 from tests.test_discord import (
     BOT_ID,
     CHANNEL_A,
@@ -62,7 +62,7 @@ async def site() -> AsyncIterator[str]:
 
 
 async def test_urls_are_fetched_ingested_and_cited_with_their_address(
-        site: str, make_settings: Callable[..., Settings], embedder: LocalEmbedder) -> None:
+        site: str, make_settings: Callable[..., Settings], embedder: LocalEncoder) -> None:
     settings = make_settings(url_allow_private="true", max_file_mb=2, url_timeout_s=1)
     service = await open_service(settings, embedder)
     core = BotCore(service)
@@ -93,7 +93,7 @@ async def test_urls_are_fetched_ingested_and_cited_with_their_address(
 
 
 async def test_private_addresses_are_refused_by_default(site: str, make_settings: Callable[..., Settings],
-                                                        embedder: LocalEmbedder) -> None:
+                                                        embedder: LocalEncoder) -> None:
     service = await open_service(make_settings(), embedder)
     try:
         localhost = site.replace("127.0.0.1", "localhost")
@@ -110,7 +110,7 @@ async def test_private_addresses_are_refused_by_default(site: str, make_settings
 
 
 async def test_a_redirect_into_the_network_is_refused(site: str, make_settings: Callable[..., Settings],
-                                                      embedder: LocalEmbedder) -> None:
+                                                      embedder: LocalEncoder) -> None:
     """URL_ALLOW_PRIVATE opens exactly the networks it lists: the test site on 127.0.0.1 is allowed, and its page
     that redirects to the cloud metadata address is refused at the hop."""
     service = await open_service(make_settings(url_allow_private="127.0.0.1/32"), embedder)

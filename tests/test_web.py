@@ -20,7 +20,7 @@ from bot.adapters.web.serve import APP
 from bot.core import Conversation
 from bot.settings import Settings
 from ingest.sandbox import ReaderSandbox
-from rag.embed import LocalEmbedder
+from rag.embed import LocalEncoder
 from tests.conftest import SAMPLE_DOCS
 from tests.fakes.llm import FakeLLM
 from tests.system import require
@@ -44,7 +44,7 @@ def fake_groq() -> Iterator[FakeLLM]:
 
 
 @pytest.fixture
-def runtime(make_settings: Callable[..., Settings], embedder: LocalEmbedder,
+def runtime(make_settings: Callable[..., Settings], embedder: LocalEncoder,
             fake_groq: FakeLLM) -> Iterator[WebRuntime]:
     """A web runtime on the sample documents (tenant `local`), answering through the groq SDK and a fake Groq."""
     web = WebRuntime(make_settings(llm="groq", groq_api_key=fake_groq.api_key, groq_base_url=fake_groq.url), embedder)

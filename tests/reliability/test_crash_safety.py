@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bot.settings import Settings
 from bot.wiring import open_service
-from rag.embed import LocalEmbedder
+from rag.embed import LocalEncoder
 from rag.models import SourceFile
 from tests.conftest import ROOT, SAMPLE_DOCS
 
@@ -37,7 +37,7 @@ def large_document(path: Path, sections: int) -> Path:
 
 
 async def test_kill_9_mid_ingest_leaves_the_document_wholly_absent_and_others_intact(
-        make_settings: Callable[..., Settings], embedder: LocalEmbedder, tmp_path: Path) -> None:
+        make_settings: Callable[..., Settings], embedder: LocalEncoder, tmp_path: Path) -> None:
     settings = make_settings(chunk_tokens=32, chunk_overlap=0)
     service = await open_service(settings, embedder)
     assert not (await service.ingest([SourceFile.local(SAMPLE_DOCS / "expense-policy.md")], "local")).failed

@@ -15,13 +15,13 @@ from bot.core import BotCore, Conversation
 from bot.settings import Settings
 from bot.views import AnswerView, MessageView
 from bot.wiring import open_service
-from rag.embed import LocalEmbedder
+from rag.embed import LocalEncoder
 from tests.fakes.llm import FakeLLM
 from tests.milvus_server import milvus_server
 from tests.test_pipeline import ingest_samples
 
 
-async def test_milvus_down_then_back(make_settings: Callable[..., Settings], embedder: LocalEmbedder,
+async def test_milvus_down_then_back(make_settings: Callable[..., Settings], embedder: LocalEncoder,
                                      tmp_path: Path) -> None:
     data = tmp_path / "milvus"
     with milvus_server(data) as uri:
@@ -59,7 +59,7 @@ def free_port_below_ephemeral_range() -> int:
 
 
 async def test_startup_waits_for_a_milvus_server_that_is_still_starting(
-        make_settings: Callable[..., Settings], embedder: LocalEmbedder, tmp_path: Path) -> None:
+        make_settings: Callable[..., Settings], embedder: LocalEncoder, tmp_path: Path) -> None:
     port = free_port_below_ephemeral_range()
     settings = make_settings(milvus_uri=f"http://127.0.0.1:{port}", milvus_startup_wait_s=120)
     opening = asyncio.create_task(open_service(settings, embedder))
@@ -75,7 +75,7 @@ async def test_startup_waits_for_a_milvus_server_that_is_still_starting(
 
 @pytest.mark.parametrize("fault", ["429", "500", "timeout"])
 async def test_llm_faults_are_retried_a_bounded_number_of_times_then_answered_extractively(
-        fault: str, make_settings: Callable[..., Settings], embedder: LocalEmbedder, fake_llm: FakeLLM) -> None:
+        fault: str, make_settings: Callable[..., Settings], embedder: LocalEncoder, fake_llm: FakeLLM) -> None:
     fake_llm.rate_limit_first = 100 if fault == "429" else 0
     fake_llm.retry_after = "1"
     fake_llm.fail_first = 100 if fault == "500" else 0

@@ -13,7 +13,7 @@ import psutil
 from bot.settings import Settings
 from bot.wiring import open_service
 from ingest.names import safe_name
-from rag.embed import LocalEmbedder
+from rag.embed import LocalEncoder
 from rag.models import SourceFile
 from rag.service import RagService
 from tests.conftest import SAMPLE_DOCS
@@ -112,7 +112,7 @@ def hostile_corpus() -> dict[str, tuple[bytes, str]]:
 
 
 async def test_hostile_files_are_refused_clearly_and_nothing_leaks(
-        make_settings: Callable[..., Settings], embedder: LocalEmbedder, tmp_path: Path) -> None:
+        make_settings: Callable[..., Settings], embedder: LocalEncoder, tmp_path: Path) -> None:
     service = await open_service(make_settings(max_file_mb=60, max_file_chunks=1000), embedder)
     try:
         corpus = hostile_corpus()
@@ -148,7 +148,7 @@ async def test_hostile_files_are_refused_clearly_and_nothing_leaks(
 
 
 async def test_a_reader_that_runs_too_long_is_stopped_and_the_next_file_still_reads(
-        make_settings: Callable[..., Settings], embedder: LocalEmbedder, tmp_path: Path) -> None:
+        make_settings: Callable[..., Settings], embedder: LocalEncoder, tmp_path: Path) -> None:
     service = await open_service(make_settings(parse_timeout_s=0.5), embedder)
     try:
         slow = tmp_path / "slow.pdf"

@@ -14,7 +14,7 @@ from bot.core import BotCore, Conversation
 from bot.settings import Settings
 from bot.views import AnswerView
 from bot.wiring import open_service
-from rag.embed import LocalEmbedder
+from rag.embed import LocalEncoder
 from tests.fakes.llm import FakeLLM
 from tests.loop_lag import probe_loop_lag
 from tests.test_pipeline import QUESTIONS, ingest_samples
@@ -24,7 +24,7 @@ MAX_LOOP_LAG_MS = 50
 
 
 async def test_200_concurrent_streamed_asks_all_answered_without_blocking_the_loop(
-        make_settings: Callable[..., Settings], embedder: LocalEmbedder, fake_llm: FakeLLM) -> None:
+        make_settings: Callable[..., Settings], embedder: LocalEncoder, fake_llm: FakeLLM) -> None:
     fake_llm.reply = "The answer is in the sources, stated plainly and with its citation at the end [1]."
     fake_llm.token_delay = 0.02  # 15 tokens: ~300 ms per answer, like a fast hosted model
     service = await open_service(make_settings(llm="groq", groq_api_key=fake_llm.api_key,

@@ -14,7 +14,7 @@ from bot.adapters.slack.render import answer_messages
 from bot.settings import Settings
 from bot.views import AnswerView
 from bot.wiring import open_service
-from rag.embed import LocalEmbedder
+from rag.embed import LocalEncoder
 from rag.models import SourceFile
 from rag.prompt import SYSTEM_PROMPT
 from tests.fakes.llm import FakeLLM
@@ -33,7 +33,7 @@ def obeys_the_injection(body: dict[str, Any]) -> str:
 
 
 async def test_injected_document_cannot_forge_sources_or_citations(
-        make_settings: Callable[..., Settings], embedder: LocalEmbedder, fake_llm: FakeLLM, tmp_path: Path) -> None:
+        make_settings: Callable[..., Settings], embedder: LocalEncoder, fake_llm: FakeLLM, tmp_path: Path) -> None:
     fake_llm.reply = obeys_the_injection
     service = await open_service(make_settings(llm="groq", groq_api_key=fake_llm.api_key, groq_base_url=fake_llm.url),
                                  embedder)

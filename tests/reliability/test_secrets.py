@@ -15,7 +15,7 @@ from bot.core import BotCore, Conversation
 from bot.feedback import FeedbackStore
 from bot.settings import Settings
 from bot.wiring import open_service
-from rag.embed import LocalEmbedder
+from rag.embed import LocalEncoder
 from rag.errors import BitragError
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.llm import FakeLLM
@@ -37,7 +37,7 @@ def assert_no_secret(*texts: str) -> None:
             assert "LEAKCHECK" not in text, f"a fragment of a secret leaked: {text[:200]}"
 
 
-async def test_no_secret_in_logs_errors_or_replies(make_settings: Callable[..., Settings], embedder: LocalEmbedder,
+async def test_no_secret_in_logs_errors_or_replies(make_settings: Callable[..., Settings], embedder: LocalEncoder,
                                                    fake_llm: FakeLLM, fake_slack: FakeSlack,
                                                    fake_discord: FakeDiscord, caplog: pytest.LogCaptureFixture,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
