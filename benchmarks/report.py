@@ -216,6 +216,37 @@ def e2e(result: dict[str, Any]) -> list[str]:
     return [*lines, "", provenance(result)]
 
 
+def encoders(speed: dict[str, Any] | None, quality: dict[str, Any] | None) -> list[str]:
+    """Encoder runtimes: speed (a quiet machine) and NDCG@10 (any machine) come from two runs of the same script."""
+    if not speed and not quality:
+        return []
+    lines = ["### Encoder runtimes (`EMBED_RUNTIME`): torch, ONNX Runtime float32, ONNX Runtime int8", ""]
+    if speed:
+        lines += ["Speed, all runtimes in one run. Build: the ONNX export, once; load: a fresh process importing the "
+                  "embedder and loading the model; questions: SciFact queries; ingestion: `benchmarks/ingest.py` "
+                  "end to end (and the encoder alone on the same chunks).", "",
+                  "| runtime | build s | load s | question ms (batch 1, p50) | 50 questions ms | ingest mixed "
+                  "chunks/s (encoder) | ingest one file each chunks/s (encoder) |", "|---|---|---|---|---|---|---|"]
+        for name, r in speed["runtimes"].items():
+            q, m, f = r["questions"], r["ingest_mixed"], r["ingest_files"]
+            lines.append(f"| {name} | {r['build_s'] or '—'} | {r['load_s']} | {q['batch1_ms_p50']} | "
+                         f"{q['batch50_ms_median']} | **{m['ingest_chunks_per_s']}** ({m['encoder_chunks_per_s']}) | "
+                         f"**{f['ingest_chunks_per_s']}** ({f['encoder_chunks_per_s']}) |")
+        lines += ["", provenance(speed), ""]
+    if quality:
+        lines += ["NDCG@10 through `rag.evaluation.evaluate` (1-bit search + precise rescoring = the default dense "
+                  "retrieval; float32 exact search and hybrid beside it). \"(torch documents)\": the collection "
+                  "embedded by torch, the questions by the runtime named — an upgraded install that keeps its "
+                  "collection.", "", "| runtime | collection | float32 | 1-bit + rescoring | hybrid |",
+                  "|---|---|---|---|---|"]
+        for name, r in quality["runtimes"].items():
+            for collection, score in r.get("ndcg@10", {}).items():
+                lines.append(f"| {name} | {collection} | {score.get('float32', '—')} | **{score['rescored']}** | "
+                             f"{score.get('hybrid', '—')} |")
+        lines += ["", provenance(quality)]
+    return lines
+
+
 def main() -> None:
     sections: list[str] = []
     for part in (quality(q) if (q := load("quality-scifact")) else [],
@@ -227,6 +258,7 @@ def main() -> None:
                  *(e2e(e) for name in ("e2e-dense", "e2e-dense-300k", "e2e-hybrid")
                    if (e := load(name)) and "batching" in e),
                  *(ingest(i) for name in ("ingest", "ingest-files", "ingest-files-before") if (i := load(name))),
+                 encoders(load("encoders-speed"), load("encoders-quality")),
                  formats(f) if (f := load("formats")) else [],
                  scale(s) if (s := load("scale")) else [],
                  server(v) if (v := load("server-ivf")) else []):

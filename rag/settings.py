@@ -59,7 +59,7 @@ class RagSettings(BaseSettings):
     embed_batch_size: int = Field(default=64, ge=1, le=2048)
     embed_device: Literal["auto", "cpu", "cuda"] = "auto"  # local model: auto = a CUDA GPU when torch sees one
     embed_precision: Literal["float32", "float16"] = "float32"  # float16 halves GPU memory and time; GPU only
-    # local model: auto = torch on a CUDA GPU, else ONNX Runtime with int8 weights (rag/embed.py resolve_runtime)
+    # local model: auto = torch on a CUDA GPU, else ONNX Runtime in float32 (rag/embed.py resolve_runtime)
     embed_runtime: Literal["auto", "torch", "onnx", "onnx-int8"] = "auto"
     embed_cache_dir: str | None = None  # where ONNX exports are kept; default ~/.cache/bitrag/encoders
     openai_api_key: SecretStr | None = None

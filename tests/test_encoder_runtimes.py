@@ -87,8 +87,8 @@ def test_the_export_is_built_once_when_two_processes_start_together(tmp_path: Pa
     assert built[0].stat().st_mtime_ns == stamp  # found again, not rebuilt
 
 
-def test_running_the_int8_encoder_needs_neither_torch_nor_transformers(tmp_path: Path) -> None:
-    onnx_model_file(MODEL_DIR, "all-MiniLM-L6-v2", "onnx-int8", tmp_path)  # built beforehand (that needs torch)
+def test_running_the_default_cpu_encoder_needs_neither_torch_nor_transformers(tmp_path: Path) -> None:
+    onnx_model_file(MODEL_DIR, "all-MiniLM-L6-v2", "onnx", tmp_path)  # built beforehand (that needs torch)
     script = ("import sys; sys.modules['torch'] = None; sys.modules['transformers'] = None\n"
               "sys.modules['sentence_transformers'] = None\n"
               "import asyncio; from rag.embed import create_local_embedder; from rag.settings import RagSettings\n"
@@ -98,7 +98,7 @@ def test_running_the_int8_encoder_needs_neither_torch_nor_transformers(tmp_path:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["onnx-int8", "(2,", "384)"], done.stdout
+    assert done.stdout.split() == ["onnx", "(2,", "384)"], done.stdout
     # Control: the same script with torch's runtime does need torch, so blocking it above really blocked it.
     refused = subprocess.run([sys.executable, "-c", script.replace("embed_cache_dir", "embed_runtime='torch', "
                                                                                       "embed_cache_dir")],
@@ -107,7 +107,7 @@ def test_running_the_int8_encoder_needs_neither_torch_nor_transformers(tmp_path:
 
 
 def test_runtime_choice_and_its_refusals_name_the_setting() -> None:
-    assert resolve_runtime("auto", "cpu", "float32") == "onnx-int8"
+    assert resolve_runtime("auto", "cpu", "float32") == "onnx"
     assert resolve_runtime("auto", "cuda", "float32") == "torch"
     assert resolve_runtime("auto", "auto", "float16") == "torch"  # float16 is torch's on a GPU
     assert resolve_runtime("onnx", "auto", "float32") == "onnx"
@@ -149,4 +149,4 @@ def test_the_default_runtime_is_the_one_the_suite_runs(embedder: LocalEncoder) -
     if _cuda_available():  # a GPU machine runs the default in torch
         assert embedder.runtime == "torch"
     else:
-        assert embedder.runtime == "onnx-int8" and embedder.device == "cpu" and embedder.precision == "int8"
+        assert embedder.runtime == "onnx" and embedder.device == "cpu" and embedder.precision == "float32"
