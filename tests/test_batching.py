@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from bot.wiring import open_service
 from rag.batching import MicroBatcher
 from rag.embed import LocalEncoder, resolve_device
 from rag.errors import BusyError, ConfigError
-from rag.models import ParsedDocument, SourceFile
+from rag.models import DocumentParser, ParsedDocument, SourceFile
 from rag.service import RagService
 from tests.fakes.llm import FakeLLM
 from tests.reliability.test_tenant_isolation import TENANTS, TOPICS, ingest_random_documents
@@ -197,15 +198,34 @@ async def test_no_more_answers_are_written_at_once_than_llm_concurrency(
 # --- ingestion ------------------------------------------------------------------------------------------------------
 
 
+class CountingParser:
+    """The real parser, setting an event once it has read `expected` files (instrumentation, as above)."""
+
+    def __init__(self, inner: DocumentParser, expected: int) -> None:
+        self.inner, self.expected, self.read, self.all_read = inner, expected, 0, threading.Event()
+        self.lock = threading.Lock()
+
+    def parse(self, source: SourceFile) -> ParsedDocument:
+        try:
+            return self.inner.parse(source)
+        finally:
+            with self.lock:
+                self.read += 1
+                if self.read >= self.expected:
+                    self.all_read.set()
+
+
 class CountingEmbedder:
     """The real model, counting forward passes (instrumentation: every call goes to the real embedder)."""
 
-    def __init__(self, inner: LocalEncoder) -> None:
-        self.inner, self.calls = inner, []
+    def __init__(self, inner: LocalEncoder, hold_first_until: threading.Event | None = None) -> None:
+        self.inner, self.calls, self.hold = inner, [], hold_first_until
         self.model_id, self.dim, self.max_tokens = inner.model_id, inner.dim, inner.max_tokens
         self.encoder_id = inner.encoder_id
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if self.hold is not None and not self.calls:  # busy with its first pass until the event
+            assert await asyncio.to_thread(self.hold.wait, 120), "the event the first pass waits for never came"
         self.calls.append(len(texts))
         return await self.inner.embed(texts)
 
@@ -218,6 +238,9 @@ class CountingEmbedder:
 
 async def test_small_files_share_forward_passes_and_results_keep_their_order(
         make_settings: Callable[..., Settings], embedder: LocalEncoder, tmp_path: Path) -> None:
+    """The encoder's first pass lasts until every file is read, as a busy encoder's would: the files that wait for it
+    must then share passes. (Without the hold the test depends on speed: ONNX embeds a note faster than the next
+    one is read, and then each pass rightly takes the one file that is ready.)"""
     counting = CountingEmbedder(embedder)
     service = await open_service(make_settings(), counting)  # type: ignore[arg-type]
     files = []
@@ -228,6 +251,8 @@ async def test_small_files_share_forward_passes_and_results_keep_their_order(
     (tmp_path / "copy.txt").write_text((tmp_path / "note-07.txt").read_text())  # same content, same run
     (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
     files[10:10] = [SourceFile.local(tmp_path / "copy.txt"), SourceFile.local(tmp_path / "broken.pdf")]
+    service.parser = parser = CountingParser(service.parser, expected=len(files))
+    counting.hold = parser.all_read
     try:
         report = await service.ingest(files, "acme")
         assert [r.name for r in report.results] == [f.name for f in files]
