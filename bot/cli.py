@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot.core import BotCore, Conversation
-from bot.feedback import FeedbackStore
-from bot.logs import configure_logging
-from bot.ratelimit import RateLimiter
-from bot.render import print_view
+from bot.commands import Command, login_name, operator
 from bot.settings import Settings, get_settings
-from bot.views import AnswerView, IngestView, MessageView, View
-from bot.wiring import open_service
 from rag.errors import BitragError
+
+if TYPE_CHECKING:  # the heavy modules load when a command needs them: `--help` and the socket path stay fast
+    from bot.core import BotCore
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="bitrag: answers from your team's documents, with citations, on a 1-bit vector index.")
@@ -33,27 +29,14 @@ errors = Console(stderr=True)
 T = TypeVar("T")
 
 TenantOption = Annotated[str | None, typer.Option("--tenant", "-t", help="Knowledge base (default DEFAULT_TENANT)")]
-
-
-def operator(tenant: str | None, settings: Settings, platform: str = "cli") -> Conversation:
-    """Whoever runs bitrag's own commands runs bitrag itself: an admin of the knowledge base they name, like the
-    owner of its database files. What they add is recorded as theirs (their login name)."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # a container user without a passwd entry
-        user = "local"
-    return Conversation(tenant or settings.default_tenant, user=user, platform=platform, admin=True)
-
-
-def show_or_fail(view: View) -> None:
-    """Print a view; an error view ends the command with exit code 1."""
-    print_view(console, view)
-    if isinstance(view, MessageView) and view.level == "error":
-        raise typer.Exit(1)
+SpaceOption = Annotated[str | None, typer.Option("--tenant", "-t", help="Only this workspace, server or knowledge base "
+                                                 "(and its conversations)")]
 
 
 def _configured() -> Settings:
     """The settings, with logging set up; a bad configuration ends the command with exit code 2 and the reasons."""
+    from bot.logs import configure_logging
+
     try:
         settings = get_settings()
     except BitragError as exc:
@@ -63,9 +46,14 @@ def _configured() -> Settings:
     return settings
 
 
-def _run(work: Callable[[BotCore, Settings], Awaitable[T]]) -> T:
-    """Load settings, open the service, run `work`, close; BitragErrors end the command with their message."""
-    settings = _configured()
+def _run(work: Callable[[BotCore, Settings], Awaitable[T]], settings: Settings | None = None) -> T:
+    """Open the service, run `work`, close; BitragErrors end the command with their message (exit code 1)."""
+    settings = settings or _configured()
+    with errors.status("Opening the knowledge base…", spinner="dots") if errors.is_terminal else _nothing():
+        from bot.core import BotCore
+        from bot.feedback import FeedbackStore
+        from bot.ratelimit import RateLimiter
+        from bot.wiring import open_service
 
     async def main() -> T:
         service = await open_service(settings)
@@ -87,6 +75,14 @@ def _run(work: Callable[[BotCore, Settings], Awaitable[T]]) -> T:
         raise typer.Exit(130) from None
 
 
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
 def chunk_bars() -> tuple[Progress, Callable[[str, int, int], None]]:
     """Progress bars on stderr, one per named task ("file.pdf", "copy"), counting chunks; and their callback."""
     bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"),
@@ -101,23 +97,32 @@ def chunk_bars() -> tuple[Progress, Callable[[str, int, int], None]]:
     return bars, progress
 
 
+def _dispatch(command: Command) -> None:
+    """Run a knowledge-base command in the bitrag serving BITRAG_HOME when one runs (it holds Milvus Lite open),
+    else here; end with the command's exit code."""
+    from bot.commands import execute
+    from bot.control import send
+
+    settings = _configured()
+    bars, progress = chunk_bars()
+    with bars:
+        code = send(settings, command, console, errors, progress)
+        if code is None:
+            code = _run(lambda core, s: execute(core, s, command, login_name(), console, errors, progress), settings)
+    if code:
+        raise typer.Exit(code)
+
+
 @app.command()
 def ingest(paths: Annotated[list[str], typer.Argument(help="Files, folders (recursive) or http(s) URLs")],
            tenant: TenantOption = None) -> None:
-    """Add documents to a knowledge base. Unchanged files are skipped; changed files replace their old version."""
+    """Add documents to a knowledge base. Unchanged files are skipped; changed files replace their old version.
+    Exit code 1 when a file failed or a path does not exist (the others are still added)."""
+    from ingest.fetch import is_url
 
-    async def work(core: BotCore, settings: Settings) -> IngestView | MessageView:
-        bars, progress = chunk_bars()
-        with bars:
-            view = await core.ingest_paths(operator(tenant, settings), paths, progress)
-        return view  # type: ignore[return-value]
-
-    view = _run(work)
-    print_view(console, view)
-    if isinstance(view, MessageView) and view.level == "error":
-        raise typer.Exit(1)
-    if isinstance(view, IngestView) and view.report.results and len(view.report.failed) == len(view.report.results):
-        raise typer.Exit(1)
+    # Absolute paths: the command may run in a bitrag started from another folder.
+    named = [p if is_url(p) else str(Path(p).expanduser().absolute()) for p in paths]
+    _dispatch(Command("ingest", {"paths": named, "tenant": tenant}))
 
 
 @app.command()
@@ -125,39 +130,26 @@ def ask(question: Annotated[str, typer.Argument(help="The question")], tenant: T
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
         top_k: Annotated[int | None, typer.Option("--top-k", "-k", min=1, max=50)] = None) -> None:
     """Answer a question from the documents, with numbered citations."""
-
-    async def work(core: BotCore, settings: Settings) -> AnswerView | MessageView:
-        conversation = operator(tenant, settings)
-        return await core.ask(conversation, question, top_k=top_k)  # type: ignore[return-value]
-
-    view = _run(work)
-    if isinstance(view, MessageView):
-        errors.print(view.text, style="red", markup=False)
-        raise typer.Exit(1)
-    if as_json and view.answer is not None:
-        sys.stdout.write(json.dumps(view.answer.as_json(), ensure_ascii=False) + "\n")
-    else:
-        print_view(console, view)
+    _dispatch(Command("ask", {"question": question, "tenant": tenant, "json": as_json, "top_k": top_k}))
 
 
 @app.command()
 def sources(tenant: TenantOption = None) -> None:
     """List the documents of a knowledge base."""
-    print_view(console, _run(lambda core, s: core.sources(operator(tenant, s))))
+    _dispatch(Command("sources", {"tenant": tenant}))
 
 
 @app.command()
 def stats(tenant: TenantOption = None) -> None:
     """What the index holds and what its 1-bit vectors cost next to float32."""
-    print_view(console, _run(lambda core, s: core.stats(operator(tenant, s))))
+    _dispatch(Command("stats", {"tenant": tenant}))
 
 
 @app.command()
 def forget(document: Annotated[str, typer.Argument(help="File name, document id or id prefix")],
            tenant: TenantOption = None) -> None:
     """Remove a document and all its chunks."""
-    view = _run(lambda core, s: core.forget(operator(tenant, s), document))
-    show_or_fail(view)
+    _dispatch(Command("forget", {"document": document, "tenant": tenant}))
 
 
 @app.command()
@@ -165,25 +157,20 @@ def share(document: Annotated[str, typer.Argument(help="File name, document id o
           audience: Annotated[str, typer.Argument(help="The audience key to move it to, e.g. a Slack team id")],
           tenant: TenantOption = None) -> None:
     """Change who can read a document: move it to another audience (e.g. from a channel to its workspace)."""
-    view = _run(lambda core, s: core.share(operator(tenant, s), document, audience))
-    show_or_fail(view)
+    _dispatch(Command("share", {"document": document, "audience": audience, "tenant": tenant}))
 
 
 @app.command()
-def audit(tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="Only this workspace, server or "
-                                                     "knowledge base (and its conversations)")] = None) -> None:
+def audit(tenant: SpaceOption = None) -> None:
     """Who added, replaced, shared or forgot which document, where and when (newest first)."""
-    view = _run(lambda core, s: core.audit(operator(None, s), tenant))
-    show_or_fail(view)
+    _dispatch(Command("audit", {"tenant": tenant}))
 
 
 @app.command()
-def insights(tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="Only this workspace, server or "
-                                                        "knowledge base (and its conversations)")] = None) -> None:
+def insights(tenant: SpaceOption = None) -> None:
     """What to document next: questions answered "I don't know", 👎 answers and their sources, the most asked
     topics (from the stored answers, FEEDBACK_URL)."""
-    view = _run(lambda core, s: core.insights(operator(None, s), tenant))
-    show_or_fail(view)
+    _dispatch(Command("insights", {"tenant": tenant}))
 
 
 @app.command()
@@ -266,13 +253,15 @@ def serve(platform: Annotated[str, typer.Argument(help="slack or discord")],
         errors.print(f"Unknown platform {platform!r}: use slack or discord.", style="red", markup=False)
         raise typer.Exit(2)
     if platform == "discord":
-        _run(lambda core, s: _with_metrics(s, _serve_discord(core, s)))
+        _run(lambda core, s: _beside(core, s, _serve_discord(core, s)))
     else:
-        _run(lambda core, s: _with_metrics(s, _serve_slack(core, s, port or s.slack_port)))
+        _run(lambda core, s: _beside(core, s, _serve_slack(core, s, port or s.slack_port)))
 
 
-async def _with_metrics(settings: Settings, serving: Awaitable[None]) -> None:
-    """Serve /metrics and /healthz on METRICS_PORT beside the chat adapters (0 turns them off)."""
+async def _beside(core: BotCore, settings: Settings, serving: Awaitable[None]) -> None:
+    """Run `serving` with what every serving bitrag offers beside it: /metrics and /healthz on METRICS_PORT (0
+    turns them off) and the control socket that runs CLI commands in this process (`bot/control.py`)."""
+    from bot.control import ControlServer
     from bot.metrics import start_metrics_server
 
     runner = None
@@ -282,9 +271,12 @@ async def _with_metrics(settings: Settings, serving: Awaitable[None]) -> None:
         except OSError as exc:
             logging.getLogger(__name__).warning("No /metrics: port %d is not free (%s); set METRICS_PORT",
                                                 settings.metrics_port, exc.strerror)
+    control = ControlServer(core, settings)
+    await control.start()
     try:
         await serving
     finally:
+        await control.close()
         if runner is not None:
             await runner.cleanup()
 
@@ -352,7 +344,7 @@ def _serve_web(with_chat_adapters: bool) -> None:
         adapters["Slack"] = _serve_slack(runtime.core, settings, settings.slack_port)
     if with_chat_adapters and settings.discord_configured:
         adapters["Discord"] = _serve_discord(runtime.core, settings)
-    background = runtime.submit(_with_metrics(settings, _until_cancelled(*adapters.values())))
+    background = runtime.submit(_beside(runtime.core, settings, _until_cancelled(*adapters.values())))
     background.add_done_callback(_report_adapter_failure)
     console.print(f"bitrag is running ({' + '.join(['web UI', *adapters])}): open {web_url(runtime)} — Ctrl-C "
                   "stops it.", markup=False, highlight=False)
@@ -381,7 +373,7 @@ def chat(tenant: TenantOption = None) -> None:
     """An interactive chat in the terminal, through the same bot core as Slack and Discord."""
     from bot.adapters.repl import run_repl
 
-    _run(lambda core, s: run_repl(core, operator(tenant, s, "terminal"), console))
+    _run(lambda core, s: run_repl(core, operator(tenant, s, login_name(), "terminal"), console))
 
 
 def main() -> None:

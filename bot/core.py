@@ -36,7 +36,7 @@ from bot.views import (
     StatsView,
     View,
 )
-from ingest.discover import discover
+from ingest.discover import MISSING, discover
 from ingest.fetch import AddressPolicy, UrlFetcher, is_url
 from rag.citations import renumber
 from rag.errors import BitragError
@@ -176,11 +176,14 @@ class BotCore:
             return MessageView("Say which files, folders or URLs to ingest, e.g. ingest docs/handbook.md", "error")
         urls = [str(p) for p in paths if is_url(str(p))]
         files, skipped = discover([Path(p) for p in paths if not is_url(str(p))])
+        missing = [FileResult(name, "failed", reason=f"{MISSING}: check the path") for name, why in skipped
+                   if why == MISSING]  # a path the user named: a failure (exit code 1), not a quiet skip
         with tempfile.TemporaryDirectory(prefix="bitrag-urls-") as folder:
             fetched, failed = await self.fetch_urls(urls, Path(folder))
-            view = await self.ingest(conversation, [*files, *fetched], progress, skipped)
+            view = await self.ingest(conversation, [*files, *fetched], progress,
+                                     [entry for entry in skipped if entry[1] != MISSING])
         if isinstance(view, IngestView):
-            view.report.results[:0] = failed
+            view.report.results[:0] = [*missing, *failed]
         return view
 
     async def fetch_urls(self, urls: Sequence[str], folder: Path) -> tuple[list[SourceFile], list[FileResult]]:

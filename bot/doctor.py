@@ -10,10 +10,12 @@ import asyncio
 import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.settings import Settings
 from bot.wiring import quiet_third_party_warnings
 from ingest import ocr
+from rag.database import SQLITE_PREFIX
 from rag.embed import Embedder, LocalEncoder, create_embedder
 from rag.errors import BitragError
 from rag.generate import create_generator
@@ -50,7 +52,16 @@ async def diagnose(settings: Settings) -> list[Check]:
         return (f"{embedder.model_id}, {embedder.dim} dimensions ({embedder.dim // 8} bytes per binary vector)"
                 f"{runs_on}")
 
+    async def home() -> str:
+        return home_line(settings)
+
     async def milvus() -> str:
+        if settings.milvus_is_lite:
+            database = Path(settings.milvus_uri).expanduser()
+            if not database.exists():  # a check creates nothing: the first start makes the file and its folder
+                return f"lite at {database}: not created yet (the first `bitrag run` or `ingest` creates it)"
+            if _serving(settings):
+                return f"lite at {database}: open in the running bitrag, which CLI commands go through"
         if embedder is None:
             raise BitragError("not checked: the embedding model is needed to check the collection")
         store = MilvusStore(settings.model_copy(update={"milvus_startup_wait_s": 0}))  # say it now, not in a minute
@@ -63,6 +74,10 @@ async def diagnose(settings: Settings) -> list[Check]:
             await store.close()
 
     async def registry() -> str:
+        if settings.registry_url.startswith(SQLITE_PREFIX):
+            path = Path(settings.registry_url.removeprefix(SQLITE_PREFIX))
+            if not path.exists():
+                return f"{path}: not created yet (the first start creates it)"
         db = await asyncio.to_thread(Registry, settings.registry_url)
         try:
             leftovers = len(await asyncio.to_thread(db.abandoned))
@@ -83,7 +98,7 @@ async def diagnose(settings: Settings) -> list[Check]:
     async def formats() -> str:
         return optional_formats(settings)
 
-    checks = [await _check("embeddings", embeddings), await _check("milvus", milvus),
+    checks = [await _check("home", home), await _check("embeddings", embeddings), await _check("milvus", milvus),
               await _check("registry", registry), await _check("llm", llm), await _check("formats", formats)]
     if settings.slack_configured:
         checks.append(await _check("slack", lambda: _slack(settings)))
@@ -92,6 +107,25 @@ async def diagnose(settings: Settings) -> list[Check]:
     if embedder is not None:
         await embedder.aclose()
     return checks
+
+
+def home_line(settings: Settings) -> str:
+    """Where this bitrag keeps its data, whichever folder it runs from, and where its settings came from."""
+    home = settings.bitrag_home
+    parts = [f"{home}" + ("" if home.exists() else " (not created yet: the first start creates it, private to you)")]
+    parts.append("settings from ./.env and the environment" if Path(".env").is_file()
+                 else "settings from the environment (no ./.env here)")
+    earlier = Path("data/bitrag.db").absolute()
+    if earlier.exists() and Path(settings.milvus_uri).expanduser().absolute() != earlier:
+        parts.append(f"an earlier bitrag kept a knowledge base in {earlier.parent}: set BITRAG_HOME={earlier.parent} "
+                     "to keep using it")
+    return "; ".join(parts)
+
+
+def _serving(settings: Settings) -> bool:
+    from bot.control import answers, socket_path
+
+    return answers(socket_path(settings))
 
 
 def optional_formats(settings: Settings) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
+from rag.database import SQLITE_PREFIX
 from rag.settings import RagSettings, load_settings
 
 
@@ -14,9 +15,9 @@ class Settings(RagSettings):
     default_tenant: str = Field(default="local", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_format: Literal["text", "json"] = "text"
-    feedback_url: str = "sqlite:///./data/feedback.sqlite3"
+    feedback_url: str = ""  # default sqlite:///BITRAG_HOME/feedback.sqlite3
     feedback_retention_days: int = Field(default=180, ge=0)  # stored answers and votes older than this go; 0 = keep
-    uploads_dir: Path = Path("./data/uploads")  # files of chat uploads until ingested, and the job records
+    uploads_dir: Path | None = None  # files of chat uploads until ingested, and the job records; BITRAG_HOME/uploads
     stream_interval_s: float = Field(default=1.0, ge=0.2, le=10)
     metrics_port: int = Field(default=9464, ge=0, le=65535)  # /metrics and /healthz beside the chat adapters
     rate_limit_user_per_min: int = Field(default=20, ge=0)  # questions per person per minute; 0 = no limit
@@ -58,6 +59,18 @@ class Settings(RagSettings):
     discord_guild_ids: str = ""
     discord_ingest_allowed: str = "everyone"  # everyone, manage_guild, role:<name or id>, or user ids
     discord_admin_ids: str = ""  # user ids (or role:<name or id>) that count as admins besides Manage Server
+
+    @model_validator(mode="after")
+    def _bot_paths_in_home(self) -> Settings:
+        self.feedback_url = self.feedback_url or f"{SQLITE_PREFIX}{self.bitrag_home / 'feedback.sqlite3'}"
+        self.uploads_dir = self.uploads_dir or self.bitrag_home / "uploads"
+        return self
+
+    @property
+    def uploads(self) -> Path:
+        """UPLOADS_DIR, always set once validated."""
+        assert self.uploads_dir is not None
+        return self.uploads_dir
 
     @property
     def slack_configured(self) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 from ingest.formats import kind_of
 from rag.models import SourceFile
 
+MISSING = "no such file or folder"
 IGNORED_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache"}
 
 
@@ -33,5 +34,5 @@ def discover(paths: Iterable[Path]) -> tuple[list[SourceFile], list[tuple[str, s
                 else:
                     files.append(SourceFile.local(child))
         else:
-            skipped.append((str(path), "no such file or folder"))
+            skipped.append((str(path), MISSING))
     return files, skipped

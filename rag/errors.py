@@ -33,6 +33,10 @@ class StoreUnavailableError(BitragError):
     """The vector store (Milvus) could not be reached or answered with an error."""
 
 
+class StoreInUseError(StoreUnavailableError):
+    """Milvus Lite's database file is held by another process: waiting or retrying does not help."""
+
+
 class ModelMismatchError(BitragError):
     """The collection was built with another embedding model than the configured one."""
 

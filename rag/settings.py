@@ -7,10 +7,12 @@ one settings object. Field names map to upper-case environment variables (`milvu
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
+from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.database import POSTGRES_PREFIXES, SQLITE_PREFIX, SUPPORTED
@@ -30,6 +32,15 @@ def private_networks(value: str) -> tuple[bool, tuple[Network, ...]]:
     if value in ALL_PRIVATE:
         return True, ()
     return False, tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(","))
+
+
+def default_home() -> Path:
+    """Where bitrag keeps its data when BITRAG_HOME is not set: the same folder whichever directory it is run
+    from (a `./data` that depended on the working directory gave a second, empty knowledge base elsewhere)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "bitrag"
+
+
 RescoreMode = Literal["precise", "asymmetric", "none"]
 RetrievalMode = Literal["hybrid", "dense"]
 Analyzer = Literal["english", "standard", "chinese"]  # Milvus's built-in analyzers
@@ -41,8 +52,9 @@ class RagSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    # Storage
-    milvus_uri: str = "./data/bitrag.db"
+    # Storage. Empty paths are filled in from BITRAG_HOME (`_paths_in_home`).
+    bitrag_home: Path = Field(default_factory=default_home)
+    milvus_uri: str = ""  # default BITRAG_HOME/bitrag.db
     milvus_token: SecretStr | None = None
     milvus_collection: str = Field(default="bitrag_chunks", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
     milvus_timeout_s: float = Field(default=10.0, gt=0)
@@ -50,7 +62,7 @@ class RagSettings(BaseSettings):
     milvus_index: Literal["BIN_FLAT", "BIN_IVF_FLAT"] = "BIN_FLAT"  # server only; Lite has BIN_FLAT alone
     milvus_nlist: int = Field(default=1024, ge=1, le=65536)
     milvus_nprobe: int = Field(default=256, ge=1, le=65536)
-    registry_url: str = "sqlite:///./data/registry.sqlite3"
+    registry_url: str = ""  # default sqlite:///BITRAG_HOME/registry.sqlite3
 
     # Embeddings
     embedder: Literal["local", "openai"] = "local"
@@ -111,8 +123,17 @@ class RagSettings(BaseSettings):
     @classmethod
     def _known_scheme(cls, uri: str) -> str:
         if "://" in uri and not uri.startswith(NETWORK_SCHEMES):
-            raise ValueError("use a file path for Milvus Lite (./data/bitrag.db) or http(s)://host:19530 for a server")
+            raise ValueError("use a file path for Milvus Lite (~/bitrag/bitrag.db) or http(s)://host:19530 for a "
+                             "server, or leave it unset for BITRAG_HOME/bitrag.db")
         return uri
+
+    @model_validator(mode="after")
+    def _paths_in_home(self) -> RagSettings:
+        """Unset storage paths go under BITRAG_HOME (made absolute, so every process finds the same files)."""
+        self.bitrag_home = self.bitrag_home.expanduser().absolute()
+        self.milvus_uri = self.milvus_uri or str(self.bitrag_home / "bitrag.db")
+        self.registry_url = self.registry_url or f"{SQLITE_PREFIX}{self.bitrag_home / 'registry.sqlite3'}"
+        return self
 
     @field_validator("url_allow_private")
     @classmethod
@@ -123,9 +144,13 @@ class RagSettings(BaseSettings):
     @field_validator("registry_url", "feedback_url", check_fields=False)
     @classmethod
     def _known_database(cls, url: str) -> str:
-        if not url.startswith((SQLITE_PREFIX, *POSTGRES_PREFIXES)):
+        if url and not url.startswith((SQLITE_PREFIX, *POSTGRES_PREFIXES)):
             raise ValueError(SUPPORTED)
         return url
+
+    def make_home(self) -> None:
+        """Create BITRAG_HOME, readable by its owner only (it holds the documents' text), if it is not there."""
+        self.bitrag_home.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     @property
     def milvus_is_lite(self) -> bool:

@@ -25,17 +25,19 @@ index takes more RAM per chunk (~2 KB) than the float32 vectors that 1-bit quant
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import logging
+import os
 import re
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
-from rag.errors import ConfigError, ModelMismatchError, StoreUnavailableError
+from rag.errors import ConfigError, ModelMismatchError, StoreInUseError, StoreUnavailableError
 from rag.milvus import DataType, Function, FunctionType, MilvusClient
 from rag.settings import RagSettings
 from rag.tenants import Scope, tenant_filter, validate_tenant
@@ -78,6 +80,51 @@ class Candidate:
 def _clip_utf8(text: str, limit: int = MAX_TEXT_BYTES) -> str:
     data = text.encode("utf-8")
     return text if len(data) <= limit else data[:limit].decode("utf-8", errors="ignore")
+
+
+def in_use_message(uri: str, holder: str) -> str:
+    return (f"The Milvus Lite database {uri} is open in another process (pid {holder}): one process at a time can "
+            "open it. While `bitrag run` or `bitrag serve` runs, the CLI's commands go through it (its socket is in "
+            "BITRAG_HOME: check that both use the same one); otherwise wait for that process to end, or use a Milvus "
+            "server (MILVUS_URI=http://host:19530) to share the knowledge base.")
+
+
+_held_databases: dict[str, IO[str]] = {}  # Lite files this process holds: path → its open, flock'ed lock file
+_holding = threading.Lock()
+
+
+def hold_lite_database(uri: str) -> None:
+    """Take bitrag's own lock on a Milvus Lite database file, or raise `StoreInUseError` naming the process that
+    holds it. Idempotent within a process; kept until `release_lite_server`.
+
+    Milvus Lite's own lock cannot be relied on: a process that fails to take it deletes the lock file on its way
+    out (milvus-lite 2.5.1, `Server.stop` from `__del__`), so the next process creates a new file, locks it, and
+    opens the same database as the first — two servers on one file (seen here: the second `bitrag sources` beside
+    a running bitrag "succeeded"). This lock file is never deleted, and `flock` is per open file, not per process."""
+    path = Path(uri).expanduser().absolute()
+    with _holding:
+        if str(path) in _held_databases:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = (path.parent / f".{path.name}.bitrag-lock").open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise StoreInUseError(in_use_message(uri, holder)) from None
+        handle.truncate(0)
+        handle.write(str(os.getpid()))
+        handle.flush()
+        _held_databases[str(path)] = handle
+
+
+def _let_go(uri: str) -> None:
+    with _holding:
+        handle = _held_databases.pop(str(Path(uri).expanduser().absolute()), None)
+    if handle is not None:
+        handle.close()  # closing the file releases its flock
 
 
 class MilvusStore:
@@ -184,7 +231,7 @@ class MilvusStore:
 
     def _open_sync(self, model_id: str, dim: int) -> None:
         if self._is_lite:
-            Path(self._uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+            hold_lite_database(self._uri)
         self._client = MilvusClient(uri=self._uri, token=self._token)
         if self._client.has_collection(self.collection):
             self._check_model(model_id, dim)
@@ -409,11 +456,23 @@ def _chunk(row: dict[str, Any]) -> dict[str, Any]:
     return {"doc_id": row["doc_id"], "source": row["source"], "text": row["text"], "meta": row["meta"] or {}}
 
 
+def start_lite_server(uri: str) -> None:
+    """Start the milvus-lite server for the database file `uri` (cached per file: the store's client then connects
+    at once). Milvus Lite waits a fixed 0.5 s for its server to start; started beside the model's loading, that
+    wait is hidden. Raises `StoreInUseError` when another bitrag holds the file; other failures are left for
+    `MilvusStore.open` to report."""
+    from milvus_lite.server_manager import server_manager_instance
+
+    hold_lite_database(uri)
+    server_manager_instance.start_and_get_uri(str(Path(uri).expanduser()))
+
+
 def release_lite_server(uri: str) -> None:
     """Stop the milvus-lite server process that serves the database file `uri`."""
     from milvus_lite.server_manager import server_manager_instance
 
     server_manager_instance.release_server(str(Path(uri).expanduser()))
+    _let_go(uri)
 
 
 def flush_and_index(client: Any, collection: str, index_field: str = "vector", timeout_s: float = 1800) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -26,6 +27,8 @@ SCIFACT = ROOT.parent / "shared" / "data" / "scifact"
 for variable in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
     os.environ.pop(variable, None)
 os.environ["HF_HUB_OFFLINE"] = "1"
+# Nothing a test leaves unset lands in the developer's own BITRAG_HOME (~/.local/share/bitrag).
+os.environ["BITRAG_HOME"] = tempfile.mkdtemp(prefix="bitrag-tests-")
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Completed
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    env.update(PYTHONPATH=str(ROOT), MILVUS_URI=str(tmp_path / "kb.db"),
+    env.update(PYTHONPATH=str(ROOT), BITRAG_HOME=str(tmp_path / "home"), MILVUS_URI=str(tmp_path / "kb.db"),
                REGISTRY_URL=f"sqlite:///{tmp_path / 'registry.sqlite3'}", LLM="extractive", COLUMNS="200")
     return env
 

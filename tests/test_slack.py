@@ -72,7 +72,7 @@ async def make_harness(fake: FakeSlack, make_settings, embedder, **overrides) ->
     settings = make_settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET, slack_api_url=f"{fake.url}/api/",
                              stream_interval_s=0.2, **overrides)
     service = await open_service(settings, embedder)
-    feedback = FeedbackStore(settings.feedback_url.replace("./data", str(settings.milvus_uri).rsplit("/", 1)[0]))
+    feedback = FeedbackStore(settings.feedback_url)
     adapter = SlackAdapter(BotCore(service), settings, feedback)
     runner, port = await start_http(adapter, 0, "127.0.0.1")
     harness = Harness(fake, adapter, f"http://127.0.0.1:{port}{EVENTS_PATH}")

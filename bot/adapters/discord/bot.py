@@ -116,7 +116,7 @@ class BitragDiscord(discord.Client):
         intents.message_content = True  # privileged: mentions and thread follow-ups need the text
         super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none(), **options)
         self.core, self.settings, self.feedback = core, settings, feedback
-        self.jobs = JobStore(settings.uploads_dir)
+        self.jobs = JobStore(settings.uploads)
         self._resuming: asyncio.Task[int] | None = None
         self.policy = ChangePolicy.parse(settings.discord_ingest_allowed, INGEST_VARIABLE)
         admins = parse_ids(settings.discord_admin_ids)

@@ -154,7 +154,7 @@ class SlackAdapter:
         self.core = core
         self.settings = settings
         self.feedback = feedback
-        self.jobs = JobStore(settings.uploads_dir)
+        self.jobs = JobStore(settings.uploads)
         self.policy = ChangePolicy.parse(settings.slack_ingest_allowed, INGEST_VARIABLE)
         self.admin_ids = parse_ids(settings.slack_admin_ids)
         self.client = make_client(settings)

@@ -44,7 +44,7 @@ class WebRuntime:
             raise
         limiter = RateLimiter(settings.rate_limit_user_per_min, settings.rate_limit_tenant_per_min)
         self.core = BotCore(service, limiter, FeedbackStore(settings.feedback_url, settings.feedback_retention_days))
-        self.jobs = JobStore(settings.uploads_dir)  # web uploads are durable jobs, like chat uploads
+        self.jobs = JobStore(settings.uploads)  # web uploads are durable jobs, like chat uploads
         self.submit(resume(self.core, self.jobs, "web", _log_result))
 
     def submit(self, work: Awaitable[T]) -> Future[T]:
