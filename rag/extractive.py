@@ -29,6 +29,7 @@ from rag.embed import Embedder
 from rag.retrieve import Hit
 
 NOTICE = "No language model is configured, so this is an extractive answer: the passages that best match."
+LLM_FAILED = "The language model did not answer, so this is an extractive answer: the passages that best match."
 SOURCE_CHUNKS = 3  # sentences are taken from the best chunks only: each costs two short forward passes
 MAX_SENTENCES = 40
 LEXICAL_WEIGHT = 0.15
@@ -96,19 +97,21 @@ def rank(question: str, hits: Sequence[Hit], pool: Sequence[Passage], similarity
     return [int(i) for i in np.argsort(-score, kind="stable")]
 
 
-def render(pool: Sequence[Passage], order: Sequence[int], max_sentences: int = 3) -> str:
+def render(pool: Sequence[Passage], order: Sequence[int], max_sentences: int = 3, lead: str = NOTICE) -> str:
     if not pool:
-        return NOTICE
+        return lead
     lines = [f"- {pool[i][1].rstrip()} [{pool[i][0]}]" for i in order[:max_sentences]]
-    return NOTICE + "\n\n" + "\n".join(lines)
+    return lead + "\n\n" + "\n".join(lines)
 
 
-async def extract(question: str, hits: Sequence[Hit], embedder: Embedder, max_sentences: int = 3) -> str:
-    """The extractive answer, ranked by meaning and words: one forward pass for the question and all sentences."""
+async def extract(question: str, hits: Sequence[Hit], embedder: Embedder, max_sentences: int = 3,
+                  lead: str = NOTICE) -> str:
+    """The extractive answer, ranked by meaning and words: one forward pass for the question and all sentences.
+    `lead` is its first line: why the answer is extractive (no model configured, or the model failed)."""
     pool = passages(hits)
     if not pool:
-        return NOTICE
+        return lead
     vectors = await embedder.embed([question, *(sentence for _, sentence in pool), *in_context(hits, pool)])
     similarity = vectors[1:] @ vectors[0]
     alone, framed = similarity[:len(pool)], similarity[len(pool):]
-    return render(pool, rank(question, hits, pool, (alone + framed) / 2), max_sentences)
+    return render(pool, rank(question, hits, pool, (alone + framed) / 2), max_sentences, lead)

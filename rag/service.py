@@ -17,7 +17,7 @@ import numpy as np
 from rag.citations import renumber
 from rag.embed import Embedder, create_embedder
 from rag.errors import BitragError, LLMError, NotAllowedError
-from rag.extractive import extract
+from rag.extractive import LLM_FAILED, extract
 from rag.generate import ChatGenerator, create_generator
 from rag.models import (
     Answer,
@@ -226,7 +226,7 @@ class RagService:
             return "".join(parts), self.generator.mode, None
         except LLMError as exc:
             log.warning("LLM failed, answering extractively: %s", exc)
-            answer = await extract(question, hits, self.embedder)
+            answer = await extract(question, hits, self.embedder, lead=LLM_FAILED)
             return answer, "extractive", f"{exc} Showing an extractive answer instead."
 
     def _finish(self, raw: str, hits: list[Hit], mode: AnswerMode, timings: dict[str, float],

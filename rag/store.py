@@ -222,9 +222,16 @@ class MilvusStore:
             try:
                 await self._guarded(self._open_sync, model_id, dim)
                 return
-            except StoreUnavailableError:
+            except StoreInUseError:
+                raise
+            except StoreUnavailableError as exc:
                 if time.monotonic() + delay > deadline:
-                    raise
+                    if self._is_lite:
+                        raise
+                    raise StoreUnavailableError(
+                        f"Milvus at {self._describe_uri()} did not answer ({_short(exc.__cause__ or exc)}): check that "
+                        "it is running and that MILVUS_URI (and MILVUS_TOKEN) are right. A server that is still "
+                        f"starting is waited for MILVUS_STARTUP_WAIT_S (now {self._startup_wait_s:g} s).") from None
                 log.warning("Milvus at %s is not reachable yet; retrying in %.0f s", self._describe_uri(), delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)

@@ -62,7 +62,8 @@ async def test_a_failed_batch_fails_its_callers_only_and_a_cancelled_caller_is_d
     batcher: MicroBatcher[str, str] = MicroBatcher(run, max_size=4)
     try:
         first = asyncio.create_task(batcher.submit("a"))  # occupies the worker until released
-        await asyncio.sleep(0.01)
+        while not calls:  # waits for the event (the worker took "a"), not for time
+            await asyncio.sleep(0)
         cancelled = asyncio.create_task(batcher.submit("gone"))
         kept = asyncio.create_task(batcher.submit("b"))
         await asyncio.sleep(0.01)
@@ -78,13 +79,16 @@ async def test_a_failed_batch_fails_its_callers_only_and_a_cancelled_caller_is_d
 
 
 async def test_closing_the_batcher_cancels_waiting_callers_instead_of_leaving_them_hanging() -> None:
+    started = asyncio.Event()
+
     async def forever(items: list[int]) -> list[int]:
+        started.set()
         await asyncio.Event().wait()
         return items
 
     batcher: MicroBatcher[int, int] = MicroBatcher(forever, max_size=1)
     running = asyncio.create_task(batcher.submit(1))  # in the batch being run
-    await asyncio.sleep(0.01)
+    await asyncio.wait_for(started.wait(), 30)
     queued = asyncio.create_task(batcher.submit(2))  # still in the queue
     await asyncio.sleep(0.01)
     await batcher.aclose()

@@ -32,12 +32,14 @@ def test_ingest_ask_json_sources_forget(cli_env: dict[str, str], tmp_path: Path)
     bad = tmp_path / "notes.bin"
     bad.write_bytes(b"\x00\x01")
     ingest = run(["ingest", str(SAMPLE_DOCS), str(bad), "--tenant", "acme"], cli_env, tmp_path)
-    assert ingest.returncode == 0, ingest.stderr
+    assert ingest.returncode == 1, ingest.stderr  # one file failed: the rest are added, and the exit code says so
     assert "7 document(s) added or updated" in ingest.stdout and "1 failed" in ingest.stdout
     assert "notes.bin: this file type is not supported" in ingest.stdout
 
     again = run(["ingest", str(SAMPLE_DOCS), "--tenant", "acme"], cli_env, tmp_path)
-    assert "0 document(s) added or updated (0 chunks), 7 unchanged" in again.stdout
+    assert again.returncode == 0 and "0 document(s) added or updated (0 chunks), 7 unchanged" in again.stdout
+    missing = run(["ingest", str(tmp_path / "nope")], cli_env, tmp_path)
+    assert missing.returncode == 1 and "no such file or folder" in missing.stdout
 
     asked = run(["ask", "When does Kestrel v2 ship?", "--tenant", "acme", "--json", "--top-k", "3"], cli_env, tmp_path)
     assert asked.returncode == 0, asked.stderr
@@ -103,7 +105,7 @@ def test_doctor_checks_every_part_and_names_what_to_fix(cli_env: dict[str, str],
     sick = run(["doctor"], broken, tmp_path)
     assert sick.returncode == 1
     out = " ".join(sick.stdout.split())  # rich wraps long lines
-    assert "✗ milvus: The knowledge base is unavailable (Milvus at http://127.0.0.1:9)" in out
+    assert "✗ milvus: Milvus at http://127.0.0.1:9 did not answer" in out and "check that it is running" in out
     assert "✗ llm: Groq could not be reached" in out and "✓ registry" in out and "✓ embeddings" in out
     assert "gsk-doctor-secret-77" not in sick.stdout + sick.stderr
 
@@ -116,3 +118,16 @@ def test_json_logs_are_one_object_per_line(cli_env: dict[str, str], tmp_path: Pa
     records = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     assert records and all({"time", "level", "logger", "message"} <= set(r) for r in records)
     assert not [line for line in result.stderr.splitlines() if line.startswith(("INFO ", "WARNING "))]
+
+
+def test_a_busy_web_port_is_named_before_anything_says_open(cli_env: dict[str, str], tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run(["web"], {**cli_env, "WEB_PORT": str(port), "METRICS_PORT": "0"}, tmp_path)
+    assert result.returncode == 1
+    assert f"WEB_PORT={port}" in result.stderr and "in use" in result.stderr
+    assert "open http" not in result.stdout

@@ -58,8 +58,9 @@ def test_the_images_command_runs_outside_docker(tmp_path: Path) -> None:
     assert "WEB_ADDRESS" not in image_env  # loopback: the web UI leaves the container only with sign-in
     web_port, metrics_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("SLACK_", "DISCORD_", "GROQ_"))}
+    assert image_env["BITRAG_HOME"] == "/data"  # every default path, and the CLI's socket, on the volume
     env.update({k: v.replace("/data", str(tmp_path)) for k, v in image_env.items()
-                if k in ("MILVUS_URI", "REGISTRY_URL", "FEEDBACK_URL", "UPLOADS_DIR", "WEB_ADDRESS")},
+                if k in ("BITRAG_HOME", "MILVUS_URI", "REGISTRY_URL", "FEEDBACK_URL", "UPLOADS_DIR", "WEB_ADDRESS")},
                LLM="extractive", PYTHONPATH=str(ROOT), WEB_PORT=str(web_port), METRICS_PORT=str(metrics_port))
     process = subprocess.Popen([sys.executable, "-m", "bot.cli", *command[1:]], env=env, cwd=tmp_path,
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -73,6 +74,7 @@ def test_the_images_command_runs_outside_docker(tmp_path: Path) -> None:
     assert process.returncode == 0, output
     assert f"open http://127.0.0.1:{web_port}" in output  # loopback: no sign-in is configured
     assert (tmp_path / "bitrag.db").exists()  # it opened its Milvus Lite database where the image keeps data
+    assert not (tmp_path / "bitrag.sock").exists()  # its control socket, removed when it stopped
 
 
 def free_port() -> int:
@@ -108,7 +110,9 @@ def test_compose_stack_waits_for_a_healthy_milvus_and_keeps_its_data() -> None:
     assert bitrag["environment"]["MILVUS_URI"] == "http://milvus:19530" and "profiles" not in bitrag
     assert "${WEB_PUBLISH:-127.0.0.1:8501}:8501" in bitrag["ports"]  # this host only, unless sign-in is set up
     assert bitrag["env_file"] == [{"path": ".env", "required": False}]
-    assert bitrag["volumes"] == ["bitrag-data:/data"] and bitrag["build"] == "."
+    assert bitrag["volumes"] == ["bitrag-data:/data"]
+    # built with the local model that .env.example's EMBEDDER=local needs (without it bitrag restarts forever)
+    assert bitrag["build"] == {"context": ".", "args": {"WITH_LOCAL_MODEL": "${WITH_LOCAL_MODEL:-true}"}}
     assert bitrag["command"] == json.loads(instruction("CMD")[0])
 
 
@@ -128,3 +132,14 @@ def test_compose_is_closed_by_default() -> None:
     assert services["bitrag"]["environment"]["MILVUS_TOKEN"].startswith("root:${MILVUS_ROOT_PASSWORD:?")
     published = [p for p in services["bitrag"]["ports"] if not p.startswith("${WEB_PUBLISH:-127.0.0.1:")]
     assert published == ["3000:3000"]  # metrics (9464) are not published
+
+
+def test_env_example_documents_every_setting_and_what_compose_requires() -> None:
+    """A newcomer copies .env.example: each setting is there (set or commented out), and so is every variable the
+    compose file refuses to start without (`${NAME:?…}`)."""
+    example = (ROOT / ".env.example").read_text()
+    named = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", example, flags=re.MULTILINE))
+    assert {name.upper() for name in Settings.model_fields} - named == set()
+    required = set(re.findall(r"\$\{([A-Z_]+):\?", (ROOT / "docker-compose.yml").read_text()))
+    assert required == {"MILVUS_ROOT_PASSWORD"} and required <= named
+    assert "./data" not in example  # defaults live in BITRAG_HOME, not in the folder bitrag happens to run from

@@ -149,6 +149,9 @@ async def test_prompts_and_app_home_show_only_what_the_person_may_read(fake_slac
         titles = [a["title"] for m, a, _ in fake_slack.calls[mark:] if m == "assistant.threads.setTitle"]
         assert titles == ["What is the guest wifi password in the Lisbon office?"]  # the thread named by it
         await scenario.upload(DM_OTHER, OTHER, "notes.md", b"# Notes\n\nMy locker is 42.\n", "F0HOME0100")
+        # The home is published in the background after the upload and the answer: wait for that publish.
+        await wait_for(lambda: "notes.md" in json.dumps(fake_slack.homes[OTHER], ensure_ascii=False)
+                       and "guest wifi password" in json.dumps(fake_slack.homes[OTHER], ensure_ascii=False))
         home = json.dumps(fake_slack.homes[OTHER], ensure_ascii=False)
         assert "notes.md" in home and "guest wifi password" in home and legal.name not in home
         assert f"https://fake.slack.com/archives/{DM_OTHER}/p" in home  # linked to the answer
