@@ -183,7 +183,7 @@ class BotCore:
             view = await self.ingest(conversation, [*files, *fetched], progress,
                                      [entry for entry in skipped if entry[1] != MISSING])
         if isinstance(view, IngestView):
-            view.report.results[:0] = [*missing, *failed]
+            view.report.results[:0] = [*failed, *missing]
         return view
 
     async def fetch_urls(self, urls: Sequence[str], folder: Path) -> tuple[list[SourceFile], list[FileResult]]:

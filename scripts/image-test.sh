@@ -176,7 +176,7 @@ MILVUS_ROOT_PASSWORD=ci "$PYTHON" -m podman_compose -f docker-compose.yml config
 import os, sys, yaml
 bitrag = yaml.safe_load(open(sys.argv[1]))["services"]["bitrag"]
 assert bitrag["build"]["context"] == os.getcwd() and bitrag["command"] == ["run"], bitrag
-assert bitrag["build"]["args"]["WITH_LOCAL_MODEL"] == "true", "compose must build the image .env.example asks for"
+assert "WITH_LOCAL_MODEL=true" in bitrag["build"]["args"], "compose must build the image .env.example asks for"
 assert "bitrag-data:/data" in bitrag["volumes"], bitrag["volumes"]
 assert bitrag["environment"]["MILVUS_URI"] == "http://milvus:19530", bitrag["environment"]
 assert bitrag["environment"]["MILVUS_TOKEN"] == "root:ci", "MILVUS_TOKEN must come from MILVUS_ROOT_PASSWORD"
