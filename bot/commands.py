@@ -69,6 +69,8 @@ async def execute(core: BotCore, settings: Settings, command: Command, user: str
         if isinstance(view, MessageView):
             err.print(view.text, style="red", markup=False)
             return 1
+        if isinstance(view, AnswerView) and core.feedback is not None:
+            await core.feedback.record(view, here)  # stored like chat answers: Insights counts them
         if args.get("json") and isinstance(view, AnswerView) and view.answer is not None:
             out.file.write(json.dumps(view.answer.as_json(), ensure_ascii=False) + "\n")
         else:

@@ -21,6 +21,7 @@ import pytest_asyncio
 from bot.commands import login_name
 from bot.control import ControlServer, socket_path
 from bot.core import BotCore
+from bot.feedback import FeedbackStore
 from bot.settings import Settings
 from bot.wiring import open_service
 from rag.embed import LocalEncoder
@@ -51,10 +52,12 @@ async def serving(make_settings: Callable[..., Settings], embedder: LocalEncoder
     """A bitrag holding Milvus Lite open, as `bitrag run` does, with its control socket (not started yet)."""
     settings = make_settings(bitrag_home=tmp_path / "home")
     service = await open_service(settings, embedder)
-    core = BotCore(service)
+    feedback = FeedbackStore(settings.feedback_url)
+    core = BotCore(service, feedback=feedback)
     control = ControlServer(core, settings)
     yield core, settings, control
     await control.close()
+    feedback.close()
     await service.close()
 
 
@@ -89,6 +92,8 @@ async def test_commands_run_in_the_running_bitrag_and_fail_clearly_without_its_s
 
     code, out, _ = await bitrag(["sources", "--tenant", "acme"], env, folder)
     assert code == 0 and "parking.md" in out and "expense-policy.md" in out
+    code, out, _ = await bitrag(["insights", "--tenant", "acme"], env, folder)
+    assert code == 0 and "(1 answers reviewed)" in out  # the CLI's answer is stored like a chat answer
     code, out, _ = await bitrag(["audit", "--tenant", "acme"], env, folder)
     assert code == 0 and " add · parking.md" in out
     assert login_name() in out  # recorded as the login name of whoever ran the CLI, as a local run records it

@@ -82,6 +82,12 @@ def test_ask_shows_a_cited_answer_with_sources_and_timings(runtime: WebRuntime) 
     at.chat_input[0].set_value("And how often must they change?").run()
     assert len(at.chat_message) == 4 and not at.error
 
+    # Both answers are stored, as chat answers are: the admin's Insights page counts them.
+    at.sidebar.radio[0].set_value("Insights").run()
+    assert any("(2 answers reviewed)" in h.value for h in at.subheader), [h.value for h in at.subheader]
+    at.sidebar.radio[0].set_value("Ask").run()
+    assert len(at.chat_message) == 4  # the conversation is still there after visiting another page
+
 
 def test_an_answer_that_obeys_a_hostile_document_shows_nothing_live(runtime: WebRuntime, fake_groq: FakeLLM) -> None:
     from tests.test_output_safety import ATTACK, live
@@ -112,6 +118,7 @@ def test_upload_ingests_into_the_chosen_knowledge_base(runtime: WebRuntime) -> N
     assert any("parking\\.md** — added: 1 chunks" in m.value for m in at.markdown)
     assert "setup\\.exe** — failed" in at.error[0].value and ".exe" in at.error[0].value
     assert at.success[0].value.startswith("1 document(s) added or updated (1 chunks)")
+    assert not at.file_uploader[0].value  # the uploader is emptied once its files are ingested
     assert [m.value for m in at.markdown if m.value == "**parking\\.md**"]  # listed
     assert "**Documents**  \n1 \\(1 chunks\\)" in sidebar_text(at)
 

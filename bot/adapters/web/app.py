@@ -9,7 +9,7 @@ every interaction; what must survive lives in `st.session_state` (the conversati
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import streamlit as st
@@ -32,18 +32,30 @@ def session_user() -> str:
     return f"web:{ctx.session_id}" if ctx else "web"
 
 
+class Exchange:
+    """A question and, once the core has worked it out, its answer. Filled on the core's loop, so an answer being
+    written survives the page switching away (Streamlit stops the page script; the loop's task goes on)."""
+
+    def __init__(self, question: str) -> None:
+        self.question = question
+        self.view: View | None = None
+
+
 def ask_page(runtime: WebRuntime, conversation: Conversation) -> None:
-    chats: dict[str, list[tuple[str, View]]] = st.session_state.setdefault("chats", {})
+    chats: dict[str, list[Exchange]] = st.session_state.setdefault("chats", {})
     chat = chats.setdefault(conversation.tenant, [])
     st.header("Ask")
     if not chat:
         st.caption(f"Questions are answered from the documents of the knowledge base “{conversation.tenant}”, "
                    "with numbered citations.")
-    for question, view in chat:
+    for exchange in chat:
         with st.chat_message("user"):
-            st.markdown(question)
+            st.markdown(exchange.question)
         with st.chat_message("assistant"):
-            show(view)
+            if exchange.view is None:
+                waiting_for(exchange)
+            else:
+                show(exchange.view)
     if chat and st.button("New conversation"):
         chat.clear()
         st.rerun()
@@ -51,23 +63,40 @@ def ask_page(runtime: WebRuntime, conversation: Conversation) -> None:
     question = st.chat_input("Ask a question about your documents")
     if not question or not question.strip():
         return
-    history = last_turns([turn for asked, view in chat if isinstance(view, AnswerView)
-                          for turn in (Turn("user", asked), Turn("assistant", view.body))],
+    history = last_turns([turn for e in chat if isinstance(e.view, AnswerView)
+                          for turn in (Turn("user", e.question), Turn("assistant", e.view.body))],
                          runtime.settings.history_turns)
+    exchange = Exchange(question)
+    chat.append(exchange)  # kept at once: switching pages while it is answered loses neither question nor answer
+
+    async def answering() -> AsyncIterator[str | View]:
+        async for item in runtime.core.ask_stream(conversation, question, history):
+            if not isinstance(item, str):
+                exchange.view = item
+                if isinstance(item, AnswerView) and runtime.core.feedback is not None:
+                    await runtime.core.feedback.record(item, conversation)  # counted by Insights
+            yield item
+
     with st.chat_message("user"):
         st.markdown(question)
     with st.chat_message("assistant"):
         writing = st.empty()
-        final = None
-        for item in runtime.iterate(runtime.core.ask_stream(conversation, question, history)):
+        writing.markdown("_Searching the documents…_")
+        for item in runtime.iterate(answering()):
             if isinstance(item, str):
                 writing.markdown(item + " ▌")
-            else:
-                final = item
         writing.empty()
-        final = final or MessageView("No answer was produced; please try again.", "error")
-        show(final)
-    chat.append((question, final))
+        if exchange.view is None:
+            exchange.view = MessageView("No answer was produced; please try again.", "error")
+        show(exchange.view)
+
+
+@st.fragment(run_every=1)
+def waiting_for(exchange: Exchange) -> None:
+    """An answer still being worked out (the page was left meanwhile): checked every second, shown when ready."""
+    if exchange.view is not None:
+        st.rerun()
+    st.markdown("_Still working on this answer…_")
 
 
 def with_progress_bar(runtime: WebRuntime, count: int, work: Callable[[Progress], Awaitable[View]]) -> View:
@@ -118,13 +147,15 @@ def documents_page(runtime: WebRuntime, conversation: Conversation) -> None:
                                     "same name replaces its earlier version.")
     if uploads and st.button(f"Ingest {len(uploads)} file(s)", type="primary"):
         st.session_state["documents_notice"] = ingest_uploads(runtime, conversation, uploads)
-        st.session_state["upload_round"] = round_key + 1  # an empty uploader next time
+        st.session_state["upload_round"] = round_key + 1  # a new, empty uploader…
+        st.rerun()  # …drawn now, with the result, instead of the files just ingested
     url = st.text_input("…or a web page or document by its URL", key=f"url-{round_key}",
                         placeholder="https://example.com/handbook")
     if url.strip() and st.button("Fetch and ingest"):
         st.session_state["documents_notice"] = with_progress_bar(
             runtime, 1, lambda report: runtime.core.ingest_paths(conversation, [url.strip()], report))
         st.session_state["upload_round"] = round_key + 1
+        st.rerun()
     if notice := st.session_state.pop("documents_notice", None):
         show(notice)
 
