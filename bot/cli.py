@@ -49,11 +49,12 @@ def _configured() -> Settings:
 def _run(work: Callable[[BotCore, Settings], Awaitable[T]], settings: Settings | None = None) -> T:
     """Open the service, run `work`, close; BitragErrors end the command with their message (exit code 1)."""
     settings = settings or _configured()
-    with errors.status("Opening the knowledge base…", spinner="dots") if errors.is_terminal else _nothing():
-        from bot.core import BotCore
-        from bot.feedback import FeedbackStore
-        from bot.ratelimit import RateLimiter
-        from bot.wiring import open_service
+    if errors.is_terminal:  # ~2 s of loading: say what happens (a line, not a spinner: progress bars may be live)
+        errors.print("Opening the knowledge base…", style="dim", markup=False)
+    from bot.core import BotCore
+    from bot.feedback import FeedbackStore
+    from bot.ratelimit import RateLimiter
+    from bot.wiring import open_service
 
     async def main() -> T:
         service = await open_service(settings)
@@ -73,14 +74,6 @@ def _run(work: Callable[[BotCore, Settings], Awaitable[T]], settings: Settings |
     except KeyboardInterrupt:
         errors.print("Stopped.")
         raise typer.Exit(130) from None
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *_: object) -> None:
-        return None
 
 
 def chunk_bars() -> tuple[Progress, Callable[[str, int, int], None]]:
