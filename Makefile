@@ -41,6 +41,7 @@ bench: install
 	$(BIN)/python -m benchmarks.generalization
 	$(BIN)/python -m benchmarks.fusion
 	$(BIN)/python -m benchmarks.extractive
+	$(BIN)/python -m benchmarks.abstention
 	$(BIN)/python -m benchmarks.report
 
 lint: install

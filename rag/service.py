@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.abstain import off_topic, refers_back
 from rag.citations import renumber
 from rag.embed import Embedder, create_embedder
 from rag.errors import BitragError, LLMError, NotAllowedError
@@ -174,16 +175,19 @@ class RagService:
         question = question.strip()
         if not question:
             raise BitragError("Ask a question, for example: what is our vacation policy?")
-        # A follow-up ("and on weekends?") is searched together with the previous question.
+        # A follow-up ("and a SEV2 page?") is searched together with the previous question; a question that does
+        # not lean on it ("what is the capital of Mongolia?") is searched alone, so an earlier turn cannot lend it
+        # passages it does not ask about (rag/abstain.py).
         previous = next((t.text for t in reversed(history) if t.role == "user"), "")
-        searched = f"{previous}\n{question}" if previous else question
+        searched = f"{previous}\n{question}" if previous and refers_back(question) else question
         with self.queries.admitted():
             query = await self.queries.embed(searched, timings)
             hits = await self.queries.retrieve(query, tenant, top_k or self.settings.top_k, searched, timings)
         timings["generate"] = 0.0
         if not hits:
             return hits, Answer(EMPTY_KB, [], timings, self._mode, grounded=False)
-        if max(hit.score for hit in hits) < self.settings.min_similarity:
+        if max(hit.score for hit in hits) < self.settings.min_similarity or off_topic(
+                searched, hits, self.settings.abstain_min_coverage, self.settings.abstain_trusted_score):
             closest = [_source(n, hit) for n, hit in enumerate(hits[:3], start=1)]
             return hits, Answer(DONT_KNOW, closest, timings, self._mode, grounded=False)
         return hits, None

@@ -82,6 +82,10 @@ class RagSettings(BaseSettings):
     oversample: int = Field(default=10, ge=1, le=100)
     top_k: int = Field(default=5, ge=1, le=50)
     min_similarity: float = Field(default=0.2, ge=-1.0, le=1.0)
+    # "I don't know" unless the top chunks hold this share of the question's words (rag/abstain.py; 0 = off), or
+    # the best score reaches ABSTAIN_TRUSTED_SCORE
+    abstain_min_coverage: float = Field(default=0.5, ge=0.0, le=1.0)
+    abstain_trusted_score: float = Field(default=0.5, ge=-1.0, le=1.0)
     # hybrid adds Milvus BM25 (Lite, servers >= 2.5): +12 % NDCG@10 on SciFact, but ~2 KB more RAM per chunk
     retrieval: RetrievalMode = "dense"
     bm25_analyzer: Analyzer = "english"  # how chunk text is tokenized for BM25; fixed when the collection is made
