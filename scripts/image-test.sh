@@ -13,8 +13,10 @@
 #     exit code 0 within the grace period.
 #  4. With networking off (--network=none) the model image ingests and answers on Milvus Lite in its /data.
 #  5. The compose file's bitrag service, rendered by podman-compose (PyPI), is what was run: same image build, same
-#     /data volume, same environment names. The Milvus/etcd/MinIO images cannot be pulled here, so compose's own
-#     start-up of those services is not exercised (tests/test_packaging.py checks the file itself).
+#     /data volume, same environment names; then podman-compose starts that service itself (named volume,
+#     healthcheck, published web port with sign-in, against this host's Milvus server), keeps a document across
+#     down/up and cites it. The Milvus/etcd/MinIO images cannot be pulled here, so compose's own start-up of those
+#     services is not exercised (tests/test_packaging.py checks the file itself).
 #
 # Base images cannot be pulled here: a stand-in for python:3.11-slim is built from Debian 12 (which ships Python
 # 3.11) with mmdebstrap and tagged with that name, so the Dockerfile stays exactly what users build. pip inside the
@@ -44,8 +46,10 @@ EOF
 export CONTAINERS_CONF=$work/containers.conf
 NAME=bitrag-image-test
 milvus_pid=
+compose_started=
 cleanup() {
     podman rm -f "$NAME" >/dev/null 2>&1 || true
+    [[ -n $compose_started ]] && { "${compose[@]}" down -v >/dev/null 2>&1 || true; }
     [[ -n $milvus_pid ]] && kill "$milvus_pid" 2>/dev/null && wait "$milvus_pid" 2>/dev/null || true
     rm -rf "$work"
 }
@@ -182,5 +186,55 @@ assert bitrag["environment"]["MILVUS_URI"] == "http://milvus:19530", bitrag["env
 assert bitrag["environment"]["MILVUS_TOKEN"] == "root:ci", "MILVUS_TOKEN must come from MILVUS_ROOT_PASSWORD"
 assert bitrag["depends_on"]["milvus"]["condition"] == "service_healthy", bitrag["depends_on"]
 EOF
-step "compose: podman-compose renders the bitrag service as tested (build . with the model, run, /data, MILVUS_URI/TOKEN); not started"
+step "compose: podman-compose renders the bitrag service as tested (build . with the model, run, /data, MILVUS_URI/TOKEN)"
+
+# The compose file's own bitrag service, started by podman-compose: its named volume, healthcheck and published web
+# port, with sign-in (the only way compose's web UI answers), against the host's Milvus server in place of the
+# stack's (the Milvus/etcd/MinIO images cannot be pulled here; MILVUS_ROOT_PASSWORD=Milvus is that server's root
+# password). The override names only what differs; the image is the one built above from the same Dockerfile.
+cat >"$work/compose.ci.yml" <<EOF
+services:
+  bitrag:
+    image: localhost/bitrag:model
+    network_mode: slirp4netns:allow_host_loopback=true
+    environment:
+      MILVUS_URI: http://10.0.2.2:$milvus_port
+      LLM: extractive
+      WEB_ADDRESS: 0.0.0.0
+      WEB_AUTH: oidc
+      WEB_AUTH_CLIENT_ID: bitrag-ci
+      WEB_AUTH_CLIENT_SECRET: ci-secret
+      WEB_AUTH_COOKIE_SECRET: ci-cookie-secret-of-thirty-two-chars
+      WEB_AUTH_REDIRECT_URL: http://127.0.0.1:$web_port/oauth2callback
+      WEB_AUTH_METADATA_URL: https://idp.invalid/.well-known/openid-configuration
+EOF
+compose=("$PYTHON" -m podman_compose -f docker-compose.yml -f "$work/compose.ci.yml")
+export MILVUS_ROOT_PASSWORD=Milvus WEB_PUBLISH=127.0.0.1:$web_port
+compose_started=1
+"${compose[@]}" up -d --no-build --no-deps bitrag >/dev/null 2>&1 || fail "podman-compose up bitrag"
+container=$(podman ps --filter label=com.docker.compose.service=bitrag --format '{{.Names}}' | head -1)
+[[ -n $container ]] || fail "compose started no bitrag container"
+for _ in $(seq 180); do curl -fsS "http://127.0.0.1:$web_port/_stcore/health" >/dev/null 2>&1 && break; sleep 1; done
+[[ $(curl -fsS "http://127.0.0.1:$web_port/_stcore/health") == ok ]] \
+    || fail "compose's web UI did not answer on its published port: $(podman logs --tail 30 "$container" 2>&1)"
+podman healthcheck run "$container" >/dev/null || fail "compose's bitrag is not healthy"
+mounts=$(podman inspect --format '{{range .Mounts}}{{.Name}}:{{.Destination}} {{end}}' "$container")
+[[ $mounts == *bitrag-data:/data* ]] || fail "compose's bitrag does not keep /data in its named volume: $mounts"
+podman cp examples/docs/security-policy.pdf "$container:/tmp/security-policy.pdf"
+podman exec "$container" bitrag ingest /tmp/security-policy.pdf >/dev/null || fail "ingest in compose's bitrag"
+"${compose[@]}" down >/dev/null 2>&1 || true  # the volume stays, as `docker compose down` keeps it
+"${compose[@]}" up -d --no-build --no-deps bitrag >/dev/null 2>&1 || fail "podman-compose up bitrag, again"
+container=$(podman ps --filter label=com.docker.compose.service=bitrag --format '{{.Names}}' | head -1)
+for _ in $(seq 180); do
+    podman exec "$container" bitrag sources 2>/dev/null | grep -q security-policy.pdf && break
+    sleep 1
+done
+answer=$(podman exec "$container" bitrag ask "How long must passwords be?" --json) \
+    || fail "ask in compose's bitrag after a restart"
+"$PYTHON" -c '
+import json, sys
+answer = json.loads(sys.argv[1])
+assert answer["sources"][0]["source"] == "security-policy.pdf" and "14" in answer["answer"], answer
+' "$answer" || fail "compose's bitrag after a restart: $answer"
+step "compose: podman-compose started its bitrag service: web UI on the published port, healthy, /data in the named volume, a document kept across down/up and cited"
 step "all checks passed"
