@@ -7,8 +7,9 @@ when *v2* ships): with `MIN_SIMILARITY` alone, 70 % of unanswerable questions go
 whether the question's own words are in the passage: "dress code", "401(k)", "CEO", "Berlin", "v3" are nowhere in
 the closest chunks. So a question is answered only when the best of the top chunks covers enough of its content
 words (stemmed, function words left out) — unless its score is high enough to trust on its own (paraphrases share
-meaning, not words). The thresholds are chosen on half of the question set and measured on the other half; the
-figures are in benchmarks/README.md.
+meaning, not words). The thresholds are chosen on half of the question set and measured on the other half:
+there, 75 % of unanswerable questions are refused (30 % with the score alone) and 5 % of answerable ones (README,
+"Knowing when not to answer").
 
 What this does not cover: the word check is for languages written with spaces between words and an English
 stemmer; questions in Korean, Chinese or Japanese (and other scripts) fall back to the score threshold alone, which
@@ -41,7 +42,7 @@ FUNCTION_WORDS = frozenset("""
 
 @lru_cache(maxsize=1)
 def _porter() -> Any:
-    from nltk.stem.porter import PorterStemmer  # pure Python, no data files; NLTK comes with llama-index
+    from nltk.stem.porter import PorterStemmer  # pure Python, no data files
 
     return PorterStemmer()
 
