@@ -15,7 +15,7 @@ from pathlib import Path
 from bot.settings import Settings
 from bot.wiring import quiet_third_party_warnings
 from ingest import ocr
-from rag.database import SQLITE_PREFIX
+from rag.database import dialect_of, sqlite_path
 from rag.embed import Embedder, LocalEncoder, create_embedder
 from rag.errors import BitragError
 from rag.generate import create_generator
@@ -74,9 +74,9 @@ async def diagnose(settings: Settings) -> list[Check]:
             await store.close()
 
     async def registry() -> str:
-        if settings.registry_url.startswith(SQLITE_PREFIX):
-            path = Path(settings.registry_url.removeprefix(SQLITE_PREFIX))
-            if not path.exists():
+        if dialect_of(settings.registry_url) == "sqlite":
+            path = sqlite_path(settings.registry_url)
+            if path != ":memory:" and not Path(path).exists():
                 return f"{path}: not created yet (the first start creates it)"
         db = await asyncio.to_thread(Registry, settings.registry_url)
         try:

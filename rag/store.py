@@ -222,8 +222,6 @@ class MilvusStore:
             try:
                 await self._guarded(self._open_sync, model_id, dim)
                 return
-            except StoreInUseError:
-                raise
             except StoreUnavailableError as exc:
                 if time.monotonic() + delay > deadline:
                     if self._is_lite:
