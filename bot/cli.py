@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot.commands import Command, login_name, operator
+from bot.commands import Command, login_name
 from bot.settings import Settings, get_settings
 from rag.errors import BitragError
 
@@ -390,7 +390,7 @@ def chat(tenant: TenantOption = None) -> None:
     """An interactive chat in the terminal, through the same bot core as Slack and Discord."""
     from bot.adapters.repl import run_repl
 
-    _run(lambda core, s: run_repl(core, operator(tenant, s, login_name(), "terminal"), console))
+    _run(lambda core, s: run_repl(core, tenant or s.default_tenant, login_name(), console))
 
 
 def main() -> None:

@@ -45,12 +45,12 @@ def login_name() -> str:
         return "local"
 
 
-def operator(tenant: str | None, settings: Settings, user: str, platform: str = "cli") -> Conversation:
+def operator(tenant: str | None, settings: Settings, user: str) -> Conversation:
     """Whoever runs bitrag's own commands runs bitrag itself: an admin of the knowledge base they name, like the
     owner of its database files. What they add is recorded as theirs (their login name)."""
     from bot.core import Conversation
 
-    return Conversation(tenant or settings.default_tenant, user=user, platform=platform, admin=True)
+    return Conversation(tenant or settings.default_tenant, user=user, platform="cli", admin=True)
 
 
 async def execute(core: BotCore, settings: Settings, command: Command, user: str, out: Console, err: Console,

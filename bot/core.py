@@ -80,6 +80,7 @@ def help_text(syntax: dict[str, str], notes: str = "") -> str:
 
 
 HELP = help_text(LOCAL_SYNTAX)
+MAX_QUESTION_CHARS = 2000  # a question, not a document: Slack shows it in a 3,000-character block, Discord in 2,000
 INGEST_WORDS = re.compile(r"(?i)^(?:please\s+)?(?:ingest|add|index|save)(?:\s+(?:this|these|it|them|files?))?[.!]?$")
 
 
@@ -108,8 +109,13 @@ class BotCore:
         self.fetcher = UrlFetcher(int(settings.max_file_mb * 2**20), settings.url_timeout_s,
                                   AddressPolicy.parse(settings.url_allow_private))
 
-    def _refusal(self, conversation: Conversation) -> MessageView | None:
-        refusal = self.limiter.check(conversation.user, conversation.tenant) if self.limiter else None
+    def _refusal(self, conversation: Conversation, question: str) -> MessageView | None:
+        """Why a question is not answered at all: too long to be a question, or over a rate limit."""
+        if len(question) > MAX_QUESTION_CHARS:
+            return MessageView(f"Your question is {len(question):,} characters long; bitrag takes questions of up to "
+                               f"{MAX_QUESTION_CHARS:,}. Ask it shorter — to ask about a long text, add it as a "
+                               "document first, then ask about it.", level="error")
+        refusal = self.limiter.check(*conversation.limit_keys) if self.limiter else None
         if refusal is None:
             return None
         metrics.REFUSED.labels(conversation.platform).inc()
@@ -117,7 +123,7 @@ class BotCore:
 
     async def ask(self, conversation: Conversation, question: str, history: Sequence[Turn] = (),
                   top_k: int | None = None) -> View:
-        if refused := self._refusal(conversation):
+        if refused := self._refusal(conversation, question):
             return refused
         started = time.perf_counter()
         try:
@@ -135,7 +141,7 @@ class BotCore:
         The text so far is what the final answer will start with, as far as can be known: citations renumbered as
         they appear (the same first-appearance order the final answer uses) and made safe (no live links, images
         or mentions), so a platform that can only append (Slack's native streaming) shows the answer's own text."""
-        if refused := self._refusal(conversation):
+        if refused := self._refusal(conversation, question):
             yield refused
             return
         started = time.perf_counter()

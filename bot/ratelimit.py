@@ -1,4 +1,7 @@
-"""Per-user and per-tenant limits on questions, so one person or one noisy workspace cannot starve the others.
+"""Per-person and per-workspace limits on questions, so one person or one noisy workspace cannot starve the others.
+
+A person is counted across all their conversations (their DM, every channel) and a workspace across all its
+audiences (each private channel and DM is not a tenant of its own): the keys come from `Conversation.limit_keys`.
 
 Sliding one-minute windows kept in memory: limits protect this process's CPU and the team's LLM quota, and a
 restart forgetting them is harmless. The answer to an over-limit request says when to ask again.
@@ -33,10 +36,11 @@ class RateLimiter:
         self._clock = clock
         self._events: dict[tuple[str, str], deque[float]] = {}
 
-    def check(self, user: str, tenant: str) -> Refusal | None:
-        """Record a request, or refuse it (nothing is recorded then) with the time until a slot frees up."""
+    def check(self, person: str, space: str) -> Refusal | None:
+        """Record a request of `person` in `space`, or refuse it (nothing is recorded then) with the time until a
+        slot frees up."""
         now = self._clock()
-        keys = [("user", f"{tenant}/{user}"), ("tenant", tenant)]
+        keys = [("user", person), ("tenant", space)]
         for kind, key in keys:
             limit = self._limits[kind]
             if limit <= 0:

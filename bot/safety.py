@@ -12,6 +12,12 @@ whole channel (`@here`, `<!channel>`, `<@U123>`, `<@&role>`). So, for every surf
 - mentions are broken with a zero-width space (`@​here`, `<​@U123>`), so no platform parses them.
 
 Code blocks keep their text (URLs in code are not clickable anywhere); mentions are broken there too.
+
+Labels taken from documents — file names, headings, locations, the names in ingest reports and listings — are not
+Markdown at all: `inert` makes them one plain line that no renderer turns into a link or a mention, and shows
+Unicode direction controls as `[U+202E]` instead of letting them reorder what follows (`invoice‮txt.exe.md` would
+read "invoicedm.exe.txt"). Each renderer then escapes its own markup (Slack `&<>` in verbatim text, Discord's
+Markdown characters, the web UI's Markdown).
 """
 
 from __future__ import annotations
@@ -28,11 +34,23 @@ BARE_URL = re.compile(r"(?<![\w`])((?:https?|ftp)://[^\s<>`]+|www\.[^\s<>`]+)", 
 BROADCAST = re.compile(r"@(here|channel|everyone|all)\b", re.I)
 PLATFORM_MENTION = re.compile(r"<(?=[@!#])")  # <@U1>, <@!1>, <@&role>, <!channel>, <!subteam^S1>, <#C1>
 PLACEHOLDER = "\x00{}\x00"
+DIRECTION_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+LINK_START = re.compile(r"(?i)\b(https?|ftp|www)(?=:|\.)")  # what Discord, GFM and Slack turn into links
 
 
 def neutralize_mentions(text: str) -> str:
     """Break every mention syntax of Slack and Discord, so that the text pings no one wherever it is shown."""
     return PLATFORM_MENTION.sub("<" + ZWSP, BROADCAST.sub("@" + ZWSP + r"\1", text))
+
+
+def inert(text: str) -> str:
+    """A label from a document (file name, heading, location) as one plain line: direction controls shown as
+    `[U+202E]`, line breaks and other control characters as spaces, link starts broken by a zero-width space
+    (`https​://`, `www​.`), mentions broken."""
+    text = DIRECTION_CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
+    text = " ".join(CONTROL_CHARACTERS.sub(" ", text).split())
+    return neutralize_mentions(LINK_START.sub(lambda m: m.group(1) + ZWSP, text))
 
 
 def _as_code(url: str) -> str:

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.safety import neutralize_mentions, safe_markdown
+from bot.safety import inert, neutralize_mentions, safe_markdown
 from rag.models import Answer, AuditEntry, DocumentInfo, IndexStats, IngestReport
 
 
@@ -45,10 +45,9 @@ class AnswerView:
     @classmethod
     def of(cls, question: str, answer: Answer) -> AnswerView:
         """The view of an answer, made safe for every renderer: the body keeps only links to its own sources,
-        and no text (body, file names, locations, excerpts) can mention anyone (see `bot.safety`)."""
-        sources = [SourceLine(n=s.n, name=neutralize_mentions(s.source),
-                              location=neutralize_mentions(s.location) if s.location else None, score=s.score,
-                              doc_id=s.doc_id, excerpt=neutralize_mentions(s.text), link=s.link)
+        file names and locations are inert labels, and no text can mention anyone (see `bot.safety`)."""
+        sources = [SourceLine(n=s.n, name=inert(s.source), location=inert(s.location) if s.location else None,
+                              score=s.score, doc_id=s.doc_id, excerpt=neutralize_mentions(s.text), link=s.link)
                    for s in answer.sources]
         body = safe_markdown(answer.text, [s.link for s in answer.sources if s.link])
         return cls(question=question, body=body, sources=sources, mode=answer.mode,
@@ -67,6 +66,11 @@ class IngestView:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # found while walking folders
 
     @property
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(status, name, detail) per file, names and details as inert labels (uploads name themselves)."""
+        return [(r.status, inert(r.name), inert(r.detail)) for r in self.report.results]
+
+    @property
     def summary(self) -> str:
         report = self.report
         parts = [f"{report.documents} document(s) added or updated ({report.chunks} chunks)"]
@@ -82,7 +86,8 @@ class IngestView:
 
 
 WHERE = {"public": "a public channel", "private": "a private conversation", "group_dm": "a group DM",
-         "dm": "a DM", "external": "a shared channel", "local": "the command line or web UI"}
+         "dm": "a DM", "external": "a shared channel", "local": "the command line or web UI",
+         "shared": "a conversation, then shared with everyone by an admin"}
 
 
 def origin_line(document: DocumentInfo) -> str:
@@ -99,8 +104,7 @@ class DocumentsView:
 
     def lines(self) -> list[str]:
         """One plain line per document: name, id, size and origin."""
-        return [neutralize_mentions(f"{d.source} ({d.doc_id[:12]}, {d.chunks} chunks) · {origin_line(d)}")
-                for d in self.documents]
+        return [inert(f"{d.source} ({d.doc_id[:12]}, {d.chunks} chunks) · {origin_line(d)}") for d in self.documents]
 
 
 @dataclass
@@ -109,7 +113,7 @@ class ForgottenView:
 
     @property
     def text(self) -> str:
-        return f"Forgot {self.document.source} ({self.document.chunks} chunks)."
+        return f"Forgot {inert(self.document.source)} ({self.document.chunks} chunks)."
 
 
 @dataclass
@@ -118,7 +122,7 @@ class SharedView:
 
     @property
     def text(self) -> str:
-        return f"{self.document.source} is now readable by everyone in this workspace."
+        return f"{inert(self.document.source)} is now readable by everyone in this workspace."
 
 
 @dataclass
@@ -129,9 +133,10 @@ class AuditView:
         """Newest first: when, who (on which platform), what, which document, which audience, where."""
         if not self.entries:
             return ["The audit log is empty."]
-        return [f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(e.at))} UTC · {e.actor} ({e.platform}) · {e.action} · "
-                f"{e.source} ({e.doc_id[:12]}) · audience {e.audience}" + (f" · in {e.place}" if e.place else "")
-                + (f" · {e.detail}" if e.detail else "") for e in self.entries]
+        return [inert(f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(e.at))} UTC · {e.actor} ({e.platform}) · "
+                      f"{e.action} · {e.source} ({e.doc_id[:12]}) · audience {e.audience}"
+                      + (f" · in {e.place}" if e.place else "") + (f" · {e.detail}" if e.detail else ""))
+                for e in self.entries]
 
 
 @dataclass
@@ -153,7 +158,7 @@ class InsightsView:
         i = self.insights
         return [
             (f"Questions answered \"I don't know\" ({i.answers} answers reviewed)",
-             [neutralize_mentions(f"{q} ×{n}") for q, n in i.unanswered] or ["none"]),
+             [inert(f"{q} ×{n}") for q, n in i.unanswered] or ["none"]),
             ("Answers voted 👎", [safe_markdown(f"{q} → {a[:200]} (cited: {', '.join(c) or 'nothing'})")
                                  for q, a, c in i.downvoted] or ["none"]),
             ("Most asked about", [", ".join(f"{w} ({n})" for w, n in i.topics) or "nothing yet"]),

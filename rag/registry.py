@@ -229,6 +229,19 @@ class Registry:
         marks = ",".join("?" * len(tenants))
         return self._rows(f"WHERE tenant IN ({marks}) AND state = 'ready' ORDER BY source, created_at", tuple(tenants))
 
+    def shared_in(self, tenant: str, platform: str, conversation: str) -> list[DocumentRow]:
+        """Ready documents of `tenant` that are there because `conversation` was public when they were shared."""
+        return self._rows("WHERE tenant = ? AND origin_platform = ? AND origin_conversation = ? AND origin_kind = "
+                          "'public' AND state = 'ready' ORDER BY created_at", (tenant, platform, conversation))
+
+    def public_places(self, platform: str) -> list[tuple[str, str]]:
+        """(space, conversation) of every public conversation whose documents serve a whole space (a space key has
+        no ":"; a conversation's audience, `space:conversation`, does)."""
+        rows = self._db.execute("SELECT DISTINCT tenant, origin_conversation FROM documents WHERE origin_platform = ? "
+                                "AND origin_kind = 'public' AND state = 'ready' AND origin_conversation IS NOT NULL",
+                                (platform,))
+        return sorted((str(t), str(c)) for t, c in rows if ":" not in str(t))
+
     def resolve(self, tenants: Sequence[str], ref: str) -> DocumentRow:
         """A document of `tenants` by doc id, unique doc-id prefix (≥ 6 characters) or source name."""
         ref = ref.strip()

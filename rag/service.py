@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -450,28 +450,59 @@ class RagService:
 
     async def share(self, tenant: Scope, ref: str, audience: str, actor: Origin | None = None,
                     authorize: Authorize | None = None) -> DocumentInfo:
-        """Move a document of the scope to another audience (tenant key), e.g. workspace-wide.
-
-        Done like an ingestion, so a crash leaves either the old or the new document, never both or neither: the
-        chunks are copied (texts, bits and float16 copies, no re-embedding) under new ids into a `pending`
-        document of `audience`, committed, and only then is the old one removed."""
+        """Move a document of the scope to another audience (tenant key), e.g. workspace-wide. Its origin is then
+        recorded as "shared": a deliberate widening, which `narrow` never undoes."""
         validate_tenant(audience)
         old = await asyncio.to_thread(self.registry.resolve, scope_tenants(tenant), ref)
         if authorize is not None:
             authorize(old.info())
         if old.tenant == audience:
             raise BitragError(f"{old.source} is already readable there.")
-        clash = (await asyncio.to_thread(self.registry.current_version, audience, old.source_key)
-                 or await asyncio.to_thread(self.registry.find, audience, old.doc_id))
+        clash = await self._clash(old, audience)
         if clash is not None:
             raise NotAllowedError(f"{clash.source} ({clash.doc_id[:12]}) is already readable there: forget one of "
                                   "the two first, so that nothing is replaced by accident.")
+        origin = replace(old.origin, kind="shared") if old.origin else None
+        document = await self._move(old, audience, origin)
+        await self._audit("share", document, actor, f"from {old.tenant}")
+        return document.info()
+
+    async def narrow(self, space: str, platform: str, conversation: str, audience: str) -> list[str]:
+        """The documents shared in a public `conversation` of `space` (readable by the whole space because of it)
+        move to `audience`, that conversation's own, because it is no longer public; returns their names. Where
+        the narrower audience already holds the same document, the wide copy is removed."""
+        validate_tenant(space)
+        validate_tenant(audience)
+        moved = []
+        for old in await asyncio.to_thread(self.registry.shared_in, space, platform, conversation):
+            actor = Origin("bitrag", platform, conversation, "narrow")
+            if await self._clash(old, audience) is None:
+                await self._audit("narrow", await self._move(old, audience, old.origin), actor, f"from {old.tenant}")
+            else:
+                await asyncio.to_thread(self.registry.mark_deleting, old)
+                await self._discard(old)
+                await self._audit("forget", old, actor, f"narrowing: {audience} already holds it")
+            moved.append(old.source)
+        return moved
+
+    async def public_origins(self, platform: str) -> list[tuple[str, str]]:
+        """(space, conversation) of the public conversations whose documents serve a whole space."""
+        return await asyncio.to_thread(self.registry.public_places, platform)
+
+    async def _clash(self, document: DocumentRow, audience: str) -> DocumentRow | None:
+        return (await asyncio.to_thread(self.registry.current_version, audience, document.source_key)
+                or await asyncio.to_thread(self.registry.find, audience, document.doc_id))
+
+    async def _move(self, old: DocumentRow, audience: str, origin: Origin | None) -> DocumentRow:
+        """Done like an ingestion, so a crash leaves either the old or the new document, never both or neither: the
+        chunks are copied (texts, bits and float16 copies, no re-embedding) under new ids into a `pending`
+        document of `audience`, committed, and only then is the old one removed."""
         records = sorted(await self.store.get_records(await asyncio.to_thread(self.registry.chunk_ids, old)),
                          key=lambda r: r.id)
         vectors = await asyncio.to_thread(self.registry.vectors, old)
         document, ids = await asyncio.to_thread(
             self.registry.begin, audience, old.doc_id, old.source, old.source_key, old.link, len(records), vectors,
-            old.origin)
+            origin)
         try:
             await self.store.insert([ChunkRecord(id=cid, tenant=audience, doc_id=r.doc_id, source=r.source,
                                                  text=r.text, bits=r.bits, meta=r.meta)
@@ -482,8 +513,7 @@ class RagService:
             raise
         await asyncio.to_thread(self.registry.mark_deleting, old)
         await self._discard(old, quiet=True)
-        await self._audit("share", document, actor, f"from {old.tenant}")
-        return document.info()
+        return document
 
     async def audit(self, space: str | None = None, limit: int = 200) -> list[AuditEntry]:
         if space is not None:

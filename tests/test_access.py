@@ -5,33 +5,90 @@ from __future__ import annotations
 
 import pytest
 
-from bot.access import ChangePolicy, Conversation, Kind, Place, authorize_change, conversation_at, may_replace
+from bot.access import (
+    SHARED_REFUSAL,
+    ChangePolicy,
+    Conversation,
+    Kind,
+    Person,
+    Room,
+    authorize_change,
+    conversation_for,
+    may_replace,
+)
 from bot.adapters.discord.bot import DISCORD_HELP
 from bot.adapters.slack.app import SLACK_HELP
 from bot.core import COMMAND_LIST, HELP, ingest_intent
 from rag.errors import NotAllowedError
 from rag.models import DocumentInfo, Origin
 
+MEMBER = Person("slack", "T1", "U1", member_of=("G1",))
+GUEST = Person("slack", "T1", "U2", guest=True, member_of=("C7", "G1"))
+UNCHECKED_PERSON = Person("slack", "T1", "U3", guest=None)
 
-@pytest.mark.parametrize(("place", "user", "writes", "reads"), [
-    (Place("slack", "T1", "C1", Kind.PUBLIC), "U1", "T1", ("T1",)),
-    (Place("slack", "T1", "G1", Kind.PRIVATE), "U1", "T1:G1", ("T1:G1", "T1")),
-    (Place("slack", "T1", "M1", Kind.GROUP_DM), "U1", "T1:M1", ("T1:M1", "T1")),
-    (Place("slack", "T1", "D1", Kind.DM), "U1", "T1:dm:U1", ("T1:dm:U1", "T1")),
-    (Place("slack", "T1", "C9", Kind.EXTERNAL), "U1", "T1:C9", ("T1:C9",)),
-    (Place("slack", "T1", "C1", Kind.UNKNOWN), "U1", "T1", ("T1",)),  # fail closed: the workspace's only
-    (Place("discord", "G1", "P1", Kind.PRIVATE, parent="C2"), "7", "G1:P1", ("G1:P1", "G1:C2", "G1")),
-    (Place("discord", None, "D5", Kind.DM), "7", "dm:7", ("dm:7",)),
+
+@pytest.mark.parametrize(("person", "room", "writes", "reads", "kind"), [
+    # full members, rooms whose readers are all full members: by the kind of place
+    (MEMBER, Room(Kind.PUBLIC, "C1"), "T1", ("T1",), Kind.PUBLIC),
+    (MEMBER, Room(Kind.PRIVATE, "G1"), "T1:G1", ("T1:G1", "T1"), Kind.PRIVATE),
+    (MEMBER, Room(Kind.GROUP_DM, "M1"), "T1:M1", ("T1:M1", "T1"), Kind.GROUP_DM),
+    (MEMBER, Room(Kind.DM, "D1"), "T1:dm:U1", ("T1:dm:U1", "T1:G1", "T1"), Kind.DM),
+    # a guest among the readers: that place's own documents only, never the workspace's
+    (MEMBER, Room(Kind.PUBLIC, "C7", guests=True), "T1:C7", ("T1:C7",), Kind.PUBLIC),
+    (MEMBER, Room(Kind.PRIVATE, "G1", guests=True), "T1:G1", ("T1:G1",), Kind.PRIVATE),
+    (GUEST, Room(Kind.PUBLIC, "C7"), "T1:C7", ("T1:C7",), Kind.PUBLIC),  # the asker is the guest
+    (GUEST, Room(Kind.DM, "D2"), "T1:dm:U2", ("T1:dm:U2", "T1:C7", "T1:G1"), Kind.DM),
+    (UNCHECKED_PERSON, Room(Kind.DM, "D3"), "T1:dm:U3", ("T1:dm:U3",), Kind.DM),
+    (UNCHECKED_PERSON, Room(Kind.PUBLIC, "C1"), "T1:C1", ("T1:C1",), Kind.PUBLIC),
+    # who reads it is unknown: private, from what the asker alone may read
+    (MEMBER, Room(Kind.UNKNOWN, "C9"), "T1:dm:U1", ("T1:dm:U1", "T1:G1", "T1"), Kind.UNKNOWN),
+    (MEMBER, Room(Kind.PUBLIC, "C1", guests=None), "T1:dm:U1", ("T1:dm:U1", "T1:G1", "T1"), Kind.UNKNOWN),
+    (MEMBER, Room(Kind.PRIVATE, "G1", other_orgs=None), "T1:dm:U1", ("T1:dm:U1", "T1:G1", "T1"), Kind.UNKNOWN),
+    (GUEST, Room(Kind.UNKNOWN, "C9"), "T1:dm:U2", ("T1:dm:U2", "T1:C7", "T1:G1"), Kind.UNKNOWN),
+    # Discord: a private thread reads its private parent's; a DM (no guild) its user's alone
+    (Person("discord", "G1", "7"), Room(Kind.PRIVATE, "P1", parent="C2"), "G1:P1", ("G1:P1", "G1:C2", "G1"),
+     Kind.PRIVATE),
+    (Person("discord", None, "7"), Room(Kind.DM, "D5"), "dm:7", ("dm:7",), Kind.DM),
 ])
-def test_the_reading_rule(place: Place, user: str, writes: str, reads: tuple[str, ...]) -> None:
-    conversation = conversation_at(place, user)
-    assert conversation.tenant == writes and conversation.read_scope == reads
+def test_the_reading_rule(person: Person, room: Room, writes: str, reads: tuple[str, ...], kind: Kind) -> None:
+    conversation = conversation_for(person, room)
+    assert (conversation.tenant, conversation.read_scope, conversation.kind) == (writes, reads, kind)
+    assert conversation.private == (kind is Kind.UNKNOWN)
+
+
+def test_other_organisations_are_refused_unless_allowed_then_read_their_own() -> None:
+    external = Person("slack", "T1", "UX", external=True)
+    for person, room in ((external, Room(Kind.PUBLIC, "C1")), (MEMBER, Room(Kind.EXTERNAL, "C9")),
+                         (MEMBER, Room(Kind.PRIVATE, "G1", other_orgs=True)), (external, Room(Kind.DM, "D9"))):
+        with pytest.raises(NotAllowedError, match="shared with other organisations") as refused:
+            conversation_for(person, room)
+        assert str(refused.value) == SHARED_REFUSAL
+    allowed = conversation_for(MEMBER, Room(Kind.EXTERNAL, "C9"), allow_shared=True)
+    assert allowed.read_scope == ("T1:C9",) and not allowed.private
+    assert conversation_for(external, Room(Kind.PUBLIC, "C1"), allow_shared=True).read_scope == ("T1:C1",)
+    assert conversation_for(external, Room(Kind.DM, "D9"), allow_shared=True).read_scope == ("T1:dm:UX",)
+
+
+def test_guests_and_people_of_other_organisations_are_never_admins() -> None:
+    assert conversation_for(Person("slack", "T1", "U9", admin=True), Room(Kind.PUBLIC, "C1")).admin
+    for person in (Person("slack", "T1", "U9", admin=True, guest=True),
+                   Person("slack", "T1", "U9", admin=True, guest=None),
+                   Person("slack", "T1", "U9", admin=True, external=True)):
+        assert not conversation_for(person, Room(Kind.DM, "D9"), allow_shared=True).admin
+
+
+def test_limits_count_a_person_everywhere_and_a_workspace_across_its_audiences() -> None:
+    keys = {conversation_for(MEMBER, room).limit_keys for room in (Room(Kind.PUBLIC, "C1"), Room(Kind.DM, "D1"),
+                                                                   Room(Kind.PRIVATE, "G1"), Room(Kind.UNKNOWN))}
+    assert keys == {("slack:U1", "slack:T1")}
+    discord_dm = conversation_for(Person("discord", None, "7"), Room(Kind.DM, "D5")).limit_keys
+    assert discord_dm == ("discord:7", "discord:dm")
 
 
 def test_channel_scoping_only_narrows_a_public_channel() -> None:
-    scoped = conversation_at(Place("slack", "T1", "C1", Kind.PUBLIC), "U1", channel_scoped=True)
+    scoped = conversation_for(MEMBER, Room(Kind.PUBLIC, "C1"), channel_scoped=True)
     assert scoped.tenant == "T1:C1" and scoped.read_scope == ("T1:C1", "T1")
-    private = conversation_at(Place("slack", "T1", "G1", Kind.PRIVATE), "U1", channel_scoped=True)
+    private = conversation_for(MEMBER, Room(Kind.PRIVATE, "G1"), channel_scoped=True)
     assert private.read_scope == ("T1:G1", "T1")
 
 
@@ -55,14 +112,12 @@ def test_only_the_owner_or_an_admin_changes_a_document() -> None:
     authorize_change(admin)(document(None))
 
 
-async def test_change_policy_roles() -> None:
-    async def never(_: str) -> bool:
-        return False
-
+def test_change_policy_roles() -> None:
+    member = Conversation("G1", user="7", platform="discord")
     librarians = ChangePolicy.parse("role:librarian", "DISCORD_INGEST_ALLOWED")
-    assert await librarians.allows("7", never, ("librarian", "123"))
-    assert not await librarians.allows("7", never, ("member",))
-    assert "librarian role" in librarians.refusal("DISCORD_INGEST_ALLOWED")
+    assert librarians.allows(member, ("librarian", "123"))
+    assert not librarians.allows(member, ("member",))
+    assert "librarian role" in librarians.refusal and "DISCORD_INGEST_ALLOWED" in librarians.refusal
     assert ChangePolicy.parse("manage_guild", "X").mode == "admins"
 
 

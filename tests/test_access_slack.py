@@ -125,7 +125,7 @@ class Scenario:
             message = self.harness.user_message(f"<@{BOT_USER}> {question}", channel=place, user=user)
             await self.harness.event({**message, "type": "app_mention"})
         await wait_for(lambda: self.fake.finished(calls) > 0
-                       or "don't work in channels shared" in sent_since(self.fake, calls, hooks))
+                       or "don't work in conversations shared" in sent_since(self.fake, calls, hooks))
         return sent_since(self.fake, calls, hooks), message["ts"]
 
     async def command(self, command: str, text: str, user: str, place: str) -> str:
@@ -285,7 +285,7 @@ async def test_slack_connect_channels_are_refused_then_read_only_their_own(fake_
             assert wifi.fact in control
             if not allow:
                 sent, _ = await scenario.ask(SHARED, OWNER, wifi.question)
-                assert "don't work in channels shared" in sent and wifi.fact not in sent
+                assert "don't work in conversations shared" in sent and wifi.fact not in sent
                 listed = await scenario.command("/bitrag", "sources", OWNER, SHARED)
                 assert "SLACK_ALLOW_SHARED_CHANNELS" in listed and wifi.name not in listed
                 continue
@@ -309,38 +309,60 @@ async def test_a_guest_from_another_organisation_is_refused(scenario: Scenario) 
     message = scenario.harness.user_message(f"<@{BOT_USER}> {wifi.question}", channel=PUBLIC, user="UGUEST",
                                             user_team="T2OTHER")
     await scenario.harness.event({**message, "type": "app_mention"})
-    await wait_for(lambda: "don't work in channels shared" in sent_since(scenario.fake, calls, hooks))
+    await wait_for(lambda: "don't work in conversations shared" in sent_since(scenario.fake, calls, hooks))
     assert wifi.fact not in sent_since(scenario.fake, calls, hooks)
+
+
+def chat_methods(fake: FakeSlack, since: int) -> set[str]:
+    return {method for method, _, _ in fake.calls[since:] if method.startswith("chat.")}
 
 
 @pytest.mark.parametrize("missing", ["conversations.info", "users.info"])
 async def test_a_missing_scope_fails_closed_and_says_so(fake_slack, make_settings, embedder, caplog,
                                                         missing: str) -> None:
+    """Where Slack will not say who reads a conversation (or who someone is), nothing is posted there: the asker
+    gets a private answer from what they alone may read, nothing is added, and the log names the scope."""
     fake_slack.add_conversation(PRIVATE, "private")
     fake_slack.add_conversation(PUBLIC, "public")
+    fake_slack.members[PRIVATE] = {OWNER}
     fake_slack.users[ADMIN] = {"is_admin": True}
+    legal, wifi = SECRETS[1], SECRETS[0]
     harness, close = await make_harness(fake_slack, make_settings, embedder)
     scenario = Scenario(harness)
     try:
-        legal, wifi = SECRETS[1], SECRETS[0]
         await scenario.upload(PRIVATE, OWNER, legal.name, legal.text.encode(), "F0LEGAL009")
         await scenario.upload(PUBLIC, OWNER, wifi.name, wifi.text.encode(), "F0WIFI0010")
         control, _ = await scenario.ask(PRIVATE, OWNER, legal.question)
-        assert legal.fact in control
-        fake_slack.missing_scopes[missing] = "channels:read" if missing == "conversations.info" else "users:read"
-        harness.adapter._kinds.clear()
+        assert legal.fact in control and "chat.startStream" in fake_slack.methods()  # posted in the channel
+    finally:
+        await close()
+    scopes = {"conversations.info": ["conversations.info"], "users.info": ["users.info", "users.list"]}[missing]
+    for method in scopes:
+        fake_slack.missing_scopes[method] = "channels:read" if missing == "conversations.info" else "users:read"
+    harness, close = await make_harness(fake_slack, make_settings, embedder)  # a restart: nothing cached
+    scenario = Scenario(harness)
+    try:
         if missing == "conversations.info":
-            sent, _ = await scenario.ask(PRIVATE, OWNER, legal.question)
-            assert legal.fact not in sent  # unknown kind: workspace documents only
-            assert "conversations.info for CLEGAL failed (missing_scope, needs channels:read)" in caplog.text
+            mark = len(fake_slack.calls)
+            sent, _ = await scenario.ask(PRIVATE, OTHER, legal.question)  # not a member of #legal
+            assert legal.fact not in sent and chat_methods(fake_slack, mark) == {"chat.postEphemeral"}
+            mark = len(fake_slack.calls)
+            own, _ = await scenario.ask(PRIVATE, OWNER, legal.question)  # the control: a member, privately
+            assert legal.fact in own and chat_methods(fake_slack, mark) == {"chat.postEphemeral"}
+            assert "conversations.info CLEGAL failed (missing_scope, needs channels:read)" in caplog.text
             report = await scenario.upload(PRIVATE, OWNER, "notes.md", b"# Notes\n\nSomething.\n", "F0NOTES009")
             assert "could not check who can see this conversation" in report
+            assert [d.source for d in await harness.adapter.core.service.sources(f"{TEAM}:{PRIVATE}")] == [
+                legal.name]
         else:
+            mark = len(fake_slack.calls)
+            sent, _ = await scenario.ask(PUBLIC, OWNER, wifi.question)  # nobody's account can be checked
+            assert wifi.fact not in sent and chat_methods(fake_slack, mark) == {"chat.postEphemeral"}
             refused = await scenario.command("/bitrag", f"forget {wifi.name}", ADMIN, PUBLIC)
-            assert "Only the person who added it or an admin" in refused  # an admin we cannot verify is not one
-            assert "users.info for UADMIN failed (missing_scope)" in caplog.text
-            done = await scenario.command("/bitrag", f"forget {wifi.name}", OWNER, PUBLIC)
-            assert "Forgot wifi.md" in done  # the owner needs no lookup
+            assert "No document" in refused and '"ephemeral"' in refused  # an admin we cannot verify is not one
+            assert [d.source for d in await harness.adapter.core.service.sources(TEAM)] == [wifi.name]
+            assert "users.list  failed (missing_scope, needs users:read)" in caplog.text
+            assert "give the app users:read" in caplog.text
     finally:
         await close()
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bot.access import ChangePolicy
+from bot.access import ChangePolicy, Conversation
 from bot.adapters.discord.render import answer_pages
 from bot.adapters.slack.render import answer_messages, to_mrkdwn
 from bot.streaming import ThrottledEditor, split_markdown
@@ -77,15 +77,15 @@ async def test_throttled_editor_never_edits_faster_than_its_interval() -> None:
     assert min(b - a for a, b in itertools.pairwise(partial)) >= 0.1 - 0.005
 
 
-async def test_change_policy_allowlist_and_admins() -> None:
-    async def admin(user: str) -> bool:
-        return user == "UADMIN"
+def test_change_policy_allowlist_and_admins() -> None:
+    def who(user: str) -> Conversation:
+        return Conversation("T1", user=user, platform="slack", admin=user == "UADMIN")
 
-    assert await ChangePolicy.parse("all", "X").allows("U1", admin)
+    assert ChangePolicy.parse("all", "X").allows(who("U1"))
     listed = ChangePolicy.parse("U1, U2", "X")
-    assert await listed.allows("U2", admin) and not await listed.allows("U3", admin)
+    assert listed.allows(who("U2")) and not listed.allows(who("U3"))
     admins = ChangePolicy.parse("admins", "X")
-    assert await admins.allows("UADMIN", admin) and not await admins.allows("U1", admin)
+    assert admins.allows(who("UADMIN")) and not admins.allows(who("U1"))
     with pytest.raises(ConfigError, match="SLACK_INGEST_ALLOWED"):
         ChangePolicy.parse("U1; DROP TABLE", "SLACK_INGEST_ALLOWED")
 

@@ -127,7 +127,7 @@ async def test_mention_gets_a_natively_streamed_answer_with_a_working_status(sla
     methods = slack.fake.methods()
     assert methods.index("assistant.threads.setStatus") < methods.index("chat.startStream") < methods.index(
         "chat.stopStream") < len(methods) - 1 - methods[::-1].index("assistant.threads.setStatus")
-    assert slack.fake.statuses[0][2] == "Searching 7 documents…" and slack.fake.statuses[-1][2] == ""
+    assert slack.fake.statuses[0][2] == "Searching your documents…" and slack.fake.statuses[-1][2] == ""
     assert "reactions.add" not in methods  # the status stands in for the 👀 reaction
     start = next(args for method, args, _ in slack.fake.calls if method == "chat.startStream")
     assert start["thread_ts"] == event["ts"]

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.access import Kind
+from bot.access import Kind, Person
 from bot.adapters.web.signin import check_exposure, signed_in_conversation
 from rag.errors import ConfigError, NotAllowedError
 from tests.conftest import ROOT
 from tests.fakes.oidc import CLIENT_ID, CLIENT_SECRET, FakeOIDC
+from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.system import require
 from tests.test_web import CHROMIUM_FLAGS, _free_port
 
@@ -83,12 +84,24 @@ def test_bitrag_web_refuses_to_listen_on_all_interfaces_without_sign_in(tmp_path
 
 def test_who_reads_what_after_sign_in(make_settings) -> None:
     slack = make_settings(web_auth="slack", web_admins="U9")
-    person = signed_in_conversation(slack, {"sub": "x", "https://slack.com/team_id": "T1",
-                                            "https://slack.com/user_id": "U1"})
-    assert person.tenant == "T1:dm:U1" and person.read_scope == ("T1:dm:U1", "T1") and not person.admin
-    assert person.platform == "slack" and person.kind == Kind.DM  # the same documents as their DM uploads
-    assert signed_in_conversation(slack, {"https://slack.com/team_id": "T1",
-                                          "https://slack.com/user_id": "U9"}).admin
+    accounts = {"U1": Person("slack", "T1", "U1", member_of=("G1",)), "U9": Person("slack", "T1", "U9"),
+                "U2": Person("slack", "T1", "U2", guest=True, member_of=("C7",)),
+                "U8": Person("slack", "T1", "U8", guest=True)}
+
+    def sign_in(user: str, lookup=lambda team, user: accounts[user]):
+        return signed_in_conversation(slack, {"sub": "x", "https://slack.com/team_id": "T1",
+                                              "https://slack.com/user_id": user}, lookup)
+
+    member = sign_in("U1")
+    assert member.tenant == "T1:dm:U1" and member.read_scope == ("T1:dm:U1", "T1:G1", "T1") and not member.admin
+    assert member.platform == "slack" and member.kind == Kind.DM  # the same documents as their DM uploads
+    assert sign_in("U9").admin
+    guest = sign_in("U2")  # a guest: their own and the conversations they are in, never the workspace's
+    assert guest.read_scope == ("T1:dm:U2", "T1:C7") and not guest.admin
+    assert not signed_in_conversation(make_settings(web_auth="slack", web_admins="U8"), {
+        "https://slack.com/team_id": "T1", "https://slack.com/user_id": "U8"}, lambda t, u: accounts[u]).admin
+    unknown = sign_in("U1", lookup=None)  # nobody asked Slack (no bot token): their own documents only
+    assert unknown.read_scope == ("T1:dm:U1",)
     with pytest.raises(NotAllowedError):
         signed_in_conversation(slack, {"sub": "x", "email": "a@b.example"})
     company = make_settings(web_auth="oidc", web_tenant="acme-kb", web_allowed_email_domains="acme.example")
@@ -203,8 +216,24 @@ class Browser:
             self.server.kill()
 
 
-def test_sign_in_with_slack_reads_the_workspace_and_ones_own(tmp_path: Path, oidc: FakeOIDC) -> None:
-    browser = Browser(tmp_path, oidc, WEB_AUTH="slack")
+@pytest.fixture
+def slack_in_thread() -> Iterator[FakeSlack]:
+    """The fake Slack on a loop of its own: `bitrag web` (another process) asks it who signed in."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    fake = asyncio.run_coroutine_threadsafe(FakeSlack().start(), loop).result()
+    yield fake
+    asyncio.run_coroutine_threadsafe(fake.stop(), loop).result()
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join()
+
+
+def test_sign_in_with_slack_reads_what_slack_says_one_may(tmp_path: Path, oidc: FakeOIDC,
+                                                         slack_in_thread: FakeSlack) -> None:
+    slack_in_thread.users["U2"] = {"is_restricted": True}  # a multi-channel guest
+    browser = Browser(tmp_path, oidc, WEB_AUTH="slack", SLACK_BOT_TOKEN=BOT_TOKEN,
+                      SLACK_API_URL=f"{slack_in_thread.url}/api/")
     try:
         browser.open()
         signed_out = browser.wait_for_text("Sign in with Slack")
@@ -229,6 +258,21 @@ def test_sign_in_with_slack_reads_the_workspace_and_ones_own(tmp_path: Path, oid
         assert "wifi.md" in listed
         assert not any(name in listed for name in ("salary-letter.txt", "globex.md", "handbook.md"))
         browser.driver.save_screenshot(str(tmp_path / "signed-in.png"))
+
+        # A guest signs in: Slack says so, and they read only their own documents — not the workspace's.
+        browser.click("Sign out")
+        browser.wait_for_text("Sign in with Slack")
+        oidc.next_user = {"sub": "slack-U2", "email": "dana@t1.example", "email_verified": True,
+                          "https://slack.com/team_id": "T1", "https://slack.com/user_id": "U2"}
+        browser.click("Sign in with Slack")
+        browser.wait_for_text("Signed in as U2")
+        browser.click("Ask")
+        assert "187,400" in browser.ask("What is Dana's annual salary?")  # the control: their own is read
+        assert "ORCHID-4471" not in browser.ask("What is the guest wifi password in the Lisbon office?")
+        browser.click("Documents")
+        listed = browser.wait_for_text("salary-letter.txt")
+        assert not any(name in listed for name in ("wifi.md", "my-notes.md", "globex.md", "handbook.md"))
+        assert any(m == "users.info" or m == "users.list" for m in slack_in_thread.methods())
     finally:
         browser.close()
 

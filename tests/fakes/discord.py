@@ -58,6 +58,8 @@ class FakeDiscord:
     members: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     bodies: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # (method, path, JSON payload)
     threads_forbidden: bool = False
+    hidden: set[int] = field(default_factory=set)  # channels bitrag cannot view: not in GUILD_CREATE, no events
+    dms: dict[int, int] = field(default_factory=dict)  # user → the DM channel bitrag opened with them
     identifies: int = 0
     resumes: int = 0
     url: str = ""
@@ -106,15 +108,29 @@ class FakeDiscord:
                                "guild_id": guild}
         return role_id
 
-    def add_channel(self, guild: int, name: str, private: bool = False) -> int:
-        """A text channel; a private one denies @everyone (the role whose id is the guild's) VIEW_CHANNEL, as
-        Discord's "Private Channel" switch does. Add it before the bot connects: it comes in GUILD_CREATE."""
+    def add_channel(self, guild: int, name: str, private: bool = False, overwrites: list[dict] | None = None,
+                    parent: int | None = None, kind: int = 0) -> int:
+        """A text channel (`kind` 4: a category); a private one denies @everyone (the role whose id is the guild's)
+        VIEW_CHANNEL, as Discord's "Private Channel" switch does; `overwrites` are its own (a channel synced with
+        its category carries a copy of the category's). Add it before the bot connects: it comes in GUILD_CREATE."""
         channel = self.snowflake()
-        overwrites = [{"id": str(guild), "type": 0, "allow": "0", "deny": str(VIEW_CHANNEL)}] if private else []
-        self.channels[channel] = {"id": str(channel), "type": 0, "guild_id": str(guild), "name": name,
+        overwrites = list(overwrites or []) + (
+            [{"id": str(guild), "type": 0, "allow": "0", "deny": str(VIEW_CHANNEL)}] if private else [])
+        self.channels[channel] = {"id": str(channel), "type": kind, "guild_id": str(guild), "name": name,
                                   "position": len(self.channels), "permission_overwrites": overwrites,
-                                  "nsfw": False, "parent_id": None}
+                                  "nsfw": False, "parent_id": str(parent) if parent else None}
         return channel
+
+    async def update_channel(self, channel: int, overwrites: list[dict[str, Any]]) -> None:
+        """An admin edits a channel's permissions: stored, then CHANNEL_UPDATE, as Discord sends it."""
+        self.channels[channel]["permission_overwrites"] = overwrites
+        await self.dispatch("CHANNEL_UPDATE", self.channels[channel])
+
+    async def update_role(self, role: int, permissions: int) -> None:
+        """An admin edits a role's permissions (the @everyone role's id is the guild's): GUILD_ROLE_UPDATE."""
+        self.roles[role]["permissions"] = str(permissions)
+        guild = self.roles[role].get("guild_id", role)
+        await self.dispatch("GUILD_ROLE_UPDATE", {"guild_id": str(guild), "role": self.roles[role]})
 
     def add_thread(self, guild: int, parent: int, name: str, owner: int, private: bool = True) -> int:
         """A thread started by a user (type 12 private, 11 public), listed in GUILD_CREATE's active threads."""
@@ -166,9 +182,10 @@ class FakeDiscord:
         member = self.member(guild, user_id, f"user{user_id}", roles)
         perms = int(EVERYONE_PERMS) | (permissions or 0)
         token = f"tok{self.snowflake()}"
+        partial = {k: v for k, v in self.channels[channel].items() if k != "permission_overwrites"}  # as Discord
         data = {"id": str(self.snowflake()), "application_id": str(APP_ID), "type": 2, "token": token,
                 "version": 1, "guild_id": str(guild), "channel_id": str(channel),
-                "channel": {**self.channels[channel]}, "member": {**member, "permissions": str(perms)},
+                "channel": partial, "member": {**member, "permissions": str(perms)},
                 "app_permissions": EVERYONE_PERMS, "locale": "en-US", "guild_locale": "en-US", "entitlements": [],
                 "authorizing_integration_owners": {}, "context": 0, "attachment_size_limit": 26214400,
                 "data": {"id": str(self.snowflake()), "name": name, "type": 1, "options": options,
@@ -255,6 +272,11 @@ class FakeDiscord:
         parts = path.strip("/").split("/")
         if path == "/users/@me":
             return _json(BOT_USER)
+        if path == "/users/@me/channels" and request.method == "POST":  # open a DM with a user
+            recipient = int(body["recipient_id"])
+            dm = self.dms.setdefault(recipient, self.snowflake())
+            self.channels[dm] = {"id": str(dm), "type": 1, "recipients": [user(recipient, f"user{recipient}")]}
+            return _json(self.channels[dm])
         if path == "/oauth2/applications/@me":
             return _json({"id": str(APP_ID), "name": "bitrag", "icon": None, "description": "", "bot_public": True,
                           "bot_require_code_grant": False, "owner": user(1, "owner"), "verify_key": "00",
@@ -394,7 +416,8 @@ class FakeDiscord:
         await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": next(self._seq), "d": ready}))
         for guild in (GUILD_A, GUILD_B):
             roles = [r for rid, r in self.roles.items() if rid == guild or r.get("guild_id") == guild]
-            channels = [c for c in self.channels.values() if c.get("guild_id") == str(guild)]
+            channels = [c for c in self.channels.values() if c.get("guild_id") == str(guild)
+                        and int(c["id"]) not in self.hidden]
             data = {"id": str(guild), "name": f"guild {guild}", "icon": None, "owner_id": "1", "roles": roles,
                     "channels": [c for c in channels if c["type"] not in (11, 12)],
                     "threads": [c for c in channels if c["type"] in (11, 12)],

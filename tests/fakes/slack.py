@@ -3,11 +3,14 @@
 webhooks, and a Socket Mode websocket that pushes envelopes and collects acks.
 
 State is kept like Slack keeps it where the bot reads it back: messages per channel (threads for
-conversations.replies), conversations (conversations.info: public, private, IM, MPIM, Slack Connect), files
-(files.info with the `channels` / `groups` / `ims` they are shared in, files.list) and users (users.info, with
-admin flags). It refuses like Slack: `unknown_method` for a method it does not implement (so a typo fails a
-test), `missing_scope` (with `needed`) for the methods a test takes a scope away from, `channel_not_found` for a
-conversation it does not know.
+conversations.replies), conversations (conversations.info: public, private, IM, MPIM, Slack Connect; their
+members with conversations.members), files (files.info with the `channels` / `groups` / `ims` they are shared in,
+files.list) and users (users.info and users.list, paginated, with admin, guest — `is_restricted`,
+`is_ultra_restricted` — and other-organisation flags: `team_id`, `is_stranger`). Ephemeral messages
+(chat.postEphemeral) are kept apart, as Slack shows them to one person. It refuses like Slack: `unknown_method` for
+a method it does not implement (so a typo fails a test), `missing_scope` (with `needed`) for the methods a test
+takes a scope away from, `channel_not_found` for a conversation it does not know or a private one the bot is not
+in.
 """
 
 from __future__ import annotations
@@ -51,6 +54,10 @@ class FakeSlack:
     homes: dict[str, dict[str, Any]] = field(default_factory=dict)  # user → the App Home view published
     not_member: set[str] = field(default_factory=set)  # public channels the bot was not invited to
     members: dict[str, set[str]] = field(default_factory=dict)  # channel → its members (users.conversations)
+    ephemeral: list[dict[str, Any]] = field(default_factory=list)  # chat.postEphemeral: seen by `user` alone
+    page_size: int = 2  # users.list and conversations.members answer in pages this small, to exercise cursors
+    hidden: set[str] = field(default_factory=set)  # conversations the bot cannot see (conversations.info fails)
+    invalid: list[dict[str, Any]] = field(default_factory=list)  # payloads refused with invalid_blocks
     statuses: list[tuple[str, str, str]] = field(default_factory=list)  # (channel, thread, status)
     rate_limits: dict[str, int] = field(default_factory=dict)  # method → number of 429s to answer first
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
@@ -105,6 +112,8 @@ class FakeSlack:
 
     def conversation_info(self, channel: str) -> dict[str, Any] | None:
         """Registered conversations, else Slack's classic id prefixes: C public, G private, D a DM with U<rest>."""
+        if channel in self.hidden:
+            return None
         if channel in self.conversations:
             return self.conversations[channel]
         kinds = {"C": ("public", None), "G": ("private", None), "D": ("im", "U" + channel[1:])}
@@ -136,6 +145,10 @@ class FakeSlack:
         if info.get("is_im") or info.get("is_mpim"):
             return "directmessage" if info.get("is_im") else "mpdm-" + channel.lower()
         return "privategroup" if info.get("is_private") else str(info.get("name", channel.lower()))
+
+    def convert_to_private(self, channel: str) -> None:
+        """What "Change to a private channel" does: the same id, now private (the event is the test's to send)."""
+        self.conversations[channel].update(is_private=True)
 
     def methods(self) -> list[str]:
         return [method for method, _, _ in self.calls]
@@ -187,6 +200,10 @@ class FakeSlack:
                           "provided": "chat:write,commands,files:read"})
         if method in self.refuse:
             return _json({"ok": False, "error": self.refuse[method]})
+        view = json.loads(args["view"]) if isinstance(args.get("view"), str) else args.get("view") or {}
+        if not _valid_blocks(args.get("blocks"), 50) or not _valid_blocks(view.get("blocks"), 100):
+            self.invalid.append(args)
+            return _json({"ok": False, "error": "invalid_blocks"})
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         return _json(handler(args) if handler else {"ok": False, "error": "unknown_method"})
 
@@ -231,13 +248,44 @@ class FakeSlack:
                  and args.get("channel") in f["channels"] + f["groups"] + f["ims"]]
         return {"ok": True, "files": sorted(files, key=lambda f: -f["created"])}
 
+    def account(self, user: str) -> dict[str, Any]:
+        return {"id": user, "team_id": TEAM, "name": user.lower(), "deleted": False, "is_admin": False,
+                "is_owner": False, "is_primary_owner": False, "is_restricted": False, "is_ultra_restricted": False,
+                "is_bot": user == BOT_USER, **self.users.get(user, {})}
+
     def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user = args["user"]
         if not user.startswith(("U", "W")):
             return {"ok": False, "error": "user_not_found"}
-        return {"ok": True, "user": {"id": user, "team_id": TEAM, "name": user.lower(), "deleted": False,
-                                     "is_admin": False, "is_owner": False, "is_primary_owner": False,
-                                     "is_bot": False, **self.users.get(user, {})}}
+        return {"ok": True, "user": self.account(user)}
+
+    def _page(self, items: list[Any], key: str, args: dict[str, Any]) -> dict[str, Any]:
+        """One page of a cursor-paginated list (the cursor is the next index, as an opaque string)."""
+        start = int(args.get("cursor") or 0)
+        end = start + self.page_size
+        return {"ok": True, key: items[start:end],
+                "response_metadata": {"next_cursor": str(end) if end < len(items) else ""}}
+
+    def _users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The workspace's accounts: every user a test described, plus the bot (other orgs' are not listed)."""
+        users = [self.account(u) for u in sorted({*self.users, BOT_USER})
+                 if self.account(u)["team_id"] == TEAM and not self.account(u).get("is_stranger")]
+        return self._page(users, "members", args)
+
+    def _conversations_members(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = args["channel"]
+        info = self.conversation_info(channel)
+        if info is None or (info.get("is_private") and channel in self.not_member):
+            return {"ok": False, "error": "channel_not_found"}
+        members = sorted(self.members.get(channel, set()) | ({info["user"]} if info.get("user") else set()))
+        return self._page(members + ([] if channel in self.not_member else [BOT_USER]), "members", args)
+
+    def _chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self.conversation_info(args["channel"]) is None or args["channel"] in self.not_member:
+            return {"ok": False, "error": "channel_not_found"}
+        self.ephemeral.append({"channel": args["channel"], "user": args["user"], "text": args.get("text", ""),
+                               "blocks": args.get("blocks"), "thread_ts": args.get("thread_ts")})
+        return {"ok": True, "message_ts": self.next_ts()}
 
     def _users_conversations(self, args: dict[str, Any]) -> dict[str, Any]:
         """The conversations of `user` the bot can see (it is in them too), of the asked types, one page."""
@@ -352,7 +400,11 @@ class FakeSlack:
         return web.Response(body=self.file_bytes[file_id], content_type="application/octet-stream")
 
     async def _webhook(self, request: web.Request) -> web.Response:
-        self.webhooks.append(await request.json())
+        body = await request.json()
+        if not _valid_blocks(body.get("blocks"), 50):
+            self.invalid.append(body)
+            return web.Response(status=400, text="invalid_blocks")
+        self.webhooks.append(body)
         return web.Response(text="ok")
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
@@ -366,6 +418,16 @@ class FakeSlack:
                 self.socket_acks.append(json.loads(message.data))
         self._sockets.remove(ws)
         return ws
+
+
+def _valid_blocks(blocks: Any, most: int) -> bool:
+    """Slack's limits: at most `most` blocks, section text at most 3,000 characters, context text 3,000."""
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    blocks = blocks or []
+    texts = [b["text"]["text"] for b in blocks if isinstance(b.get("text"), dict)]
+    texts += [e["text"] for b in blocks if b.get("type") == "context" for e in b.get("elements", [])]
+    return len(blocks) <= most and all(len(t) <= 3000 for t in texts)
 
 
 def _blocks_text(blocks: list[dict[str, Any]] | None) -> str:

@@ -21,17 +21,17 @@ def test_limits_per_user_and_per_tenant_with_the_time_to_wait() -> None:
     clock = Clock()
     limiter = RateLimiter(per_user_per_min=3, per_tenant_per_min=5, clock=clock)
     for _ in range(3):
-        assert limiter.check("alice", "T1") is None
+        assert limiter.check("slack:alice", "slack:T1") is None
         clock.now += 10
-    refusal = limiter.check("alice", "T1")
+    refusal = limiter.check("slack:alice", "slack:T1")
     assert refusal is not None and refusal.who == "you" and refusal.retry_after_s == 30
     assert "Try again in 30 s" in refusal.message
-    assert limiter.check("alice", "T2") is None  # the same user id in another workspace is another person
-    assert limiter.check("bob", "T1") is None and limiter.check("carol", "T1") is None
-    workspace = limiter.check("dave", "T1")  # T1 has had its 5 questions
+    assert limiter.check("slack:alice", "slack:T2") is not None  # a person's limit follows them everywhere
+    assert limiter.check("slack:bob", "slack:T1") is None and limiter.check("slack:carol", "slack:T1") is None
+    workspace = limiter.check("slack:dave", "slack:T1")  # T1 has had its 5 questions
     assert workspace is not None and workspace.who == "this workspace"
     clock.now += 31  # alice's first question leaves the window
-    assert limiter.check("alice", "T1") is None
+    assert limiter.check("slack:alice", "slack:T1") is None
     assert RateLimiter(0, 0).check("anyone", "T1") is None  # 0 = no limit
 
 

@@ -3,17 +3,25 @@ code blocks never cut open, links wrapped in <…> so they do not unfurl."""
 
 from __future__ import annotations
 
+import re
+
 from bot.streaming import split_markdown
 from bot.views import AnswerView, AuditView, DocumentsView, ForgottenView, IngestView, MessageView, SharedView, View
 
 LIMIT = 2000
+MARKDOWN = re.compile(r"([\\`*_~|\[\]<>])")  # what formats or links mid-line (labels never start a line)
+
+
+def plain(text: str) -> str:
+    """A label (already inert: no links, no mentions) with Discord's Markdown characters escaped."""
+    return MARKDOWN.sub(r"\\\1", text)
 
 
 def sources_block(view: AnswerView) -> str:
     lines = [f"**{view.sources_title}**"]
     for s in view.sources:
-        name = f"[{s.name}](<{s.link}>)" if s.link else f"`{s.name}`"
-        where = f" · {s.location}" if s.location else ""
+        name = f"[{plain(s.name)}](<{s.link}>)" if s.link else plain(s.name)
+        where = f" · {plain(s.location)}" if s.location else ""
         lines.append(f"[{s.n}] {name}{where} · {s.score:.2f}")
     return "\n".join(lines)
 
@@ -40,19 +48,18 @@ def view_text(view: View) -> str:
         return ("⚠️ " if view.level == "error" else "") + view.text
     if isinstance(view, IngestView):
         icons = {"added": "✅", "replaced": "🔄", "unchanged": "💤", "skipped": "⏭️", "failed": "❌"}
-        lines = [f"**{view.summary}**"]
-        for r in view.report.results:
-            lines.append(f"{icons[r.status]} {r.name}: {r.status} — {r.detail}")
+        lines = [f"**{view.summary}**", *(f"{icons[status]} {plain(name)}: {status} — {plain(detail)}"
+                                          for status, name, detail in view.rows)]
         return split_markdown("\n".join(lines), LIMIT)[0]
     if isinstance(view, DocumentsView):
         if not view.documents:
             return "No documents yet. Use `/ingest` with a file, or mention me with an attachment and the word ingest."
         lines = [f"**{len(view.documents)} document(s) answers here may use**"]
-        lines += [f"• {line}" for line in view.lines()]
+        lines += [f"• {plain(line)}" for line in view.lines()]
         return split_markdown("\n".join(lines), LIMIT)[0]
     if isinstance(view, ForgottenView | SharedView):
-        return view.text
+        return plain(view.text)
     if isinstance(view, AuditView):
-        lines = ["**Audit log (newest first)**", *(f"• {line}" for line in view.lines())]
+        lines = ["**Audit log (newest first)**", *(f"• {plain(line)}" for line in view.lines())]
         return split_markdown("\n".join(lines), LIMIT)[0]
     raise TypeError(type(view).__name__)

@@ -95,8 +95,8 @@ def answer_tail(view: AnswerView) -> list[dict[str, Any]]:
     tail: list[dict[str, Any]] = []
     if view.notice:
         tail.append(context(f":warning: {escape(view.notice)}"))
-    if view.sources:
-        tail.append(section(source_lines(view)[:SECTION_LIMIT]))
+    if view.sources:  # verbatim: a heading's text is never linked by Slack; only the source's own link is
+        tail.append(section(source_lines(view)[:SECTION_LIMIT], verbatim=True))
     tail.append(context(f"{view.mode} · {view.timing_line}"))
     return tail
 
@@ -127,25 +127,29 @@ def view_message(view: View) -> Message:
         text = (":warning: " if view.level == "error" else "") + escape(view.text)
         return view.text, [section(text[:SECTION_LIMIT])]
     if isinstance(view, IngestView):
-        lines = [f"*{escape(view.summary)}*"]
-        for r in view.report.results:
-            icon = {"added": ":white_check_mark:", "replaced": ":arrows_counterclockwise:", "unchanged": ":zzz:",
-                    "skipped": ":fast_forward:", "failed": ":x:"}[r.status]
-            lines.append(f"{icon} {escape(r.name)}: {r.status} — {escape(r.detail)}")
-        return view.summary, [section(piece) for piece in split_markdown("\n".join(lines), SECTION_LIMIT)][:45]
+        icons = {"added": ":white_check_mark:", "replaced": ":arrows_counterclockwise:", "unchanged": ":zzz:",
+                 "skipped": ":fast_forward:", "failed": ":x:"}
+        lines = [f"*{escape(view.summary)}*", *(f"{icons[status]} {escape(name)}: {status} — {escape(detail)}"
+                                               for status, name, detail in view.rows)]
+        return view.summary, listing(lines)
     if isinstance(view, DocumentsView):
         if not view.documents:
             text = "No documents yet. Share a file with me (mention me or DM me with it), or use `/ingest`."
             return text, [section(text)]
         lines = [f"*{len(view.documents)} document(s) answers here may use*"]
         lines += [f"• {escape(line)}" for line in view.lines()]
-        return lines[0], [section(piece) for piece in split_markdown("\n".join(lines), SECTION_LIMIT)][:45]
+        return lines[0], listing(lines)
     if isinstance(view, ForgottenView | SharedView):
         return view.text, [section(escape(view.text))]
     if isinstance(view, AuditView):
         lines = ["*Audit log (newest first)*", *(f"• {escape(line)}" for line in view.lines())]
-        return lines[0], [section(piece) for piece in split_markdown("\n".join(lines), SECTION_LIMIT)][:45]
+        return lines[0], listing(lines)
     raise TypeError(type(view).__name__)
+
+
+def listing(lines: list[str], most: int = 45) -> list[dict[str, Any]]:
+    """Lines that name documents, in verbatim sections (Slack links nothing in them by itself)."""
+    return [section(piece, verbatim=True) for piece in split_markdown("\n".join(lines), SECTION_LIMIT)][:most]
 
 
 def home_view(documents: DocumentsView, stats: StatsView, recent: list[tuple[str, str | None]]) -> dict[str, Any]:
@@ -156,7 +160,7 @@ def home_view(documents: DocumentsView, stats: StatsView, recent: list[tuple[str
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "bitrag: answers from your team's documents"}},
         section(f"*Documents you can ask about ({len(documents.documents)})*"),
-        *[section(piece) for piece in split_markdown("\n".join(listed), SECTION_LIMIT)][:40],
+        *listing(listed, 40),
         {"type": "divider"},
         section("*Add more:* share files in a message that mentions @bitrag or in a DM with me, use "
                 "*Add to knowledge base* on any message (⋮ › More actions), or `/ingest <link>`. A document serves "

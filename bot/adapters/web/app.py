@@ -202,7 +202,7 @@ def signed_in(runtime: WebRuntime) -> Conversation | None:
                   on_click=st.login)
         st.stop()
     try:
-        return signed_in_conversation(settings, st.user.to_dict())
+        return signed_in_conversation(settings, st.user.to_dict(), runtime.slack_person)
     except NotAllowedError as exc:
         st.error(str(exc))
         st.button("Sign out", on_click=st.logout)

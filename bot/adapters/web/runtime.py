@@ -16,13 +16,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from bot.access import Person, parse_ids
 from bot.core import BotCore
 from bot.feedback import FeedbackStore
 from bot.jobs import Job, JobStore, resume
 from bot.logs import configure_logging
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings, get_settings
-from bot.terms import Embedder
+from bot.terms import Embedder, NotAllowedError
 from bot.views import View
 from bot.wiring import open_service
 
@@ -45,7 +46,27 @@ class WebRuntime:
         limiter = RateLimiter(settings.rate_limit_user_per_min, settings.rate_limit_tenant_per_min)
         self.core = BotCore(service, limiter, FeedbackStore(settings.feedback_url, settings.feedback_retention_days))
         self.jobs = JobStore(settings.uploads)  # web uploads are durable jobs, like chat uploads
+        self._slack = None
+        if settings.web_auth == "slack" and settings.slack_bot_token is not None:
+            from bot.adapters.slack.facts import SlackFacts, make_client
+
+            self._slack = SlackFacts(make_client(settings), parse_ids(settings.slack_admin_ids))
         self.submit(resume(self.core, self.jobs, "web", _log_result))
+
+    def slack_person(self, team: str, user: str) -> Person:
+        """What Slack says of someone signed in with Slack (guest? another organisation? their conversations?);
+        without the bot token nothing can be said, and they read their own documents only."""
+        if self._slack is None:
+            return Person("slack", team, user, guest=None)
+        facts = self._slack
+
+        async def look_up() -> Person:
+            if team != await facts.workspace():
+                raise NotAllowedError(f"You signed in with another Slack workspace ({team}) than the one bitrag "
+                                      "serves: sign in with your account there.")
+            return await facts.person(user, member_of=True)
+
+        return self.call(look_up())
 
     def submit(self, work: Awaitable[T]) -> Future[T]:
         return asyncio.run_coroutine_threadsafe(_awaited(work), self.loop)

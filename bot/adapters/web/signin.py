@@ -2,8 +2,10 @@
 they may read, in the core's terms.
 
 - `WEB_AUTH=slack` ("Sign in with Slack"): the ID token names the workspace (`https://slack.com/team_id`) and the
-  user (`https://slack.com/user_id`); the person reads as in a DM with bitrag — the workspace's documents plus
-  their own — and what they upload is theirs alone, the same documents as their DM uploads.
+  user (`https://slack.com/user_id`); the person reads as in a DM with bitrag — what they alone may read: their
+  own documents (the same as their DM uploads), those of the conversations they are in, and the workspace's only
+  when Slack says they are a full member (not a guest, not of another organisation). That takes the bot token
+  (SLACK_BOT_TOKEN, users:read): without it, or when Slack will not say, they read their own documents only.
 - `WEB_AUTH=oidc` (Google, Okta, Keycloak, Entra…): everyone signed in reads the one knowledge base `WEB_TENANT`;
   `WEB_ALLOWED_EMAIL_DOMAINS` keeps out other organisations' accounts (verified emails only).
 - `WEB_ADMINS` (user ids or emails) may switch knowledge base, change any document and see the insights page.
@@ -18,10 +20,12 @@ import ipaddress
 import os
 import stat
 import tempfile
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bot.access import Conversation, Kind, Place, conversation_at, parse_ids
+from bot.access import Conversation, Kind, Person, Room, conversation_for, parse_ids
 from bot.settings import Settings
 from bot.terms import ConfigError, NotAllowedError
 
@@ -94,17 +98,22 @@ def toml_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def signed_in_conversation(settings: Settings, claims: dict[str, Any]) -> Conversation:
-    """The signed-in person's conversation; `NotAllowedError` when their account may not use bitrag."""
+Lookup = Callable[[str, str], Person]  # (workspace, user) → what Slack says of them
+
+
+def signed_in_conversation(settings: Settings, claims: dict[str, Any], lookup: Lookup | None = None) -> Conversation:
+    """The signed-in person's conversation; `NotAllowedError` when their account may not use bitrag. `lookup`
+    asks Slack who a person is (`WEB_AUTH=slack`); without it nothing beyond their own documents is read."""
     admins = parse_ids(settings.web_admins)
     if settings.web_auth == "slack":
         team, user = claims.get(SLACK_TEAM), claims.get(SLACK_USER)
         if not team or not user:
             raise NotAllowedError("This sign-in did not say which Slack workspace and user you are; sign in with "
                                   "Slack again.")
-        admin = user in admins or str(claims.get("email", "")).lower() in admins
-        place = Place("slack", str(team), "web", Kind.DM)  # reads like a DM: the workspace's plus their own
-        return conversation_at(place, str(user), admin)
+        person = lookup(str(team), str(user)) if lookup else Person("slack", str(team), str(user), guest=None)
+        if user in admins or str(claims.get("email", "")).lower() in admins:
+            person = replace(person, admin=True)  # still only where Slack says they are a full member
+        return conversation_for(person, Room(Kind.DM, "web"))  # reads like a DM: what they alone may read
     email = str(claims.get("email") or "").lower()
     domains = {d.strip().lower().lstrip("@") for d in settings.web_allowed_email_domains.split(",") if d.strip()}
     if domains and (claims.get("email_verified") is False or email.rpartition("@")[2] not in domains):
