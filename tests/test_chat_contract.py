@@ -108,9 +108,10 @@ SLACK_USERS = {ALICE: "UALICE", BOB: "UBOB", CAROL: "UCAROL", GUS: "UGUS"}
 
 class SlackPlatform:
     readers: ClassVar = {"general": FULL, "mixed": FULL | {GUS}, "legal": frozenset({ALICE, BOB}),
-               "war-room": frozenset({ALICE, GUS}), "dm-alice": frozenset({ALICE}), "dm-gus": frozenset({GUS})}
-    askers: ClassVar = {"general": (ALICE, BOB, CAROL), "mixed": (BOB, GUS), "legal": (ALICE, BOB), "war-room": (ALICE, GUS),
-              "dm-alice": (ALICE,), "dm-gus": (GUS,), "dark": (ALICE,)}
+                         "war-room": frozenset({ALICE, GUS}), "dm-alice": frozenset({ALICE}),
+                         "dm-gus": frozenset({GUS})}
+    askers: ClassVar = {"general": (ALICE, BOB, CAROL), "mixed": (BOB, GUS), "legal": (ALICE, BOB),
+                        "war-room": (ALICE, GUS), "dm-alice": (ALICE,), "dm-gus": (GUS,), "dark": (ALICE,)}
     space_in_dms = True
 
     def __init__(self, fake: FakeSlack, harness: Any) -> None:
@@ -170,9 +171,9 @@ VIEW = 0x400
 
 class DiscordPlatform:
     readers: ClassVar = {"general": FULL | {GUS}, "mixed": FULL, "legal": frozenset({ALICE, BOB}),
-               "dm-alice": frozenset({ALICE}), "dm-gus": frozenset({GUS})}
+                         "dm-alice": frozenset({ALICE}), "dm-gus": frozenset({GUS})}
     askers: ClassVar = {"general": (ALICE, BOB, CAROL, GUS), "mixed": (ALICE, BOB, CAROL), "legal": (ALICE, BOB),
-              "dm-alice": (ALICE,), "dm-gus": (GUS,), "dark": (ALICE,)}
+                        "dm-alice": (ALICE,), "dm-gus": (GUS,), "dark": (ALICE,)}
     space_in_dms = False
 
     def __init__(self, running: Any, places: dict[str, int], unverified: int) -> None:
