@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from bot.safety import inert
 from bot.views import MessageView, View
 
 
@@ -67,7 +68,7 @@ class ProgressReporter:
 
     def __call__(self, name: str, done: int, total: int) -> None:
         task = asyncio.get_running_loop().create_task(
-            self._editor.update(f"{self._prefix} {name}: {done}/{total} chunks…"))
+            self._editor.update(f"{self._prefix} {inert(name)}: {done}/{total} chunks…"))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ingest.formats import kind_of, split_mode
 from rag.errors import ParseError
 
 # Refuse archives that inflate absurdly before any parser sees them.
@@ -34,12 +36,10 @@ MAX_MEMBERS = 2000
 SKIPPED_KINDS = {"zip", "audio"}  # no archives in archives; audio needs the transcription service, not a reader
 
 
-def read_zip(path: Path, name: str) -> list[Any]:
-    """The supported members of a .zip, each read by its own format's reader in a scratch folder, their documents
+def read_zip(path: Path, name: str, readers: Mapping[str, Callable[[Path, str], list[Any]]]) -> list[Any]:
+    """The supported members of a .zip, each read by its own format's reader (`readers`, the table of
+    `ingest.readers`, passed in so that this module depends on no reader) in a scratch folder, their documents
     tagged with the member's path (cited as "docs/setup.md › Install") and how to split them."""
-    from ingest.formats import kind_of, split_mode
-    from ingest.readers import READERS
-
     check_archive(path, name)
     try:
         archive = zipfile.ZipFile(path)
@@ -60,7 +60,7 @@ def read_zip(path: Path, name: str) -> list[Any]:
             with archive.open(member) as source, target.open("wb") as sink:
                 shutil.copyfileobj(source, sink)
             try:
-                read = READERS[kind](target, member.filename)
+                read = readers[kind](target, member.filename)
             except ParseError as exc:
                 problems.append(str(exc))
                 continue

@@ -145,5 +145,5 @@ READERS: dict[str, Callable[[Path, str], list[Document]]] = {
     "markdown": read_text, "text": read_text, "code": read_text, "pdf": read_pdf,
     "docx": read_docx, "pptx": read_pptx, "html": read_html, "table": read_delimited, "xlsx": read_xlsx,
     "json": read_json, "jsonl": read_jsonl, "epub": read_epub, "odt": read_odt, "rtf": read_rtf,
-    "image": ocr.read_image, "zip": read_zip,
+    "image": ocr.read_image, "zip": lambda path, name: read_zip(path, name, READERS),
 }

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
-from tests.fakes.discord import BOT_ID, CHANNEL_A, GUILD_A, MANAGE_GUILD, FakeDiscord
+from tests.fakes.discord import BOT_ID, CHANNEL_A, EVERYONE_PERMS, GUILD_A, MANAGE_GUILD, FakeDiscord
 from tests.fakes.slack import wait_for
 from tests.test_access_slack import Ledger, Secret
 from tests.test_discord import Running, start_bot, stop_bot
@@ -170,3 +170,111 @@ async def test_only_the_owner_or_an_admin_replaces_forgets_or_shares(world: Worl
     assert audit["data"]["flags"] & 64 and "share · brennan.md" in audit["data"]["content"]
     assert [e.action for e in reversed(await world.service.audit(guild))] == [
         "add", "add", "replace", "forget", "forget", "add", "share"]
+
+
+# --- gates: what Discord computes, and what changes ---------------------------------------------------------
+
+VIEW = 0x400
+PLAN = ("plan.md", b"# Plan\n\nProject Heron launches on 9 October.\n", "When does Project Heron launch?", "9 October")
+
+
+def deny(target: int, kind: int = 0) -> dict:
+    return {"id": str(target), "type": kind, "allow": "0", "deny": str(VIEW)}
+
+
+async def test_a_channel_is_public_only_when_every_member_can_view_it(fake_discord: FakeDiscord, make_settings,
+                                                                        embedder) -> None:
+    """A role gate, a member's own overwrite, a category's gate copied onto a synced channel: each makes a channel
+    non-public, so what is shared there serves it alone; the control is a channel everyone can view."""
+    guild = GUILD_A
+    unverified = fake_discord.add_role(guild, "unverified")
+    category = fake_discord.add_channel(guild, "staff area", overwrites=[deny(unverified)], kind=4)
+    gated = {"role gate": fake_discord.add_channel(guild, "welcome-staff", overwrites=[deny(unverified)]),
+             "member overwrite": fake_discord.add_channel(guild, "no-mallory", overwrites=[deny(OTHER, kind=1)]),
+             "category sync": fake_discord.add_channel(guild, "synced", overwrites=[deny(unverified)],
+                                                       parent=category)}
+    open_channel = fake_discord.add_channel(guild, "open", parent=None)
+    running = await start_bot(fake_discord, make_settings, embedder, discord_guild_ids=str(guild))
+    world = World(running, 0, 0, 0)
+    try:
+        for n, (why, channel) in enumerate([*gated.items(), ("control", open_channel)]):
+            name = f"doc-{n}.md"
+            report = await world.upload(channel, OWNER, name, f"# Doc\n\nThe {why} code is K-{n}07.\n".encode())
+            assert f"{name}: added" in report
+            audience = (await world.service.sources([str(guild), f"{guild}:{channel}"]))[0].audience
+            assert audience == (str(guild) if why == "control" else f"{guild}:{channel}"), why
+            sent = await world.ask(CHANNEL_A, OTHER, f"What is the {why} code?")
+            assert (f"K-{n}07" in sent) == (why == "control"), why  # #general reads only the truly public one
+    finally:
+        await stop_bot(running)
+
+
+async def test_gates_added_later_narrow_what_was_shared(fake_discord: FakeDiscord, make_settings, embedder) -> None:
+    guild = GUILD_A
+    unverified = fake_discord.add_role(guild, "unverified")
+    roadmap, lounge = fake_discord.add_channel(guild, "roadmap"), fake_discord.add_channel(guild, "lounge")
+    running = await start_bot(fake_discord, make_settings, embedder, discord_guild_ids=str(guild))
+    world = World(running, 0, 0, 0)
+    try:
+        name, text, question, fact = PLAN
+        await world.upload(roadmap, OWNER, name, text)
+        await world.upload(lounge, OWNER, "lounge.md", b"# Lounge\n\nThe lounge code is 5-5-1.\n")
+        assert fact in await world.ask(CHANNEL_A, OTHER, question)  # the control: public, so read everywhere
+        await fake_discord.update_channel(roadmap, [deny(unverified)])  # a role gate added: CHANNEL_UPDATE
+        await wait_for(lambda: world.service.registry.documents([f"{guild}:{roadmap}"]) != [])
+        assert fact not in await world.ask(CHANNEL_A, OTHER, question)
+        assert fact in await world.ask(roadmap, OTHER, question)  # its viewers still read it
+        # @everyone loses View Channel (a verification gate): no channel is public any more.
+        await fake_discord.update_role(guild, int(EVERYONE_PERMS) & ~VIEW)
+        await wait_for(lambda: world.service.registry.documents([f"{guild}:{lounge}"]) != [])
+        assert await world.service.sources(str(guild)) == []
+    finally:
+        await stop_bot(running)
+
+
+async def test_a_gate_added_while_bitrag_was_down_is_found_at_start_up(fake_discord: FakeDiscord, make_settings,
+                                                                        embedder) -> None:
+    guild = GUILD_A
+    unverified = fake_discord.add_role(guild, "unverified")
+    roadmap = fake_discord.add_channel(guild, "roadmap")
+    running = await start_bot(fake_discord, make_settings, embedder, discord_guild_ids=str(guild))
+    try:
+        await World(running, 0, 0, 0).upload(roadmap, OWNER, PLAN[0], PLAN[1])
+    finally:
+        await stop_bot(running)
+    fake_discord.channels[roadmap]["permission_overwrites"] = [deny(unverified)]  # no event: bitrag was down
+    running = await start_bot(fake_discord, make_settings, embedder, discord_guild_ids=str(guild))
+    try:
+        await running.client._starting  # resumed uploads, then every public place checked again
+        assert [d.source for d in await running.service.sources(f"{guild}:{roadmap}")] == [PLAN[0]]
+        assert await running.service.sources(str(guild)) == []
+    finally:
+        await stop_bot(running)
+
+
+async def test_hostile_names_and_links_in_headings_stay_inert(world: World) -> None:
+    name = "invoice\u202etxt.exe.md"
+    text = b"# Reset your SSO at [the portal](https://evil.example/login)\n\nThe invoice total is 4,410 euros.\n"
+    report = await world.upload(world.public, OWNER, name, text)
+    assert "invoice[U+202E]txt.exe.md" in report and "\\u202e" not in report
+    sent = await world.ask(world.public, OTHER, "What is the invoice total?")
+    assert "4,410" in sent and "\\u202e" not in sent
+    sources = sent[sent.index("**Sources**"):]
+    assert "the portal\\\\](https\u200b://evil.example" in sources  # the heading: no masked link, no bare URL
+    from tests.test_output_safety import live
+
+    assert live(sent.replace("\\n", " ") + " ") == []
+
+
+async def test_a_channel_bitrag_cannot_view_gets_private_answers(world: World) -> None:
+    hidden = world.fake.add_channel(GUILD_A, "hidden")
+    world.fake.hidden.add(hidden)  # not in bitrag's view: its permissions cannot be read
+    await world.upload(world.public, OWNER, "wifi.md", b"# Wifi\n\nThe guest wifi password is ORCHID-4471.\n")
+    callbacks = len(world.fake.callbacks)
+    await world.fake.interaction("ask", [{"name": "question", "type": 3, "value": "What is the wifi password?"}],
+                                 GUILD_A, hidden, OTHER)
+    await wait_for(lambda: len(world.fake.callbacks) > callbacks)
+    assert world.fake.callbacks[callbacks]["data"]["flags"] & 64  # ephemeral from the first response on
+    upload = await world.command("ingest", [{"name": "url", "type": 3, "value": "https://example.com/a"}], hidden,
+                                 OTHER)
+    assert upload["data"]["flags"] & 64 and "could not check who can see" in upload["data"]["content"]

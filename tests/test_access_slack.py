@@ -9,6 +9,7 @@ bot sends (posts, edits, response-URL bodies, acks) after a request is searched 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -410,3 +411,165 @@ async def test_the_token_goes_only_to_slacks_file_host() -> None:
         with pytest.raises(ParseError, match="outside its file host") as raised:
             await files.fetch({"id": "F1", "name": "a.md", "size": 3, "url_private": url}, None)  # type: ignore[arg-type]
         assert "xoxb-secret" not in str(raised.value)
+
+
+# --- places that change: conversions, Slack Connect, start-up ----------------------------------------------------
+
+ROADMAP = Secret("CROADMAP", "roadmap.md", "# Roadmap\n\nProject Heron launches on 9 October with the Lisbon team.\n",
+                 "When does Project Heron launch?", "9 October")
+
+
+def convert(harness: Harness, channel: str) -> dict:
+    """The `message` event Slack sends when a channel is made private (its id does not change)."""
+    message = harness.user_message("made this channel *private*.", channel=channel, user=OWNER,
+                                   subtype="channel_convert_to_private")
+    return {**message, "type": "message", "channel_type": "group"}
+
+
+async def test_a_channel_made_private_narrows_what_was_shared_there(scenario: Scenario) -> None:
+    fake, service = scenario.fake, scenario.harness.adapter.core.service
+    fake.add_conversation(ROADMAP.place, "public", name="roadmap")
+    fake.members[ROADMAP.place] = {OWNER, "UCAROL"}
+    await scenario.upload(ROADMAP.place, OWNER, ROADMAP.name, ROADMAP.text.encode(), "F0ROADMAP1")
+    assert ROADMAP.fact in (await scenario.ask(PUBLIC, OTHER, ROADMAP.question))[0]  # the control: public, so read
+    fake.convert_to_private(ROADMAP.place)
+    await scenario.harness.event(convert(scenario.harness, ROADMAP.place))
+    await wait_for(lambda: service.registry.documents([f"{TEAM}:{ROADMAP.place}"]) != [])
+    assert await service.sources(TEAM) == []
+    for place, user in ((PUBLIC, OTHER), (DM_OTHER, OTHER), (PRIVATE, OWNER)):  # OTHER is not in #roadmap
+        sent, _ = await scenario.ask(place, user, ROADMAP.question)
+        assert ROADMAP.fact not in sent and ROADMAP.name not in sent, place
+    sent, _ = await scenario.ask(ROADMAP.place, "UCAROL", ROADMAP.question)  # its members still read it
+    assert ROADMAP.fact in sent
+    entries = await service.audit(TEAM)
+    assert (entries[0].action, entries[0].actor, entries[0].audience) == ("narrow", "bitrag", f"{TEAM}:CROADMAP")
+
+
+async def test_no_window_lets_an_upload_escape_after_a_conversion(scenario: Scenario) -> None:
+    """Made private a moment ago, and Slack's event not delivered yet: what is shared there now is its own."""
+    fake, service = scenario.fake, scenario.harness.adapter.core.service
+    fake.add_conversation(ROADMAP.place, "public", name="roadmap")
+    fake.members[ROADMAP.place] = {OWNER, OTHER}
+    await scenario.ask(ROADMAP.place, OWNER, "What is on the roadmap?")  # bitrag has seen it public
+    fake.convert_to_private(ROADMAP.place)
+    await scenario.upload(ROADMAP.place, OWNER, ROADMAP.name, ROADMAP.text.encode(), "F0ROADMAP2")
+    assert [d.source for d in await service.sources(f"{TEAM}:{ROADMAP.place}")] == [ROADMAP.name]
+    assert await service.sources(TEAM) == []
+
+
+async def test_conversions_while_bitrag_was_down_are_found_at_start_up(fake_slack, make_settings,
+                                                                          embedder) -> None:
+    deleted = Secret("CGONE", "gone.md", "# Gone\n\nThe Osprey budget is 310,000 euros.\n",
+                     "What is the Osprey budget?", "310,000")
+    for secret in (ROADMAP, deleted, SECRETS[0]):
+        fake_slack.add_conversation(secret.place, "public")
+    harness, close = await make_harness(fake_slack, make_settings, embedder)
+    scenario = Scenario(harness)
+    try:
+        for n, secret in enumerate((ROADMAP, deleted, SECRETS[0])):
+            await scenario.upload(secret.place, OWNER, secret.name, secret.text.encode(), f"F0START{n:03d}")
+    finally:
+        await close()
+    fake_slack.convert_to_private(ROADMAP.place)  # no event: bitrag was not running
+    fake_slack.hidden.add(deleted.place)  # deleted, or made private without bitrag in it: channel_not_found
+    harness, close = await make_harness(fake_slack, make_settings, embedder)
+    try:
+        service = harness.adapter.core.service
+        assert await harness.adapter.resume_jobs() == 0  # what `bitrag run` does before serving
+        assert [d.source for d in await service.sources(TEAM)] == [SECRETS[0].name]  # the control: still public
+        assert [d.source for d in await service.sources(f"{TEAM}:{ROADMAP.place}")] == [ROADMAP.name]
+        assert [d.source for d in await service.sources(f"{TEAM}:{deleted.place}")] == [deleted.name]
+    finally:
+        await close()
+
+
+async def test_a_channel_shared_with_another_organisation_narrows_and_is_refused(scenario: Scenario) -> None:
+    fake, service = scenario.fake, scenario.harness.adapter.core.service
+    fake.add_conversation(ROADMAP.place, "public", name="roadmap")
+    await scenario.upload(ROADMAP.place, OWNER, ROADMAP.name, ROADMAP.text.encode(), "F0ROADMAP3")
+    fake.conversations[ROADMAP.place].update(is_shared=True, is_ext_shared=True)
+    await scenario.harness.event({"type": "channel_shared", "connected_team_id": "T2OTHER",
+                                  "channel": ROADMAP.place, "event_ts": fake.next_ts()})
+    await wait_for(lambda: service.registry.documents([f"{TEAM}:{ROADMAP.place}"]) != [])
+    sent, _ = await scenario.ask(PUBLIC, OTHER, ROADMAP.question)
+    assert ROADMAP.fact not in sent
+    sent, _ = await scenario.ask(ROADMAP.place, OWNER, ROADMAP.question)
+    assert "shared with other organisations" in sent and ROADMAP.fact not in sent
+
+
+# --- guests and other organisations, where only they look ---------------------------------------------------
+
+async def test_a_guest_sees_only_their_places_in_app_home_prompts_and_listings(fake_slack, make_settings,
+                                                                                embedder) -> None:
+    guest = "UGUEST1"
+    fake_slack.users[guest] = {"is_ultra_restricted": True}  # a single-channel guest
+    for channel, kind in ((PUBLIC, "public"), ("CPROJECT", "public"), (DM_OWNER, "im")):
+        fake_slack.add_conversation(channel, kind, user=OWNER if kind == "im" else None)
+    fake_slack.add_conversation("DGUEST1", "im", user=guest)
+    fake_slack.members.update({PUBLIC: {OWNER, OTHER}, "CPROJECT": {OWNER, guest}})
+    harness, close = await make_harness(fake_slack, make_settings, embedder)
+    scenario = Scenario(harness)
+    try:
+        wifi = SECRETS[0]
+        await scenario.upload(PUBLIC, OWNER, wifi.name, wifi.text.encode(), "F0GUEST001")
+        await scenario.upload("CPROJECT", OWNER, "project.md", b"# Project\n\nThe kickoff is on 2 May.\n",
+                              "F0GUEST002")
+        for user, sees, hidden in ((guest, {"project.md"}, {wifi.name}), (OTHER, {wifi.name}, {"project.md"})):
+            await harness.event({"type": "app_home_opened", "user": user, "channel": "DHOME", "tab": "home",
+                                 "event_ts": fake_slack.next_ts()})
+            await wait_for(lambda u=user: u in fake_slack.homes)
+            home = json.dumps(fake_slack.homes[user], ensure_ascii=False)
+            assert all(n in home for n in sees) and not any(n in home for n in hidden), (user, home)
+        await harness.event({"type": "assistant_thread_started", "assistant_thread": {
+            "user_id": guest, "channel_id": "DGUEST1", "thread_ts": "1700000000.000900"}, "event_ts": "1"})
+        await wait_for(lambda: "assistant.threads.setSuggestedPrompts" in fake_slack.methods())
+        prompts = next(a for m, a, _ in fake_slack.calls if m == "assistant.threads.setSuggestedPrompts")["prompts"]
+        assert [p["message"] for p in prompts] == ["What are the key points of project.md?"]
+        dm = await scenario.command("/bitrag", "sources", guest, "DGUEST1")
+        assert "project.md" in dm and wifi.name not in dm
+        sent, _ = await scenario.ask("DGUEST1", guest, wifi.question)  # the guest's DM: never the workspace's
+        assert wifi.fact not in sent
+        sent, _ = await scenario.ask("CPROJECT", OWNER, wifi.question)  # a member, where the guest reads
+        assert wifi.fact not in sent
+        sent, _ = await scenario.ask("CPROJECT", OWNER, "When is the kickoff?")  # the control
+        assert "2 May" in sent
+    finally:
+        await close()
+
+
+async def test_a_dm_with_someone_of_another_organisation_is_refused(scenario: Scenario) -> None:
+    wifi = SECRETS[0]
+    await scenario.upload(PUBLIC, OWNER, wifi.name, wifi.text.encode(), "F0EXTDM001")
+    scenario.fake.users["UEXT"] = {"team_id": "T2OTHER", "is_stranger": True}
+    scenario.fake.add_conversation("DEXT", "im", user="UEXT")
+    sent, _ = await scenario.ask("DEXT", "UEXT", wifi.question)
+    assert "shared with other organisations" in sent and wifi.fact not in sent
+    # /ask from a conversation bitrag cannot see (a DM between a member and someone outside): never in_channel.
+    scenario.fake.hidden.add("DMIXED")
+    reply = await scenario.command("/ask", wifi.question, OWNER, "DMIXED")
+    assert '"in_channel"' not in reply and '"ephemeral"' in reply
+    assert not [c for c in scenario.fake.calls if c[0].startswith("chat.") and c[1].get("channel") == "DMIXED"]
+
+
+# --- hostile input -------------------------------------------------------------------------------------------
+
+async def test_long_questions_and_hostile_names_get_clear_inert_replies(scenario: Scenario) -> None:
+    fake = scenario.fake
+    long = "Explain " + "the expense policy and " * 140 + "why?"  # ~3,100 characters
+    reply = await scenario.command("/ask", long, OWNER, PUBLIC)
+    await wait_for(lambda: "characters long" in json.dumps(fake.calls[-5:], ensure_ascii=False) + json.dumps(
+        fake.webhooks, ensure_ascii=False))
+    assert fake.invalid == []  # nothing Slack would refuse (invalid_blocks)
+    assert "Looking for an answer" in reply
+    name = "invoice\u202etxt.exe.md"
+    text = b"# Reset your SSO at https://evil.example/login now\n\nThe invoice total is 4,410 euros.\n"
+    report = await scenario.upload(PUBLIC, OWNER, name, text, "F0HOSTILE1")
+    assert "invoice[U+202E]txt.exe.md" in report and "\u202e" not in report
+    sent, _ = await scenario.ask(PUBLIC, OTHER, "What is the invoice total?")
+    shown = re.sub(r"<https?://[^|>]*\|", "<", sent)  # what people see: link labels, not their targets
+    assert "4,410" in shown and "|invoice[U+202E]txt.exe.md>" in sent and "\u202e" not in shown
+    message = next(m for ms in fake.messages.values() for m in ms if "4,410" in json.dumps(m, ensure_ascii=False))
+    sources = next(b for b in message["blocks"] if "Sources" in json.dumps(b, ensure_ascii=False))
+    assert sources["text"].get("verbatim") is True  # Slack links nothing in a heading by itself
+    assert "https://evil" not in sources["text"]["text"] and "https\u200b://evil" in sources["text"]["text"]
+    assert fake.invalid == []

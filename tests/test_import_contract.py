@@ -67,3 +67,39 @@ def test_the_checker_sees_a_violation(tmp_path: Path) -> None:
     module = tmp_path / "bad.py"
     module.write_text("def f():\n    from bot.core import BotCore\n    import ingest.parser\n")
     assert project_imports(module) == {"bot.core", "ingest.parser"}
+
+
+def import_cycles() -> list[list[str]]:
+    """Groups of the project's modules that import each other, directly or through others (Tarjan's SCCs)."""
+    modules = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+               for folder in PROJECT for p in sources(folder)}
+    graph = {m: {i for i in project_imports(p) if i in modules and i != m} for m, p in modules.items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in graph[module]:
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            group = stack[stack.index(module):]
+            del stack[stack.index(module):]
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for module in graph:
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    """ingest.archives and ingest.readers imported each other; no two modules may (lazy imports count)."""
+    assert import_cycles() == []

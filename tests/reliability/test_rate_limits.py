@@ -47,3 +47,24 @@ async def test_the_bot_core_refuses_politely_and_streams_the_refusal(service: Ra
     assert len(streamed) == 1 and isinstance(streamed[0], MessageView) and "Try again in" in streamed[0].text
     assert isinstance(await core.ask(Conversation(tenant="T1", user="bob"), "How long must passwords be?"),
                       AnswerView)
+
+
+async def test_a_person_counts_across_their_conversations_and_a_workspace_across_its_audiences(
+        service: RagService) -> None:
+    """The attack of the last review: 4 questions in a DM and 4 more in two channels under a per-person limit of 4,
+    12 through a per-workspace limit of 6 because each DM and private channel was a tenant of its own."""
+    from bot.access import Kind, Person, Room, conversation_for
+
+    await ingest_samples(service, "T1")
+    core = BotCore(service, RateLimiter(per_user_per_min=4, per_tenant_per_min=6))
+    alice = Person("slack", "T1", "UALICE", member_of=("G1",))
+    rooms = [Room(Kind.DM, "DALICE"), Room(Kind.PUBLIC, "C1"), Room(Kind.PRIVATE, "G1")]
+    answered = [isinstance(await core.ask(conversation_for(alice, rooms[i % 3]), "How long must passwords be?"),
+                           AnswerView) for i in range(6)]
+    assert answered == [True] * 4 + [False] * 2  # her fifth question is refused wherever she asks it
+    others = [conversation_for(Person("slack", "T1", f"U{i}"), Room(Kind.DM, f"D{i}")) for i in range(4)]
+    verdicts = [await core.ask(c, "How long must passwords be?") for c in others]
+    assert [isinstance(v, AnswerView) for v in verdicts] == [True, True, False, False]  # 6 for the workspace
+    assert isinstance(verdicts[-1], MessageView) and "this workspace" in verdicts[-1].text
+    elsewhere = conversation_for(Person("slack", "T2", "U9"), Room(Kind.DM, "D9"))
+    assert isinstance(await core.ask(elsewhere, "How long must passwords be?"), AnswerView)  # the control

@@ -22,6 +22,7 @@ from bot.adapters.slack.render import (
     answer_messages,
     answer_tail,
     context,
+    escape,
     feedback_actions,
     section,
     streaming_message,
@@ -74,7 +75,7 @@ class SlackSurface:
                 level = logging.WARNING if self.stream_mode == "native" else logging.INFO
                 log.log(level, "Slack would not stream an answer in %s (%s): answering by edits", self.channel,
                         slack_error(exc))
-        shown = [*([section(self.header)] if self.header and answer else []), context(f"_{waiting}_")]
+        shown = [*([section(self.header)] if self.header and answer else []), context(f"_{escape(waiting)}_")]
         try:
             posted = await self.client.chat_postMessage(channel=self.channel, thread_ts=self.thread,
                                                         text="Searching…" if answer else waiting, blocks=shown,
@@ -110,7 +111,7 @@ class Edited:
         if self.answer:
             text, blocks = streaming_message(self.surface.header, text)
         else:
-            blocks = [context(text)]
+            blocks = [context(escape(text))]
         await self.surface.client.chat_update(channel=self.surface.channel, ts=self.message, text=text,
                                               blocks=blocks)
 
