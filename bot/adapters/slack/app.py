@@ -110,9 +110,8 @@ class SlackAdapter:
         app.event("app_home_opened")(self._on_home_opened)
         app.event("assistant_thread_started")(self._on_assistant_thread)
         app.event("channel_shared")(self._on_narrowed)
-        for ignored in ("file_shared", "assistant_thread_context_changed", "channel_unshared", "member_joined_channel",
-                        "member_left_channel", "channel_archive", "group_archive"):  # readers are re-checked per use
-            app.event(ignored)(self._ack)
+        for ignored in ("file_shared", "assistant_thread_context_changed"):  # uploads come with their message;
+            app.event(ignored)(self._ack)  # answers follow where they are asked
         app.event("user_change")(self._on_account)
         app.event("team_join")(self._on_account)
         app.shortcut(ADD_MESSAGE)(self._on_add_message)
