@@ -112,10 +112,11 @@ class ChatFlow:
     called with a person after their documents changed (Slack re-publishes their App Home)."""
 
     def __init__(self, core: BotCore, feedback: FeedbackStore | None, jobs: JobStore | None, settings: Settings,
-                 platform: str, policy: ChangePolicy, help_text: str,
-                 on_change: Callable[[Person], Awaitable[None]] | None = None) -> None:
+                 platform: str, help_text: str, on_change: Callable[[Person], Awaitable[None]] | None = None) -> None:
         self.core, self.feedback, self.jobs, self.settings, self.platform = core, feedback, jobs, settings, platform
-        self.policy, self.help_text, self.on_change = policy, help_text, on_change
+        self.help_text, self.on_change = help_text, on_change
+        allowed = {"slack": settings.slack_ingest_allowed, "discord": settings.discord_ingest_allowed}
+        self.policy = ChangePolicy.parse(allowed.get(platform, "all"), f"{platform.upper()}_INGEST_ALLOWED")
 
     def here(self, person: Person, room: Room) -> Conversation:
         """The conversation of `person` in `room` (raises `NotAllowedError` where bitrag does not work)."""

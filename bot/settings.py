@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 
 from rag.database import SQLITE_PREFIX
+from rag.errors import ConfigError
 from rag.settings import RagSettings, load_settings
 
 
@@ -71,6 +72,33 @@ class Settings(RagSettings):
         """UPLOADS_DIR, always set once validated."""
         assert self.uploads_dir is not None
         return self.uploads_dir
+
+    def slack_token(self) -> str:
+        """The Slack bot token, checked before any network call; a `ConfigError` names the variable to fix."""
+        if self.slack_bot_token is None:
+            raise ConfigError("SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-…) from your Slack "
+                              "app's OAuth & Permissions page into .env")
+        if not self.slack_bot_token.get_secret_value().startswith("xoxb-"):
+            raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb- (not a user or app token)")
+        if self.slack_app_token is not None:
+            if not self.slack_app_token.get_secret_value().startswith("xapp-"):
+                raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp- (Basic Information "
+                                  "› App-Level Tokens, with the connections:write scope)")
+        elif self.slack_signing_secret is None:
+            raise ConfigError("HTTP mode needs SLACK_SIGNING_SECRET (Basic Information › App Credentials); or set "
+                              "SLACK_APP_TOKEN to use Socket Mode")
+        return self.slack_bot_token.get_secret_value()
+
+    def discord_bot_token(self) -> str:
+        """The Discord bot token, checked before any network call."""
+        token = self.discord_token.get_secret_value().strip() if self.discord_token else ""
+        if not token:
+            raise ConfigError("DISCORD_TOKEN is not set: copy the bot token from the Developer Portal (your "
+                              "application › Bot › Reset Token) into .env")
+        if token.count(".") != 2 or " " in token:
+            raise ConfigError("DISCORD_TOKEN does not look like a bot token (three dot-separated parts); copy it "
+                              "again from the Developer Portal › Bot")
+        return token
 
     @property
     def slack_configured(self) -> bool:

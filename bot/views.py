@@ -194,3 +194,33 @@ def human_bytes(size: int) -> str:
 
 View = (AnswerView | MessageView | IngestView | DocumentsView | ForgottenView | SharedView | AuditView | InsightsView
         | StatsView)
+ICONS = {"added": "✅", "replaced": "🔄", "unchanged": "💤", "skipped": "⏭️", "failed": "❌"}
+
+
+@dataclass
+class Listing:
+    """A non-answer view as a chat message: `title` in bitrag's own words (Markdown allowed), then `items`, inert
+    labels a renderer shows as plain text (they name documents)."""
+
+    title: str
+    items: list[str] = field(default_factory=list)
+    error: bool = False
+
+
+def listing(view: View) -> Listing:
+    if isinstance(view, MessageView):
+        return Listing(view.text, error=view.level == "error")
+    if isinstance(view, IngestView):
+        return Listing(view.summary, [f"{ICONS[status]} {name}: {status} — {detail}" for status, name, detail
+                                      in view.rows])
+    if isinstance(view, DocumentsView):
+        if not view.documents:
+            return Listing("No documents yet. Share a file with me (mention me with it, or send it in a DM), or use "
+                           "/ingest.")
+        return Listing(f"{len(view.documents)} document(s) answers here may use",
+                       [f"• {line}" for line in view.lines()])
+    if isinstance(view, ForgottenView | SharedView):
+        return Listing("", [view.text])
+    if isinstance(view, AuditView):
+        return Listing("Audit log (newest first)", [f"• {line}" for line in view.lines()])
+    raise TypeError(f"no chat listing for {type(view).__name__}")

@@ -314,16 +314,14 @@ async def test_socket_mode_slash_command_is_acked_and_answered(fake_slack, make_
 
 
 def test_missing_or_malformed_tokens_are_named(make_settings) -> None:
-    from bot.adapters.slack.app import check_tokens
-
     with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN is not set"):
-        check_tokens(make_settings())
+        make_settings().slack_token()
     with pytest.raises(ConfigError, match="xoxb-"):
-        check_tokens(make_settings(slack_bot_token="xoxp-user", slack_signing_secret="s"))
+        make_settings(slack_bot_token="xoxp-user", slack_signing_secret="s").slack_token()
     with pytest.raises(ConfigError, match="SLACK_APP_TOKEN must be an app-level token"):
-        check_tokens(make_settings(slack_bot_token=BOT_TOKEN, slack_app_token="xoxb-wrong"))
+        make_settings(slack_bot_token=BOT_TOKEN, slack_app_token="xoxb-wrong").slack_token()
     with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
-        check_tokens(make_settings(slack_bot_token=BOT_TOKEN))
+        make_settings(slack_bot_token=BOT_TOKEN).slack_token()
 
 
 async def test_invalid_token_is_a_clear_startup_error(fake_slack, make_settings, embedder) -> None:

@@ -11,7 +11,7 @@ from rich.live import Live
 from rich.markdown import Markdown
 from rich.text import Text
 
-from bot.access import ChangePolicy, Kind, Person, Room
+from bot.access import Kind, Person, Room
 from bot.chat import ChatFlow
 from bot.core import HELP, BotCore, parse_command, split_paths
 from bot.render import print_view, render
@@ -66,7 +66,7 @@ async def _read_line() -> str | None:
 
 async def run_repl(core: BotCore, tenant: str, user: str, console: Console) -> None:
     settings = core.service.settings
-    flow = ChatFlow(core, core.feedback, None, settings, "terminal", ChangePolicy("all"), HELP)  # type: ignore[arg-type]
+    flow = ChatFlow(core, core.feedback, None, settings, "terminal", HELP)  # type: ignore[arg-type]
     person, room = Person("terminal", tenant, user, admin=True), Room(Kind.LOCAL, "terminal")
     here, terminal = flow.here(person, room), Terminal(console)
     console.print(GREETING, style="dim")

@@ -22,14 +22,14 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.access import ChangePolicy, Kind, Person, Room, parse_ids
+from bot.access import Kind, Person, Room, parse_ids
 from bot.adapters.discord.render import answer_pages, streaming_text, view_text
 from bot.chat import ChatFlow, Message, Upload, message_document
 from bot.core import fetch_each, help_text
 from bot.feedback import FeedbackStore
 from bot.jobs import JobStore
 from bot.settings import Settings
-from bot.terms import ConfigError, FetchError, FileResult, SourceFile, Turn, safe_name
+from bot.terms import FetchError, FileResult, SourceFile, Turn, safe_name
 from bot.views import AnswerView, View
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ DISCORD_HELP = help_text(
     "You can also mention me with a question (I answer in a thread; replies there need no mention), or mention me "
     "with attachments. A document is read only where everyone present may see it: shared in a channel every member "
     "can view it serves the whole server, in a private or gated channel or thread its members, in a DM you alone.")
-INGEST_VARIABLE = "DISCORD_INGEST_ALLOWED"
 QUIET = {"suppress_embeds": True}
 
 
@@ -71,18 +70,6 @@ def room_of(channel: Any, guild: discord.Guild | None) -> Room:
     if not isinstance(channel, discord.abc.GuildChannel):
         return Room(Kind.UNKNOWN, str(getattr(channel, "id", "")) or None)
     return Room(Kind.PUBLIC if everyone_can_view(channel, guild) else Kind.PRIVATE, str(channel.id))
-
-
-def check_token(settings: Settings) -> str:
-    if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
-        raise ConfigError("DISCORD_TOKEN is not set: copy the bot token from the Developer Portal (your application "
-                          "› Bot › Reset Token) into .env")
-    token = settings.discord_token.get_secret_value().strip()
-    if token.count(".") != 2 or " " in token:
-        raise ConfigError("DISCORD_TOKEN does not look like a bot token (three dot-separated parts); copy it again "
-                          "from the Developer Portal › Bot")
-    ChangePolicy.parse(settings.discord_ingest_allowed, INGEST_VARIABLE)
-    return token
 
 
 class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"bitrag:vote:(?P<vote>up|down):(?P<id>\w+)"):
@@ -185,14 +172,13 @@ class InteractionSurface:
 
 class BitragDiscord(discord.Client):
     def __init__(self, core: Any, settings: Settings, feedback: FeedbackStore, **options: Any) -> None:
-        check_token(settings)
+        settings.discord_bot_token()  # checked (naming the variable) before any network call
         intents = discord.Intents.default()
         intents.message_content = True  # privileged: mentions and thread follow-ups need the text
         super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none(), **options)
         self.core, self.settings, self.feedback = core, settings, feedback
         self.jobs = JobStore(settings.uploads)
-        self.flow = ChatFlow(core, feedback, self.jobs, settings, "discord",
-                             ChangePolicy.parse(settings.discord_ingest_allowed, INGEST_VARIABLE), DISCORD_HELP)
+        self.flow = ChatFlow(core, feedback, self.jobs, settings, "discord", DISCORD_HELP)
         admins = parse_ids(settings.discord_admin_ids)
         self.admin_ids = frozenset(a for a in admins if not a.startswith("role:"))
         self.admin_roles = frozenset(a[5:] for a in admins if a.startswith("role:"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from bot.streaming import split_markdown
-from bot.views import AnswerView, AuditView, DocumentsView, ForgottenView, IngestView, MessageView, SharedView, View
+from bot.views import AnswerView, View, listing
 
 LIMIT = 2000
 MARKDOWN = re.compile(r"([\\`*_~|\[\]<>])")  # what formats or links mid-line (labels never start a line)
@@ -44,22 +44,6 @@ def streaming_text(partial: str) -> str:
 def view_text(view: View) -> str:
     if isinstance(view, AnswerView):
         return answer_pages(view)[0]
-    if isinstance(view, MessageView):
-        return ("⚠️ " if view.level == "error" else "") + view.text
-    if isinstance(view, IngestView):
-        icons = {"added": "✅", "replaced": "🔄", "unchanged": "💤", "skipped": "⏭️", "failed": "❌"}
-        lines = [f"**{view.summary}**", *(f"{icons[status]} {plain(name)}: {status} — {plain(detail)}"
-                                          for status, name, detail in view.rows)]
-        return split_markdown("\n".join(lines), LIMIT)[0]
-    if isinstance(view, DocumentsView):
-        if not view.documents:
-            return "No documents yet. Use `/ingest` with a file, or mention me with an attachment and the word ingest."
-        lines = [f"**{len(view.documents)} document(s) answers here may use**"]
-        lines += [f"• {plain(line)}" for line in view.lines()]
-        return split_markdown("\n".join(lines), LIMIT)[0]
-    if isinstance(view, ForgottenView | SharedView):
-        return plain(view.text)
-    if isinstance(view, AuditView):
-        lines = ["**Audit log (newest first)**", *(f"• {plain(line)}" for line in view.lines())]
-        return split_markdown("\n".join(lines), LIMIT)[0]
-    raise TypeError(type(view).__name__)
+    shown = listing(view)
+    title = ("⚠️ " if shown.error else "") + (f"**{shown.title}**" if shown.items else shown.title)
+    return split_markdown("\n".join([*([title] if shown.title else []), *map(plain, shown.items)]), LIMIT)[0]

@@ -8,7 +8,7 @@ import logging
 import discord
 import yarl
 
-from bot.adapters.discord.bot import BitragDiscord, check_token
+from bot.adapters.discord.bot import BitragDiscord
 from bot.settings import Settings
 from bot.terms import ConfigError
 
@@ -26,7 +26,7 @@ async def login(client: BitragDiscord) -> None:
     """Log in (REST), turning a rejected token into a clear error that names the variable."""
     configure_endpoints(client.settings)
     try:
-        await client.login(check_token(client.settings))
+        await client.login(client.settings.discord_bot_token())
     except discord.LoginFailure:
         raise ConfigError("Discord rejected DISCORD_TOKEN (401): reset the token in the Developer Portal › Bot and "
                           "copy the new one into .env") from None

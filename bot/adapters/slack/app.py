@@ -24,7 +24,7 @@ from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from bot.access import ChangePolicy, Kind, Person, Room, parse_ids
+from bot.access import Kind, Person, Room, parse_ids
 from bot.adapters.slack.facts import SlackFacts, kind_of, make_client
 from bot.adapters.slack.files import SlackFiles, file_id_from_url, is_slack_link, slack_error
 from bot.adapters.slack.render import FEEDBACK, FEEDBACK_DOWN, FEEDBACK_UP, escape, home_view
@@ -34,14 +34,13 @@ from bot.core import failure, fetch_each, help_text
 from bot.feedback import FeedbackStore
 from bot.jobs import JobStore
 from bot.settings import Settings
-from bot.terms import ConfigError, FileResult, NotAllowedError, SourceFile, Turn, is_url
+from bot.terms import FileResult, NotAllowedError, SourceFile, Turn, is_url
 from bot.views import MessageView
 
 log = logging.getLogger(__name__)
 
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 RECENT_FILES_WINDOW_S = 300  # files shared together with the newest one count as "most recently shared"
-INGEST_VARIABLE = "SLACK_INGEST_ALLOWED"
 SLACK_HELP = help_text(
     {"ask": "/ask <question>", "ingest": "/ingest [file link or URL]", "sources": "/bitrag sources",
      "forget": "/bitrag forget <doc>", "share": "/bitrag share <doc> workspace", "audit": "/bitrag audit",
@@ -60,23 +59,6 @@ def strip_mentions(text: str) -> str:
     return " ".join(MENTION.sub(" ", text or "").split())
 
 
-def check_tokens(settings: Settings) -> None:
-    """Fail fast, naming the variable, before any network call."""
-    if settings.slack_bot_token is None:
-        raise ConfigError("SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-…) from your Slack app's "
-                          "OAuth & Permissions page into .env")
-    if not settings.slack_bot_token.get_secret_value().startswith("xoxb-"):
-        raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb- (not a user or app token)")
-    if settings.slack_app_token is not None:
-        if not settings.slack_app_token.get_secret_value().startswith("xapp-"):
-            raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp- (Basic Information › "
-                              "App-Level Tokens, with the connections:write scope)")
-    elif settings.slack_signing_secret is None:
-        raise ConfigError("HTTP mode needs SLACK_SIGNING_SECRET (Basic Information › App Credentials); or set "
-                          "SLACK_APP_TOKEN to use Socket Mode")
-    ChangePolicy.parse(settings.slack_ingest_allowed, INGEST_VARIABLE)
-
-
 def file_name(file: dict[str, Any]) -> str:
     """What a user calls a shared file (events may carry only its id)."""
     return str(file.get("name") or file.get("id"))
@@ -84,20 +66,18 @@ def file_name(file: dict[str, Any]) -> str:
 
 class SlackAdapter:
     def __init__(self, core: Any, settings: Settings, feedback: FeedbackStore) -> None:
-        check_tokens(settings)
+        token = settings.slack_token()  # checked (naming the variable) before any network call
         self.core, self.settings, self.feedback = core, settings, feedback
         self.client = make_client(settings)
         self.facts = SlackFacts(self.client, parse_ids(settings.slack_admin_ids))
         self.jobs = JobStore(settings.uploads)
-        self.flow = ChatFlow(core, feedback, self.jobs, settings, "slack",
-                             ChangePolicy.parse(settings.slack_ingest_allowed, INGEST_VARIABLE), SLACK_HELP,
+        self.flow = ChatFlow(core, feedback, self.jobs, settings, "slack", SLACK_HELP,
                              on_change=lambda person: self.publish_home(person.user))
         socket_mode = settings.slack_app_token is not None
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
         self.app = AsyncApp(client=self.client, signing_secret=secret, request_verification_enabled=not socket_mode,
                             ignoring_self_events_enabled=True)
-        self.files = SlackFiles(self.client, settings.slack_bot_token.get_secret_value(),  # type: ignore[union-attr]
-                                core.service.parser, int(settings.max_file_mb * 1024 * 1024),
+        self.files = SlackFiles(self.client, token, core.service.parser, int(settings.max_file_mb * 2**20),
                                 settings.slack_api_url)
         self._seen_events: OrderedDict[str, None] = OrderedDict()
         app = self.app

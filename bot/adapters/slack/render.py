@@ -10,17 +10,8 @@ import re
 from typing import Any
 
 from bot.streaming import split_markdown
-from bot.views import (
-    AnswerView,
-    AuditView,
-    DocumentsView,
-    ForgottenView,
-    IngestView,
-    MessageView,
-    SharedView,
-    StatsView,
-    View,
-)
+from bot.views import AnswerView, DocumentsView, StatsView, View
+from bot.views import listing as listing_of
 
 SECTION_LIMIT = 3000
 BLOCKS_PER_MESSAGE = 45  # 50 is Slack's limit; leave room for the sources, notice, footer and buttons
@@ -120,31 +111,13 @@ def streaming_message(header: str | None, partial: str) -> Message:
 
 
 def view_message(view: View) -> Message:
-    """Any non-answer view as one message."""
+    """Any view as one message; everything but an answer in verbatim sections (Slack links nothing by itself)."""
     if isinstance(view, AnswerView):
         return answer_messages(view)[0]
-    if isinstance(view, MessageView):
-        text = (":warning: " if view.level == "error" else "") + escape(view.text)
-        return view.text, [section(text[:SECTION_LIMIT])]
-    if isinstance(view, IngestView):
-        icons = {"added": ":white_check_mark:", "replaced": ":arrows_counterclockwise:", "unchanged": ":zzz:",
-                 "skipped": ":fast_forward:", "failed": ":x:"}
-        lines = [f"*{escape(view.summary)}*", *(f"{icons[status]} {escape(name)}: {status} — {escape(detail)}"
-                                               for status, name, detail in view.rows)]
-        return view.summary, listing(lines)
-    if isinstance(view, DocumentsView):
-        if not view.documents:
-            text = "No documents yet. Share a file with me (mention me or DM me with it), or use `/ingest`."
-            return text, [section(text)]
-        lines = [f"*{len(view.documents)} document(s) answers here may use*"]
-        lines += [f"• {escape(line)}" for line in view.lines()]
-        return lines[0], listing(lines)
-    if isinstance(view, ForgottenView | SharedView):
-        return view.text, [section(escape(view.text))]
-    if isinstance(view, AuditView):
-        lines = ["*Audit log (newest first)*", *(f"• {escape(line)}" for line in view.lines())]
-        return lines[0], listing(lines)
-    raise TypeError(type(view).__name__)
+    shown = listing_of(view)
+    title = (":warning: " if shown.error else "") + (f"*{escape(shown.title)}*" if shown.items else escape(shown.title))
+    lines = [title] if shown.title else []
+    return shown.title or shown.items[0], listing([*lines, *map(escape, shown.items)])
 
 
 def listing(lines: list[str], most: int = 45) -> list[dict[str, Any]]:

@@ -1,14 +1,23 @@
 """Slack's side of the chat contract (`bot.chat.Surface` / `Reply`): where a view goes and how a message grows.
 
-- Public replies are posted in the conversation (in its thread when there is one); an answer in a thread is
-  streamed natively where Slack allows it (STREAM_MODE), else a placeholder is edited as the model writes.
-- Private replies go to the asker alone: through the slash command's response URL (`ephemeral`), else
+- Public replies are posted in the conversation (in its thread when there is one). An answer in a thread is
+  streamed natively (`chat.startStream` / `appendStream` / `stopStream`) where Slack allows it (STREAM_MODE), else a
+  placeholder is edited about once a STREAM_INTERVAL_S.
+- Private replies reach the asker alone: through a slash command's response URL (`ephemeral`), else
   `chat.postEphemeral`. Ephemeral messages cannot be edited, so a private answer is sent once, finished.
 - A slash command where bitrag is not a member cannot post: its public answer goes through the response URL.
+
+Native streaming only appends, so only text the final answer will start with is sent: the core yields the answer
+so far already renumbered and made safe, and of that only the part before the last word (a word can still become
+a link, a mention, a citation). The rest, the sources and Slack's own 👍/👎 go with `chat.stopStream`. Whatever goes
+wrong the user gets the whole answer once: a stream Slack refuses to start is not used (edits instead); one that
+stops taking appends (`message_not_in_streaming_state` when it expired) stays quiet until the end; and when the
+final answer does not continue what was shown, the message is replaced with it by `chat.update`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,17 +37,18 @@ from bot.adapters.slack.render import (
     streaming_message,
     view_message,
 )
-from bot.adapters.slack.stream import NativeStream
 from bot.views import AnswerView, View
 
 log = logging.getLogger(__name__)
 POSTING_FAILURES = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
+APPEND_LIMIT = 12_000  # characters of markdown_text per chat.appendStream
 Respond = Callable[..., Awaitable[Any]]
 
 
 class SlackSurface:
     """Replies in `channel` (and `thread`) to a request of `user`. `respond`: a slash command's response URL.
-    `header`: what a reply outside a thread starts with (who asked what). `stream_mode`: STREAM_MODE."""
+    `header`: what an answer outside a thread starts with (who asked what). `only_private`: every reply ephemeral
+    (a message shortcut)."""
 
     def __init__(self, client: AsyncWebClient, channel: str, user: str, team: str | None, thread: str | None = None,
                  respond: Respond | None = None, header: str | None = None, stream_mode: str = "auto",
@@ -51,8 +61,8 @@ class SlackSurface:
         await self.deliver([view_message(view)], private or self.only_private)
 
     async def deliver(self, messages: list[Message], private: bool) -> None:
-        """Finished messages: through the response URL when there is one, else posted (or posted ephemerally)."""
-        for text, blocks in messages[:5] if self.respond else messages:  # a response URL takes 5 messages
+        """Finished messages: through the response URL when there is one (5 at most), else posted."""
+        for text, blocks in messages[:5] if self.respond else messages:
             if self.respond is not None:
                 await self.respond(text=text, blocks=blocks, response_type="ephemeral" if private else "in_channel",
                                    replace_original=False)
@@ -67,10 +77,10 @@ class SlackSurface:
         if private or self.only_private:
             return Whole(self, private=True)
         if answer and self.thread is not None and self.stream_mode != "edit":
-            stream = NativeStream(self.client, self.channel, self.thread)
-            try:
-                await stream.start(self.user, self.team)
-                return Streamed(self, stream)
+            try:  # the recipient is required outside DMs
+                started = await self.client.chat_startStream(channel=self.channel, thread_ts=self.thread,
+                                                             recipient_user_id=self.user, recipient_team_id=self.team)
+                return Streamed(self, started["ts"])
             except SlackApiError as exc:
                 level = logging.WARNING if self.stream_mode == "native" else logging.INFO
                 log.log(level, "Slack would not stream an answer in %s (%s): answering by edits", self.channel,
@@ -108,10 +118,7 @@ class Edited:
         self.surface, self.message, self.answer = surface, ts, answer
 
     async def show(self, text: str) -> None:
-        if self.answer:
-            text, blocks = streaming_message(self.surface.header, text)
-        else:
-            blocks = [context(escape(text))]
+        text, blocks = streaming_message(self.surface.header, text) if self.answer else (text, [context(escape(text))])
         await self.surface.client.chat_update(channel=self.surface.channel, ts=self.message, text=text,
                                               blocks=blocks)
 
@@ -120,23 +127,48 @@ class Edited:
 
 
 class Streamed:
-    """An answer streamed natively; its end carries Slack's own 👍/👎."""
+    """An answer streamed natively into one thread reply; `sent` is what the message shows so far."""
 
-    def __init__(self, surface: SlackSurface, stream: NativeStream) -> None:
-        self.surface, self.stream, self.message = surface, stream, stream.ts
+    def __init__(self, surface: SlackSurface, ts: str) -> None:
+        self.surface, self.message, self.sent, self.broken = surface, ts, "", False
 
     async def show(self, text: str) -> None:
-        await self.stream.show(text)
+        """Append what is new and stable in `text` (the answer so far); silently nothing once it diverged."""
+        cut = max(text.rfind(" "), text.rfind("\n"))
+        stable = text[:cut + 1] if cut >= 0 else ""
+        if self.broken or not stable.startswith(self.sent) or len(stable) == len(self.sent):
+            return
+        piece = stable[len(self.sent):][:APPEND_LIMIT]
+        try:
+            await self.surface.client.chat_appendStream(channel=self.surface.channel, ts=self.message,
+                                                        markdown_text=piece)
+        except SlackApiError as exc:
+            self.broken = True
+            log.info("Streaming into %s stopped (%s); the answer follows when it is complete", self.surface.channel,
+                     slack_error(exc))
+            return
+        self.sent += piece
 
     async def finish(self, view: View, answer_id: str | None = None) -> None:
+        """Stop with the rest of the answer, its sources and 👍/👎; when what was shown is not the start of the
+        answer, or Slack refuses, the message is replaced with the whole answer."""
+        client, channel = self.surface.client, self.surface.channel
+        messages = answer_messages(view, None, answer_id) if isinstance(view, AnswerView) else [view_message(view)]
         if isinstance(view, AnswerView):
-            body = view.body
-            blocks = [*answer_tail(view), *([feedback_actions(answer_id)] if answer_id else [])]
-            messages = answer_messages(view, None, answer_id)
+            body, blocks = view.body, [*answer_tail(view), *([feedback_actions(answer_id)] if answer_id else [])]
         else:
-            messages = [view_message(view)]
             body, blocks = messages[0][0], []
-        await self.stream.finish(body, blocks, lambda: self.surface.replace(self.stream.ts, messages))
+        if not self.broken and body.startswith(self.sent):
+            try:
+                await client.chat_stopStream(channel=channel, ts=self.message,
+                                             markdown_text=body[len(self.sent):] or None, blocks=blocks)
+                return
+            except SlackApiError as exc:
+                log.info("chat.stopStream in %s failed (%s): replacing the message", channel, slack_error(exc))
+        else:
+            with contextlib.suppress(SlackApiError):  # expired already: the message can still be updated
+                await client.chat_stopStream(channel=channel, ts=self.message)
+        await self.surface.replace(self.message, messages)
 
 
 class Whole:
