@@ -186,6 +186,19 @@ class ChatFlow:
         here = await self._here_or_refuse(surface, person, room)
         return None if here is None else await self._upload(surface, person, here, upload, private)
 
+    async def keep(self, surface: Surface, person: Person, room: Room, key: str, title: str,
+                   messages: Sequence[tuple[str, float, str]], link: str | None, files: Upload | None) -> None:
+        """"Add to knowledge base": chat messages — (author, when, text) — become one document of the place's
+        audience keyed `key` and cited by `link`, with the `files` they carry; the person alone is told."""
+        name = re.sub(r"[:.]", "-", key) + ".md"
+
+        async def fetch(folder: Path) -> tuple[list[SourceFile], list[FileResult]]:
+            (folder / name).write_text(message_document(title, messages))
+            fetched, failed = await files.fetch(folder) if files else ([], [])
+            return [SourceFile(folder / name, name, key, link), *fetched], failed
+
+        await self.upload(surface, person, room, Upload([name, *(files.names if files else [])], fetch), private=True)
+
     async def _upload(self, surface: Surface, person: Person, here: Conversation, upload: Upload,
                       private: bool = False) -> View:
         if (refused := self.refusal(person, here)) is not None:

@@ -24,7 +24,7 @@ from discord import app_commands
 
 from bot.access import Kind, Person, Room, parse_ids
 from bot.adapters.discord.render import answer_pages, streaming_text, view_text
-from bot.chat import ChatFlow, Message, Upload, message_document
+from bot.chat import ChatFlow, Message, Upload
 from bot.core import fetch_each, help_text
 from bot.feedback import FeedbackStore
 from bot.jobs import JobStore
@@ -351,14 +351,7 @@ class BitragDiscord(discord.Client):
         @tree.context_menu(name="Add to knowledge base")
         async def add_message(interaction: discord.Interaction, message: discord.Message) -> None:
             """A message (with its attachments) becomes a document of this channel's audience, cited by its link."""
-            name = f"discord-message-{message.channel.id}-{message.id}.md"
-
-            async def fetch(folder: Path) -> tuple[list[SourceFile], list[FileResult]]:
-                (folder / name).write_text(message_document("Discord message", [
-                    (message.author.display_name, message.created_at.timestamp(), message.content)]))
-                files, failed = await self.fetch_attachments(list(message.attachments), folder, message.jump_url)
-                return [SourceFile(folder / name, name, f"discord:message:{message.channel.id}:{message.id}",
-                                   message.jump_url), *files], failed
-
-            await flow.upload(InteractionSurface(interaction, private=True), *facts(interaction),
-                              Upload([name, *(a.filename for a in message.attachments)], fetch), private=True)
+            await flow.keep(InteractionSurface(interaction, private=True), *facts(interaction),
+                            f"discord:message:{message.channel.id}:{message.id}", "Discord message",
+                            [(message.author.display_name, message.created_at.timestamp(), message.content)],
+                            message.jump_url, self._attachments(list(message.attachments), message.jump_url))

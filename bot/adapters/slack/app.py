@@ -17,7 +17,6 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable
-from pathlib import Path
 from typing import Any
 
 from slack_bolt import BoltResponse
@@ -29,12 +28,12 @@ from bot.adapters.slack.facts import SlackFacts, kind_of, make_client
 from bot.adapters.slack.files import SlackFiles, file_id_from_url, is_slack_link, slack_error
 from bot.adapters.slack.render import FEEDBACK, FEEDBACK_DOWN, FEEDBACK_UP, escape, home_view
 from bot.adapters.slack.replies import SlackSurface
-from bot.chat import ChatFlow, Message, Upload, message_document
+from bot.chat import ChatFlow, Message, Upload
 from bot.core import failure, fetch_each, help_text
 from bot.feedback import FeedbackStore
 from bot.jobs import JobStore
 from bot.settings import Settings
-from bot.terms import FileResult, NotAllowedError, SourceFile, Turn, is_url
+from bot.terms import NotAllowedError, Turn, is_url
 from bot.views import MessageView
 
 log = logging.getLogger(__name__)
@@ -207,19 +206,11 @@ class SlackAdapter:
                                                "channel with /invite @bitrag, then try again.", "error"))
                 return
         kind = "thread" if len(messages) > 1 else "message"
-        name = f"slack-{kind}-{channel}-{message['ts'].replace('.', '-')}.md"
         files = [f for m in messages for f in m.get("files") or []]
-        permalink = await self._permalink(channel, message["ts"])
-
-        async def fetch(folder: Path) -> tuple[list[SourceFile], list[FileResult]]:
-            (folder / name).write_text(message_document(f"Slack {kind}", [
-                (m.get("user") or m.get("username") or "someone", float(m.get("ts") or 0), m.get("text") or "")
-                for m in messages]))
-            fetched, failed = await self._fetch_files(files, folder)
-            return [SourceFile(folder / name, name, f"slack:{kind}:{channel}:{message['ts']}", permalink),
-                    *fetched], failed
-
-        await self.flow.upload(surface, person, room, Upload([name, *map(file_name, files)], fetch), private=True)
+        await self.flow.keep(surface, person, room, f"slack:{kind}:{channel}:{message['ts']}", f"Slack {kind}",
+                             [(m.get("user") or m.get("username") or "someone", float(m.get("ts") or 0),
+                               m.get("text") or "") for m in messages], await self._permalink(channel, message["ts"]),
+                             self._files(files))
 
     async def _permalink(self, channel: str, ts: str) -> str | None:
         try:
@@ -291,14 +282,15 @@ class SlackAdapter:
                     raise NotAllowedError("That is neither a Slack file link nor a web address: use *Copy link to "
                                           "file* on a file in Slack, or an https:// link, then `/ingest <link>`.")
                 info = await self.files.info({"id": file_id}, refresh=True)
-                room = await self._narrowest(info, channel, user, room)
-                upload = Upload([file_name(info)], lambda folder: self._fetch_files([info], folder))
+                if room.kind is not Kind.UNKNOWN:  # where nobody knows who reads, nothing is added (nor said)
+                    room = await self._narrowest(info, channel, user, room)
+                upload = self._files([info])
             else:
                 files = await self._recent_files(user, channel)
                 if not files:
                     raise NotAllowedError("I found no files you shared in this channel recently. Share a file in a "
                                           "message that mentions me, or DM it to me.")
-                upload = Upload([file_name(f) for f in files], lambda folder: self._fetch_files(files, folder))
+                upload = self._files(files)
             await self.flow.upload(surface, person, room, upload)
         except SlackApiError as exc:
             await respond(text=f":warning: Slack refused ({slack_error(exc)}). Is bitrag in this channel?",
@@ -324,9 +316,12 @@ class SlackAdapter:
             return []
         return [f for f in listed if newest - int(f.get("created") or 0) <= RECENT_FILES_WINDOW_S]
 
-    async def _fetch_files(self, files: list[dict[str, Any]], folder: Path,
-                           ) -> tuple[list[SourceFile], list[FileResult]]:
-        return await fetch_each(files, lambda file: self.files.fetch(file, folder), file_name)
+    def _files(self, files: list[dict[str, Any]]) -> Upload | None:
+        """Slack files as an upload: each checked from files.info, then downloaded with the bot token."""
+        if not files:
+            return None
+        return Upload([file_name(f) for f in files], lambda folder: fetch_each(
+            files, lambda file: self.files.fetch(file, folder), file_name))
 
     # --- mentions, DMs, thread follow-ups --------------------------------------------------------------------
 
@@ -358,8 +353,7 @@ class SlackAdapter:
                 return  # a thread bitrag is not part of
         person, room = await self._here(user, channel, event.get("user_team"))
         text = strip_mentions(event.get("text", ""))
-        files = list(event.get("files") or [])
-        upload = Upload([file_name(f) for f in files], lambda folder: self._fetch_files(files, folder))
+
         if room.kind is Kind.DM and text and not history:  # the first question names the agent DM's thread
             await self._quietly("assistant.threads.setTitle", self.client.assistant_threads_setTitle(
                 channel_id=channel, thread_ts=thread, title=text[:80]))
@@ -370,7 +364,8 @@ class SlackAdapter:
         surface = SlackSurface(self.client, channel, user, self.facts.team, thread,
                                stream_mode=self.settings.stream_mode)
         try:
-            await self.flow.message(surface, person, room, Message(text, upload if files else None, history))
+            await self.flow.message(surface, person, room, Message(text, self._files(event.get("files") or []),
+                                                                   history))
         except SlackApiError as exc:
             log.warning("Could not answer in %s: %s", channel, slack_error(exc))
         finally:
