@@ -55,7 +55,7 @@ class Reply(Protocol):
 class Surface(Protocol):
     """One request's way back to the people, as the platform does it."""
 
-    address: dict[str, Any]  # where a resumed upload reports (JSON-safe), see `ChatPlatform.surface_at`
+    address: dict[str, Any]  # where a resumed upload reports (JSON-safe): what `ChatFlow.resume` is given back
 
     async def send(self, view: View, private: bool = False) -> None:
         """A finished message: to the conversation, or (`private`) to the asker alone."""
@@ -120,7 +120,7 @@ class ChatFlow:
 
     def here(self, person: Person, room: Room) -> Conversation:
         """The conversation of `person` in `room` (raises `NotAllowedError` where bitrag does not work)."""
-        return conversation_for(person, room, self.settings.slack_channel_scoped,
+        return conversation_for(person, room, self.platform == "slack" and self.settings.slack_channel_scoped,
                                 self.settings.slack_allow_shared_channels)
 
     async def _here_or_refuse(self, surface: Surface, person: Person, room: Room) -> Conversation | None:

@@ -23,7 +23,7 @@ from bot import metrics
 from bot.access import Conversation, Kind, authorize_change, check_can_add_here, may_replace, require_admin
 from bot.feedback import FeedbackStore
 from bot.ratelimit import RateLimiter
-from bot.safety import safe_markdown
+from bot.safety import inert_text, safe_markdown
 from bot.views import (
     AnswerView,
     AuditView,
@@ -91,8 +91,8 @@ def ingest_intent(text: str) -> bool:
 
 def failure(exc: BaseException) -> MessageView:
     """The view for a failed request: our own errors are shown as they are, anything else gets a log reference."""
-    if isinstance(exc, BitragError):
-        return MessageView(str(exc), level="error")
+    if isinstance(exc, BitragError):  # may quote a file name or what the user typed: no link, no mention
+        return MessageView(inert_text(str(exc)), level="error")
     reference = uuid.uuid4().hex[:8]
     log.error("Unexpected error (ref %s)", reference, exc_info=exc)
     return MessageView(f"Something went wrong on our side (ref {reference}); it has been logged. "

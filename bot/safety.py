@@ -48,8 +48,12 @@ def inert(text: str) -> str:
     """A label from a document (file name, heading, location) as one plain line: direction controls shown as
     `[U+202E]`, line breaks and other control characters as spaces, link starts broken by a zero-width space
     (`https​://`, `www​.`), mentions broken."""
+    return inert_text(" ".join(CONTROL_CHARACTERS.sub(" ", text).split()))
+
+
+def inert_text(text: str) -> str:
+    """Text that may quote document names (an error naming a file): as `inert`, but its lines kept."""
     text = DIRECTION_CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
-    text = " ".join(CONTROL_CHARACTERS.sub(" ", text).split())
     return neutralize_mentions(LINK_START.sub(lambda m: m.group(1) + ZWSP, text))
 
 
