@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 SOCKET_NAME = "bitrag.sock"
 PROTOCOL = 1
+REQUEST_TIMEOUT_S = 10  # a connected client sends its one-line request at once
 MAX_PATH = 107  # sun_path holds 108 bytes with its NUL
 
 
@@ -96,16 +97,19 @@ class ControlServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             user = _peer_login(writer.get_extra_info("socket"))
+            # Read the request first, even from a peer about to be refused: a client writes before it reads, and a
+            # refusal sent before its write would meet a closed socket there (EPIPE) instead of being read.
+            line = await asyncio.wait_for(reader.readline(), REQUEST_TIMEOUT_S)
             if user is None:
                 await _send(writer, {"stderr": "Refused: this bitrag serves its own user only.\n", "exit": 1})
                 return
-            request = json.loads(await reader.readline() or b"{}")
+            request = json.loads(line or b"{}")
             reply = self._check(request)
             if reply is not None:
                 await _send(writer, reply)
                 return
             await _send(writer, await self._execute(request, user, writer))
-        except (ConnectionError, json.JSONDecodeError, asyncio.IncompleteReadError):
+        except (ConnectionError, json.JSONDecodeError, asyncio.IncompleteReadError, TimeoutError, ValueError):
             pass  # the CLI went away (Ctrl-C): a started ingestion still finishes, crash-safe as ever
         except Exception:
             log.exception("A CLI command over the control socket failed")
