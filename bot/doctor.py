@@ -138,10 +138,14 @@ def optional_formats(settings: Settings) -> str:
 
 
 async def _slack(settings: Settings) -> str:
-    from bot.adapters.slack.app import make_client, verify_token
+    from bot.adapters.slack.facts import SlackFacts, make_client
 
-    identity = await verify_token(make_client(settings))
-    return f"token of {identity.get('user')} in workspace {identity.get('team')}"
+    facts = SlackFacts(make_client(settings), frozenset())
+    identity = await facts.verify()
+    missing = await facts.missing_scopes()
+    readers = (f"cannot tell who reads a conversation — add {', '.join(missing)} and reinstall the app; until "
+               "then answers go privately to the asker" if missing else "reads who is in each conversation")
+    return f"token of {identity.get('user')} in workspace {identity.get('team')}; {readers}"
 
 
 async def _discord(settings: Settings) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import pytest
 import pytest_asyncio
 
-from tests.fakes.slack import BOT_USER, TEAM, FakeSlack, wait_for
+from tests.fakes.slack import BOT_TOKEN, BOT_USER, TEAM, FakeSlack, wait_for
 from tests.test_slack import Harness, make_harness
 
 OWNER, OTHER, ADMIN = "UOWNER", "UOTHER", "UADMIN"
@@ -573,3 +573,14 @@ async def test_long_questions_and_hostile_names_get_clear_inert_replies(scenario
     assert sources["text"].get("verbatim") is True  # Slack links nothing in a heading by itself
     assert "https://evil" not in sources["text"]["text"] and "https\u200b://evil" in sources["text"]["text"]
     assert fake.invalid == []
+
+
+async def test_doctor_names_the_scopes_that_reading_who_is_where_needs(fake_slack, make_settings) -> None:
+    from bot.doctor import _slack
+
+    settings = make_settings(slack_bot_token=BOT_TOKEN, slack_signing_secret="s",
+                             slack_api_url=f"{fake_slack.url}/api/")
+    assert "reads who is in each conversation" in await _slack(settings)  # the control: every scope granted
+    fake_slack.missing_scopes["users.list"] = "users:read"
+    report = await _slack(settings)
+    assert "cannot tell who reads a conversation — add users:read" in report and BOT_TOKEN not in report

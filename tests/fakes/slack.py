@@ -299,6 +299,9 @@ class FakeSlack:
                     and not self.conversations[c]["is_im"] and kind(self.conversations[c]) in types]
         return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
 
+    def _conversations_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._page([c for c in self.conversations.values() if c["id"] not in self.hidden], "channels", args)
+
     def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
         info = self.conversation_info(args["channel"])
         return {"ok": True, "channel": info} if info else {"ok": False, "error": "channel_not_found"}

@@ -96,6 +96,18 @@ class SlackFacts:
             await self.verify()
         return str(self.team)
 
+    async def missing_scopes(self) -> list[str]:
+        """The scopes Slack says the facts need and the token lacks (for `bitrag doctor`)."""
+        missing = []
+        for method, args in (("users_list", {"limit": 1}), ("conversations_list", {"limit": 1, "types": "public_"
+                             "channel,private_channel,mpim,im"})):
+            try:
+                await getattr(self.client, method)(**args)
+            except SlackApiError as exc:
+                data = exc.response.data if isinstance(exc.response.data, dict) else {}
+                missing += str(data.get("needed") or slack_error(exc)).split(",")
+        return sorted(set(missing))
+
     def remember(self, user: dict[str, Any]) -> None:
         """An account as `users.list`, `users.info` or a `user_change` / `team_join` event describe it."""
         team, enterprise = user.get("team_id"), (user.get("enterprise_user") or {}).get("enterprise_id")
