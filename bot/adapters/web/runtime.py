@@ -23,7 +23,7 @@ from bot.jobs import Job, JobStore, resume
 from bot.logs import configure_logging
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings, get_settings
-from bot.terms import Embedder, NotAllowedError
+from bot.terms import ConfigError, Embedder, NotAllowedError
 from bot.views import View
 from bot.wiring import open_service
 
@@ -61,7 +61,12 @@ class WebRuntime:
         facts = self._slack
 
         async def look_up() -> Person:
-            if team != await facts.workspace():
+            try:
+                workspace = await facts.workspace()
+            except ConfigError as exc:  # a revoked token: nothing can be said of anyone (the log says why)
+                log.warning("Sign in with Slack: %s; reading only the person's own documents", exc)
+                return Person("slack", team, user, guest=None)
+            if team != workspace:
                 raise NotAllowedError(f"You signed in with another Slack workspace ({team}) than the one bitrag "
                                       "serves: sign in with your account there.")
             return await facts.person(user, member_of=True)
