@@ -584,3 +584,29 @@ async def test_doctor_names_the_scopes_that_reading_who_is_where_needs(fake_slac
     fake_slack.missing_scopes["users.list"] = "users:read"
     report = await _slack(settings)
     assert "cannot tell who reads a conversation — add users:read" in report and BOT_TOKEN not in report
+
+
+async def test_group_dms_follow_who_is_in_them_and_accounts_follow_user_change(scenario: Scenario) -> None:
+    fake, wifi = scenario.fake, SECRETS[0]
+    await scenario.upload(PUBLIC, OWNER, wifi.name, wifi.text.encode(), "F0GROUP001")
+    for channel, members in (("GMEMBERS", {OWNER, OTHER}), ("GGUEST", {OWNER, "UGUEST2"}),
+                             ("GEXT", {OWNER, "UEXT2"})):
+        fake.add_conversation(channel, "mpim")
+        fake.members[channel] = members
+    fake.users["UGUEST2"] = {"is_restricted": True}
+    fake.users["UEXT2"] = {"team_id": "T2OTHER"}
+    sent, _ = await scenario.ask("GMEMBERS", OWNER, wifi.question)
+    assert wifi.fact in sent  # the control: a group DM of full members reads the workspace's documents
+    sent, _ = await scenario.ask("GGUEST", OWNER, wifi.question)
+    assert wifi.fact not in sent  # a guest reads this group DM
+    sent, _ = await scenario.ask("GEXT", OWNER, wifi.question)
+    assert "shared with other organisations" in sent and wifi.fact not in sent
+    # A member made a guest: Slack's user_change event updates the account at once (no 10-minute wait).
+    sent, _ = await scenario.ask(DM_OTHER, OTHER, wifi.question)
+    assert wifi.fact in sent
+    await scenario.harness.event({"type": "user_change", "user": {**fake.account(OTHER), "is_restricted": True},
+                                  "event_ts": fake.next_ts()})
+    fake.users[OTHER] = {"is_restricted": True}
+    await wait_for(lambda: scenario.harness.adapter.facts._accounts[OTHER].guest)
+    sent, _ = await scenario.ask(DM_OTHER, OTHER, wifi.question)
+    assert wifi.fact not in sent
