@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from bot.access import UNCHECKED, ChangePolicy, Conversation, Kind, Person, Room, conversation_for
 from bot.core import BotCore, ingest_intent
 from bot.feedback import FeedbackStore
+from bot.helpdesk import HelpChannels, looks_like_question
 from bot.jobs import Fetch, Job, JobStore, ingest_upload, resume
 from bot.safety import inert
 from bot.settings import Settings
@@ -102,6 +103,11 @@ def message_document(title: str, messages: Sequence[tuple[str, float, str]]) -> 
     return "\n".join(lines) + "\n"
 
 
+def document_name(key: str) -> str:
+    """The file name a saved conversation is listed and cited by: its key, readable."""
+    return re.sub(r"[:.]", "-", key) + ".md"
+
+
 def document_key(platform: str, name: str) -> str:
     """What makes a new upload "the same document" as an earlier one of the same audience: its name there."""
     return f"{platform}:{name}"
@@ -117,6 +123,14 @@ class ChatFlow:
         self.help_text, self.on_change = help_text, on_change
         allowed = {"slack": settings.slack_ingest_allowed, "discord": settings.discord_ingest_allowed}
         self.policy = ChangePolicy.parse(allowed.get(platform, "all"), f"{platform.upper()}_INGEST_ALLOWED")
+        self._help_channels: HelpChannels | None = None
+
+    @property
+    def help_channels(self) -> HelpChannels:
+        """Where questions are answered without a mention (opened on first use: the terminal never needs it)."""
+        if self._help_channels is None:
+            self._help_channels = HelpChannels(self.settings.feedback_url)
+        return self._help_channels
 
     def here(self, person: Person, room: Room) -> Conversation:
         """The conversation of `person` in `room` (raises `NotAllowedError` where bitrag does not work)."""
@@ -190,7 +204,7 @@ class ChatFlow:
                    messages: Sequence[tuple[str, float, str]], link: str | None, files: Upload | None) -> None:
         """"Add to knowledge base": chat messages — (author, when, text) — become one document of the place's
         audience keyed `key` and cited by `link`, with the `files` they carry; the person alone is told."""
-        name = re.sub(r"[:.]", "-", key) + ".md"
+        name = document_name(key)
 
         async def fetch(folder: Path) -> tuple[list[SourceFile], list[FileResult]]:
             (folder / name).write_text(message_document(title, messages))
@@ -256,13 +270,102 @@ class ChatFlow:
             view = await self.core.share(here, argument, str(here.space))
         elif name == "audit":
             view = await self.core.audit(here, here.space)
+        elif name == "help-channel":
+            view = await self._set_help_channel(here, person, argument)
         else:
-            view = MessageView(self.help_text)
+            view = MessageView(self.help_text + await self._help_mode_line(here))
         changed = isinstance(view, ForgottenView | SharedView)
         announce = changed and not here.private and view.document.audience in here.read_scope  # type: ignore[union-attr]
         await surface.send(view, private=not (announce or _alone(here)))
         if changed:
             await self.changed(person)
+
+    # --- help channels and solved threads (bot.helpdesk) ------------------------------------------------------
+
+    async def _set_help_channel(self, here: Conversation, person: Person, argument: str) -> View:
+        """`help-channel on|off`: admins only, in a channel (a DM or a place whose readers are unknown is not one)."""
+        if argument.strip().lower() not in ("on", "off"):
+            return MessageView("Say help-channel on (answer every question asked here, when confident) or "
+                               "help-channel off.", "error")
+        if not here.admin:
+            return MessageView("Only admins can change whether a channel answers questions by itself.", "error")
+        if here.private or _alone(here) or here.channel is None or here.space is None:
+            return MessageView("Help-channel mode is for channels whose members bitrag can see.", "error")
+        on = argument.strip().lower() == "on"
+        await asyncio.to_thread(self.help_channels.set, self.platform, here.space, here.channel, person.user, on)
+        return MessageView("This channel now answers questions by itself: every new question gets a threaded answer "
+                           "when bitrag is confident, from documents everyone here may read." if on else
+                           "This channel no longer answers questions without a mention.")
+
+    async def _help_mode_line(self, here: Conversation) -> str:
+        if here.channel is None or here.space is None or _alone(here) or here.private:
+            return ""
+        on = await asyncio.to_thread(self.help_channels.is_on, self.platform, here.space, here.channel)
+        return ("\n\nThis channel is a help channel: questions asked here are answered without a mention." if on else
+                "\n\nAn admin can make this channel answer every question by itself: help-channel on.")
+
+    async def help_channel_list(self, space: str) -> list[str]:
+        return await asyncio.to_thread(self.help_channels.listed, self.platform, space)
+
+    async def answer_if_confident(self, surface: Surface, person: Person, room: Room, text: str) -> bool | None:
+        """A new top-level message in a help channel. None: not a question, or not a help channel (nothing done);
+        True: answered in its thread; False: bitrag looked and had no confident answer readable by everyone there
+        (nothing is posted: the adapter may react so a human knows). Unanswered questions are recorded for the
+        knowledge-gap report."""
+        if person.space is None or room.conversation is None or not looks_like_question(text):
+            return None
+        if not await asyncio.to_thread(self.help_channels.is_on, self.platform, person.space, room.conversation):
+            return None
+        try:
+            here = self.here(person, room)
+        except NotAllowedError:
+            return False
+        if here.private:
+            return False  # nobody knows who reads it: nothing is posted, and nobody asked privately
+        view = await self.core.ask(here, text)
+        if not isinstance(view, AnswerView):
+            return False
+        answer_id = await self.feedback.record(view, here) if self.feedback is not None else None
+        if not view.grounded:
+            return False
+        reply = await surface.open("Searching your documents…", answer=True)
+        await reply.finish(view, answer_id)
+        return True
+
+    async def file_solved(self, surface: Surface, person: Person, room: Room, asker: str, key: str,
+                          messages: Sequence[tuple[str, float, str]], link: str | None) -> bool:
+        """The solved-reaction on a thread: filed as a document of the thread's audience when it comes from the
+        asker or an admin (anyone else's is ignored); True when filed."""
+        try:
+            here = self.here(person, room)
+        except NotAllowedError as exc:
+            await surface.send(MessageView(str(exc), "error"), private=True)
+            return False
+        if person.user != asker and not here.admin:
+            return False
+        await self.keep(surface, person, room, key, "Solved thread", messages, link, None)
+        return True
+
+    async def unfile_solved(self, person: Person, room: Room, key: str) -> bool:
+        """The solved-reaction taken back (by who filed it, or an admin), or the thread's first message deleted
+        (`person` is then bitrag itself, an admin): the filed thread is forgotten. True when it was."""
+        try:
+            here = self.here(person, room)
+        except NotAllowedError:
+            return False
+        if here.space is None or room.conversation is None:
+            return False
+        # Filed where the thread's audience was then: its channel's own, or the whole space's.
+        filed = replace(here, tenant=f"{here.space}:{room.conversation}", also_reads=(here.space,))
+        view = await self.core.forget(filed, document_name(key))
+        if isinstance(view, ForgottenView):
+            await self.changed(person)
+        return isinstance(view, ForgottenView)
+
+    async def is_help_question(self, space: str | None, conversation: str | None, text: str) -> bool:
+        """Cheap first look at every top-level message: a question, in a help channel (before any platform call)."""
+        return bool(space and conversation and looks_like_question(text)) and await asyncio.to_thread(
+            self.help_channels.is_on, self.platform, str(space), str(conversation))
 
     async def personal(self, person: Person) -> tuple[DocumentsView | None, StatsView | None]:
         """What a person may read where only they look (App Home, the web UI): documents and the index's numbers."""

@@ -53,6 +53,7 @@ class Command:
     name: str
     summary: str
     admin: bool = False
+    chat: bool = False  # a chat platform's only (no meaning in the terminal, CLI or web UI)
 
 
 COMMAND_LIST = (
@@ -62,24 +63,27 @@ COMMAND_LIST = (
     Command("forget", "remove a document you added (admins: any)"),
     Command("share", "make a document readable by the whole workspace or server", admin=True),
     Command("audit", "who added, replaced, shared or forgot which document, and when", admin=True),
+    Command("help-channel", "answer every question asked in this channel, when confident (on|off)", admin=True,
+            chat=True),
     Command("help", "this text"),
 )
-COMMANDS = tuple(c.name for c in COMMAND_LIST)
+COMMANDS = tuple(c.name for c in COMMAND_LIST if not c.chat)  # what the terminal understands
 INTRO = "bitrag answers questions from this team's documents and cites where each answer comes from."
 LOCAL_SYNTAX = {"ask": "ask <question>", "ingest": "ingest <path or URL>...", "sources": "sources",
                 "forget": "forget <doc>", "share": "share <doc> <knowledge base>", "audit": "audit", "help": "help"}
 
 
-def help_text(syntax: dict[str, str], notes: str = "") -> str:
+def help_text(syntax: dict[str, str], notes: str = "", chat: bool = True) -> str:
     """The help of one surface, built from the shared vocabulary: `syntax` must say how each command is typed
-    there (a missing one is a KeyError, so the help texts cannot drift apart)."""
-    width = max(len(syntax[c.name]) for c in COMMAND_LIST) + 2
+    there (a missing one is a KeyError, so the help texts cannot drift apart); `chat`: a chat platform's."""
+    commands = [c for c in COMMAND_LIST if chat or not c.chat]
+    width = max(len(syntax[c.name]) for c in commands) + 2
     lines = [INTRO, ""]
-    lines += [f"  {syntax[c.name]:<{width}} {c.summary}{' (admins)' if c.admin else ''}" for c in COMMAND_LIST]
+    lines += [f"  {syntax[c.name]:<{width}} {c.summary}{' (admins)' if c.admin else ''}" for c in commands]
     return "\n".join(lines) + (f"\n\n{notes}" if notes else "")
 
 
-HELP = help_text(LOCAL_SYNTAX)
+HELP = help_text(LOCAL_SYNTAX, chat=False)
 MAX_QUESTION_CHARS = 2000  # a question, not a document: Slack shows it in a 3,000-character block, Discord in 2,000
 INGEST_WORDS = re.compile(r"(?i)^(?:please\s+)?(?:ingest|add|index|save)(?:\s+(?:this|these|it|them|files?))?[.!]?$")
 

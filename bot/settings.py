@@ -52,6 +52,9 @@ class Settings(RagSettings):
     # How answers in threads appear: auto/native = Slack's native streaming (chat.startStream…), falling back to
     # edits where Slack refuses it (native also logs that as a warning); edit = chat.update once a STREAM_INTERVAL_S.
     stream_mode: Literal["auto", "native", "edit"] = "auto"
+    # The reaction (its Slack name) by which the asker or an admin files a solved thread as a document; taking it
+    # back forgets the document.
+    slack_solved_reaction: str = Field(default="white_check_mark", pattern=r"^[a-z0-9_+'-]{1,100}$")
 
     # Discord
     discord_token: SecretStr | None = None
@@ -60,6 +63,7 @@ class Settings(RagSettings):
     discord_guild_ids: str = ""
     discord_ingest_allowed: str = "everyone"  # everyone, manage_guild, role:<name or id>, or user ids
     discord_admin_ids: str = ""  # user ids (or role:<name or id>) that count as admins besides Manage Server
+    discord_solved_reaction: str = "✅"  # the emoji by which the asker or an admin files a solved thread
 
     @model_validator(mode="after")
     def _bot_paths_in_home(self) -> Settings:

@@ -73,7 +73,8 @@ async def ask_by_mention(fake: FakeDiscord, text: str, guild: int = GUILD_A, cha
 
 async def test_commands_are_registered_per_guild(bot: Running) -> None:
     names = {c["name"] for c in bot.fake.commands[str(GUILD_A)]}
-    assert names == {"ask", "ingest", "sources", "forget", "share", "audit", "help", "Add to knowledge base"}
+    assert names == {"ask", "ingest", "sources", "forget", "share", "audit", "help", "help-channel",
+                     "Add to knowledge base"}
     menu = next(c for c in bot.fake.commands[str(GUILD_A)] if c["name"] == "Add to knowledge base")
     assert menu["type"] == 3  # a message context-menu command
     assert "global" not in bot.fake.commands

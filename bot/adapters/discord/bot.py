@@ -36,10 +36,11 @@ log = logging.getLogger(__name__)
 MENTION = re.compile(r"<@!?\d+>")
 DISCORD_HELP = help_text(
     {"ask": "/ask question:", "ingest": "/ingest file: url:", "sources": "/sources", "forget": "/forget document:",
-     "share": "/share document:", "audit": "/audit", "help": "/help"},
+     "share": "/share document:", "audit": "/audit", "help-channel": "/help-channel enabled:", "help": "/help"},
     "You can also mention me with a question (I answer in a thread; replies there need no mention), or mention me "
     "with attachments. A document is read only where everyone present may see it: shared in a channel every member "
-    "can view it serves the whole server, in a private or gated channel or thread its members, in a DM you alone.")
+    "can view it serves the whole server, in a private or gated channel or thread its members, in a DM you alone. "
+    "React with ✅ in a thread you asked in to keep it as knowledge.")
 QUIET = {"suppress_embeds": True}
 
 
@@ -116,23 +117,39 @@ class Shown:
             await self.more(page, view=vote_view(answer_id) if i == len(pages) else discord.utils.MISSING)
 
 
+class DirectSurface:
+    """Replies to one person by DM: the private path of a message, and what a reaction is answered with."""
+
+    def __init__(self, user: discord.abc.User) -> None:
+        self.user, self.address = user, {}
+
+    async def send(self, view: View, private: bool = False) -> None:
+        await self.user.send(view_text(view), **QUIET)
+
+    async def open(self, waiting: str, private: bool = False, answer: bool = False) -> Shown:
+        shown = await self.user.send(waiting, **QUIET)
+        return Shown(shown.edit, lambda page, view: self.user.send(page, view=view, **QUIET), answer, str(shown.id))
+
+
 class MessageSurface:
     """Replies to a message: in a thread started on it (`thread`), or as a reply; privately by DM."""
 
     def __init__(self, message: discord.Message, thread: bool) -> None:
-        self.source, self.thread = message, thread
+        self.source, self.thread, self.direct = message, thread, DirectSurface(message.author)
         self.address = {"channel": str(message.channel.id)}
 
     async def send(self, view: View, private: bool = False) -> None:
         if private:
-            await self.source.author.send(view_text(view), **QUIET)
+            await self.direct.send(view)
         else:
             await self.source.reply(view_text(view), mention_author=False, **QUIET)
 
     async def open(self, waiting: str, private: bool = False, answer: bool = False) -> Shown:
-        place: Any = self.source.author if private else self.source.channel
-        reply_to: discord.Message | None = None if private else self.source
-        if answer and self.thread and not private:
+        if private:
+            return await self.direct.open(waiting, answer=answer)
+        place: Any = self.source.channel
+        reply_to: discord.Message | None = self.source
+        if answer and self.thread:
             try:
                 place = await self.source.create_thread(name=self.source.content[:90] or "bitrag",
                                                         auto_archive_duration=1440)
@@ -275,6 +292,7 @@ class BitragDiscord(discord.Client):
         reference = message.reference.resolved if message.reference else None
         replied = isinstance(reference, discord.Message) and reference.author.id == self.user.id
         if not (message.guild is None or ours or mentioned or replied):
+            await self._help_question(message, thread)
             return
         history = await self._history(message, thread if ours else None, reference if replied else None)
         surface = MessageSurface(message, thread=not (message.guild is None or ours or replied))
@@ -290,6 +308,62 @@ class BitragDiscord(discord.Client):
                                            **QUIET)
             except discord.HTTPException:
                 log.warning("Could not tell the user either")
+
+    # --- help channels and solved threads --------------------------------------------------------------------
+
+    async def _help_question(self, message: discord.Message, thread: discord.Thread | None) -> None:
+        """A new message in a help channel (a forum's new post: its first message) that asks something: a threaded
+        answer when confident, else a 🔍 so people know bitrag looked."""
+        post = thread is not None and isinstance(thread.parent, discord.ForumChannel) and message.id == thread.id
+        if message.guild is None or (thread is not None and not post):
+            return
+        room, text = room_of(message.channel, message.guild), " ".join(message.content.split())
+        if not await self.flow.is_help_question(str(message.guild.id), room.conversation, text):
+            return
+        surface = MessageSurface(message, thread=not post)
+        if await self.flow.answer_if_confident(surface, self.person(message.author, message.guild), room,
+                                               text) is False:
+            with contextlib.suppress(discord.HTTPException):
+                await message.add_reaction("🔍")
+
+    async def on_raw_reaction_add(self, event: discord.RawReactionActionEvent) -> None:
+        await self._solved(event, filed=True)
+
+    async def on_raw_reaction_remove(self, event: discord.RawReactionActionEvent) -> None:
+        await self._solved(event, filed=False)
+
+    async def _solved(self, event: discord.RawReactionActionEvent, filed: bool) -> None:
+        """DISCORD_SOLVED_REACTION in a thread, by its asker or an admin: the thread is filed as a document of its
+        audience; taken back, it is forgotten."""
+        guild = self.get_guild(event.guild_id) if event.guild_id else None
+        thread = guild.get_thread(event.channel_id) if guild else None
+        if str(event.emoji) != self.settings.discord_solved_reaction or guild is None or thread is None:
+            return
+        user = event.member or guild.get_member(event.user_id) or await guild.fetch_member(event.user_id)
+        person, room, key = self.person(user, guild), room_of(thread, guild), f"discord:solved:{thread.id}"
+        if not filed:
+            await self.flow.unfile_solved(person, room, key)
+            return
+        try:
+            root = await (thread if isinstance(thread.parent, discord.ForumChannel) else thread.parent).fetch_message(
+                thread.id)  # type: ignore[union-attr]
+            replies = [m async for m in thread.history(limit=200, oldest_first=True) if m.id != root.id]
+        except (discord.HTTPException, AttributeError) as exc:
+            log.info("No thread to file at %s: %s", thread.id, exc)
+            return
+        messages = [(("Accepted answer — " if m.id == event.message_id != root.id else "") + m.author.display_name,
+                     m.created_at.timestamp(), m.content) for m in (root, *replies)]
+        await self.flow.file_solved(DirectSurface(user), person, room, str(root.author.id), key, messages,
+                                    root.jump_url)
+
+    async def on_raw_message_delete(self, event: discord.RawMessageDeleteEvent) -> None:
+        """A thread's first message deleted: the thread filed from it is forgotten (a thread's id is its first
+        message's)."""
+        guild = self.get_guild(event.guild_id) if event.guild_id else None
+        thread = guild.get_thread(event.message_id) if guild else None
+        if guild is not None and thread is not None:
+            bitrag = Person("discord", str(guild.id), "bitrag", admin=True)
+            await self.flow.unfile_solved(bitrag, room_of(thread, guild), f"discord:solved:{thread.id}")
 
     async def _history(self, message: discord.Message, thread: discord.Thread | None,
                        replied_to: discord.Message | None) -> list[Turn]:
@@ -347,6 +421,12 @@ class BitragDiscord(discord.Client):
         for name, description in (("forget", "Remove a document you added (admins: any)"),
                                   ("share", "Make a document readable by the whole server (admins)")):
             tree.command(name=name, description=description)(change(name))
+
+        @tree.command(name="help-channel", description="Answer every question asked in this channel (admins)")
+        @app_commands.describe(enabled="Answer questions here without a mention, when confident")
+        async def help_channel(interaction: discord.Interaction, enabled: bool) -> None:
+            await flow.command(InteractionSurface(interaction), *facts(interaction), "help-channel",
+                               "on" if enabled else "off")
 
         @tree.context_menu(name="Add to knowledge base")
         async def add_message(interaction: discord.Interaction, message: discord.Message) -> None:

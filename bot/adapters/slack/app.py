@@ -43,11 +43,11 @@ RECENT_FILES_WINDOW_S = 300  # files shared together with the newest one count a
 SLACK_HELP = help_text(
     {"ask": "/ask <question>", "ingest": "/ingest [file link or URL]", "sources": "/bitrag sources",
      "forget": "/bitrag forget <doc>", "share": "/bitrag share <doc> workspace", "audit": "/bitrag audit",
-     "help": "/bitrag help"},
+     "help-channel": "/bitrag help-channel on|off", "help": "/bitrag help"},
     "You can also mention me or DM me with a question. To add files, share them in a message that mentions me, or "
     "in a DM. A document is read only where everyone present may see it: shared in a public channel it serves the "
     "whole workspace, in a private channel or group DM its members, in a DM you alone; guests read only what was "
-    "shared where they are.")
+    "shared where they are. React with :white_check_mark: on a thread you asked in to keep it as knowledge.")
 ADD_MESSAGE = "bitrag_add_message"  # the "Add to knowledge base" message shortcut
 FILE_NOT_HERE = ("That file was not shared in this conversation, so I won't add it from here. Share it here first "
                  "(or run /ingest where it was shared).")
@@ -91,6 +91,8 @@ class SlackAdapter:
         app.event("channel_shared")(self._on_narrowed)
         for ignored in ("file_shared", "assistant_thread_context_changed"):  # uploads come with their message;
             app.event(ignored)(self._ack)  # answers follow where they are asked
+        app.event("reaction_added")(self._on_reaction)
+        app.event("reaction_removed")(self._on_reaction)
         app.event("user_change")(self._on_account)
         app.event("team_join")(self._on_account)
         app.shortcut(ADD_MESSAGE)(self._on_add_message)
@@ -178,8 +180,9 @@ class SlackAdapter:
             return
         recent = [(question, self._message_link(channel, ts)) for question, channel, ts in
                   await asyncio.to_thread(self.feedback.recent_questions, "slack", user)]
-        await self._quietly("views.publish", self.client.views_publish(user_id=user,
-                                                                       view=home_view(documents, stats, recent)))
+        channels = await self.flow.help_channel_list(await self.facts.workspace())
+        await self._quietly("views.publish", self.client.views_publish(
+            user_id=user, view=home_view(documents, stats, recent, channels)))
 
     def _message_link(self, channel: str | None, ts: str | None) -> str | None:
         if not (channel and ts and self.facts.url):
@@ -332,6 +335,11 @@ class SlackAdapter:
         if event.get("subtype") == "channel_convert_to_private":
             await self.flow.narrow(await self.facts.workspace(), event["channel"])
             return
+        if event.get("subtype") == "message_deleted":  # a solved thread's first message gone: forget it
+            root = event.get("previous_message") or {}
+            if root.get("reply_count") or root.get("thread_ts") == event.get("deleted_ts"):
+                await self._unfile(event["channel"], str(event.get("deleted_ts")), None)
+            return
         if event.get("subtype") not in (None, "file_share", "thread_broadcast"):
             return  # edits, deletions, joins…
         if event.get("bot_id") or not event.get("user") or event.get("user") == context.bot_user_id:
@@ -342,6 +350,51 @@ class SlackAdapter:
             return  # app_mention delivers this one
         elif event.get("thread_ts") and event["thread_ts"] != event.get("ts"):
             await self._handle_message(event, context, follow_up_only=True)
+        elif await self.flow.is_help_question(self.facts.team, event["channel"], event.get("text") or ""):
+            await self._answer_help_question(event)
+
+    # --- help channels and solved threads ----------------------------------------------------------------------
+
+    async def _answer_help_question(self, event: dict[str, Any]) -> None:
+        """A new question in a help channel: a threaded answer when confident, else a 🔍 so people know it looked."""
+        channel, ts, user = event["channel"], event["ts"], event["user"]
+        person, room = await self._here(user, channel, event.get("user_team"))
+        surface = SlackSurface(self.client, channel, user, self.facts.team, ts, stream_mode=self.settings.stream_mode)
+        if await self.flow.answer_if_confident(surface, person, room, strip_mentions(event.get("text", ""))) is False:
+            await self._quietly("reactions.add", self.client.reactions_add(channel=channel, timestamp=ts, name="mag"))
+
+    async def _on_reaction(self, event: dict[str, Any]) -> None:
+        """The solved-reaction (SLACK_SOLVED_REACTION) on a thread's message, by the asker or an admin: the thread
+        is filed as a document of its channel's audience; taken back, it is forgotten."""
+        item = event.get("item") or {}
+        if event.get("reaction") != self.settings.slack_solved_reaction or item.get("type") != "message":
+            return
+        channel, user = item["channel"], event["user"]
+        try:
+            [reacted] = (await self.client.conversations_replies(channel=channel, ts=item["ts"], limit=1))["messages"]
+            root_ts = reacted.get("thread_ts") or reacted["ts"]
+            thread = list((await self.client.conversations_replies(channel=channel, ts=root_ts, limit=200))["messages"])
+        except (SlackApiError, ValueError, KeyError) as exc:
+            log.info("No thread to file at %s/%s: %s", channel, item.get("ts"), exc)
+            return
+        if event["type"] == "reaction_removed":
+            await self._unfile(channel, root_ts, user)
+            return
+        accepted = reacted["ts"] if reacted["ts"] != root_ts else None
+        messages = [(("Accepted answer — " if m["ts"] == accepted else "") + str(m.get("user") or "someone"),
+                     float(m["ts"]), m.get("text") or "") for m in thread]
+        person, room = await self._here(user, channel)
+        surface = SlackSurface(self.client, channel, user, self.facts.team, root_ts, only_private=True)
+        await self.flow.file_solved(surface, person, room, str(thread[0].get("user")),
+                                    f"slack:solved:{channel}:{root_ts}", messages,
+                                    await self._permalink(channel, accepted or root_ts))
+
+    async def _unfile(self, channel: str, root_ts: str, user: str | None) -> None:
+        """`user` took the solved-reaction back; None: the thread's first message was deleted (bitrag forgets it)."""
+        room = await self.facts.room(channel, user or "")
+        person = await self.facts.person(user) if user else Person("slack", await self.facts.workspace(), "bitrag",
+                                                                      admin=True)
+        await self.flow.unfile_solved(person, room, f"slack:solved:{channel}:{root_ts}")
 
     async def _handle_message(self, event: dict[str, Any], context: Any, follow_up_only: bool = False) -> None:
         channel, ts, user = event["channel"], event["ts"], event.get("user", "")

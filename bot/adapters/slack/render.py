@@ -125,9 +125,10 @@ def listing(lines: list[str], most: int = 45) -> list[dict[str, Any]]:
     return [section(piece, verbatim=True) for piece in split_markdown("\n".join(lines), SECTION_LIMIT)][:most]
 
 
-def home_view(documents: DocumentsView, stats: StatsView, recent: list[tuple[str, str | None]]) -> dict[str, Any]:
+def home_view(documents: DocumentsView, stats: StatsView, recent: list[tuple[str, str | None]],
+              help_channels: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
     """The App Home tab: the documents this person may read and where each came from, how to add more, the
-    index's numbers, and their last questions linked to the answers."""
+    help channels, the index's numbers, and their last questions linked to the answers."""
     listed = [f"• {escape(line)}" for line in documents.lines()] or ["No documents yet."]
     asked = [f"• <{link}|{escape(q[:150])}>" if link else f"• {escape(q[:150])}" for q, link in recent]
     blocks: list[dict[str, Any]] = [
@@ -141,6 +142,9 @@ def home_view(documents: DocumentsView, stats: StatsView, recent: list[tuple[str
                 "you alone."),
         context(" · ".join(f"{label}: {escape(value)}" for label, value in stats.lines[:3])),
     ]
+    if help_channels:  # channel ids from bitrag's own settings: rendered as channel links
+        blocks.insert(-1, section("*Help channels* — questions there are answered without a mention: "
+                                  + ", ".join(f"<#{c}>" for c in help_channels[:50])))
     if asked:
         blocks += [{"type": "divider"}, section("*Your last questions*\n" + "\n".join(asked)[:SECTION_LIMIT])]
     return {"type": "home", "blocks": blocks}
