@@ -10,8 +10,9 @@
   link. Taking the reaction back, or deleting the thread's first message, forgets it.
 
 What reads as a question: a message ending in a question mark (also the full-width `？` and Arabic `؟`), one that
-starts with an English question word and has at least three words, or one ending in a Korean question ending
-(…나요, …까요, …니까, …인가요, …는지요). Everything else in a help channel (thanks, announcements) is left alone.
+starts with an English question word and has at least three words (not "What a day"), or one ending in a Korean
+question ending (…나요, …까요, …니까, …인가요, …는지요). Everything else in a help channel (thanks, announcements)
+is left alone.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ CREATE TABLE IF NOT EXISTS help_channels (
 QUESTION_MARKS = ("?", "？", "؟")
 QUESTION_WORDS = re.compile(r"(?i)^(who|what|when|where|why|how|which|whose|whom|can|could|does|do|did|is|are|was|"
                             r"were|should|will|would|has|have|anyone|anybody)\b")
+EXCLAMATION = re.compile(r"(?i)^(what|how)\s+(a|an|nice|great|cool|awesome|lovely|fun)\b")  # "What a day"
 KOREAN_QUESTION = re.compile(r"(나요|까요|니까|인가요|는지요?|ㄹ까)[.!…]*\s*$")
 
 
@@ -39,7 +41,7 @@ def looks_like_question(text: str) -> bool:
         return False
     if text.endswith(QUESTION_MARKS) or KOREAN_QUESTION.search(text):
         return True
-    return bool(QUESTION_WORDS.match(text)) and len(text.split()) >= 3
+    return bool(QUESTION_WORDS.match(text)) and not EXCLAMATION.match(text) and len(text.split()) >= 3
 
 
 class HelpChannels:

@@ -237,7 +237,8 @@ class FakeSlack:
         thread = args["ts"]
         thread_messages = [m for m in self.messages.get(args["channel"], [])
                            if m["ts"] == thread or m.get("thread_ts") == thread]
-        return {"ok": True, "messages": thread_messages, "has_more": False}
+        limit = int(args.get("limit") or 1000)
+        return {"ok": True, "messages": thread_messages[:limit], "has_more": len(thread_messages) > limit}
 
     def _files_info(self, args: dict[str, Any]) -> dict[str, Any]:
         info = self.files.get(args["file"])

@@ -371,10 +371,10 @@ class SlackAdapter:
             return
         channel, user = item["channel"], event["user"]
         try:
-            [reacted] = (await self.client.conversations_replies(channel=channel, ts=item["ts"], limit=1))["messages"]
+            reacted = (await self.client.conversations_replies(channel=channel, ts=item["ts"], limit=1))["messages"][0]
             root_ts = reacted.get("thread_ts") or reacted["ts"]
             thread = list((await self.client.conversations_replies(channel=channel, ts=root_ts, limit=200))["messages"])
-        except (SlackApiError, ValueError, KeyError) as exc:
+        except (SlackApiError, IndexError, KeyError) as exc:
             log.info("No thread to file at %s/%s: %s", channel, item.get("ts"), exc)
             return
         if event["type"] == "reaction_removed":
