@@ -16,6 +16,7 @@ from llama_index.core import Document
 from llama_index.core.node_parser import MarkdownNodeParser, SentenceSplitter
 
 from ingest.code import CodeChunker
+from rag.abstain import import_nltk
 from rag.models import Chunk
 
 HEADING_LINE = re.compile(r"^#{1,6}\s+(.*)$")
@@ -32,6 +33,7 @@ class Chunker:
         self._code = CodeChunker(count_tokens, chunk_tokens)
 
     def split(self, documents: list[Document], title: str) -> list[Chunk]:
+        import_nltk()  # the splitter's tokenizer imports nltk: never at the same time as another thread
         """Each document says how it is split in its `split` metadata (`ingest.formats.split_mode`)."""
         chunks: list[Chunk] = []
         for document in documents:

@@ -19,6 +19,7 @@ the English default model cannot use well for them either.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -40,8 +41,21 @@ FUNCTION_WORDS = frozenset("""
 """.split())
 
 
+_NLTK = threading.Lock()
+
+
+def import_nltk() -> None:
+    """Import nltk once, whole, under one lock: every thread that may be first to use it calls this (stemming here,
+    llama-index's sentence splitter in ingestion). Two threads importing parts of nltk at once fail in the import
+    system — seen: `_DeadlockError` on nltk.stem.porter and "partially initialized module 'nltk.data'" when the
+    first question met the first upload. Lazy, because the import takes ~1.2 s that listing documents never needs."""
+    with _NLTK:
+        import nltk  # noqa: F401
+
+
 @lru_cache(maxsize=1)
 def _porter() -> Any:
+    import_nltk()
     from nltk.stem.porter import PorterStemmer  # pure Python, no data files
 
     return PorterStemmer()

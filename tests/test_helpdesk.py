@@ -16,6 +16,7 @@ import pytest
 import pytest_asyncio
 
 from bot.helpdesk import looks_like_question
+from tests.fakes.discord import CHANNEL_A, GUILD_A, MANAGE_GUILD
 from tests.fakes.slack import TEAM, FakeSlack, wait_for
 from tests.test_access_slack import SECRETS, Scenario, Secret
 from tests.test_slack import make_harness
@@ -215,3 +216,90 @@ async def test_solved_threads_keep_the_audience_of_their_place(desk: Desk) -> No
                for d in desk.service.registry.documents([TEAM, f"{TEAM}:{CONNECT}"]))
     posted = {m for m, _, _ in desk.fake.calls[mark:] if m.startswith("chat.")}
     assert posted <= {"chat.postEphemeral", "chat.getPermalink"}  # the refusal to the reactor alone
+
+
+# --- Discord ---------------------------------------------------------------------------------------------------
+
+class DiscordDesk:
+    def __init__(self, running: Any, channels: dict[str, int]) -> None:
+        self.running, self.fake, self.channels = running, running.fake, channels
+        self.service = running.service
+
+    async def set_help(self, channel: str, user: int, on: bool = True) -> dict[str, Any]:
+        callbacks = len(self.fake.callbacks)
+        await self.fake.interaction("help-channel", [{"name": "enabled", "type": 5, "value": on}], GUILD_A,
+                                    self.channels[channel], user, permissions=MANAGE_GUILD if user == D_ADMIN else None)
+        await wait_for(lambda: len(self.fake.callbacks) > callbacks)
+        return self.fake.callbacks[callbacks]["data"]
+
+    async def answered(self, message: dict[str, Any]) -> str:
+        """The answer in the thread on (or of) `message` once finished, or "" once bitrag reacted 🔍."""
+        thread = int(message["id"])
+
+        def done() -> bool:
+            looked = any(m == int(message["id"]) for _, m, _ in self.fake.reactions)
+            return looked or any("\n-# " in m["content"] for m in self.fake.bot_messages(thread))
+
+        await wait_for(done)
+        return "\n".join(m["content"] for m in self.fake.bot_messages(thread))
+
+    def filed(self, audience: str) -> list[str]:
+        return [d.source for d in self.service.registry.documents([audience])
+                if d.source.startswith("discord-solved")]
+
+
+D_ASKER, D_HELPER, D_BYSTANDER, D_ADMIN = (600000000000000201, 600000000000000202, 600000000000000203,
+                                           600000000000000204)
+
+
+@pytest_asyncio.fixture
+async def discord_desk(fake_discord, make_settings, embedder) -> AsyncIterator[DiscordDesk]:
+    from tests.test_access_discord import World
+    from tests.test_discord import start_bot, stop_bot
+
+    channels = {"general": CHANNEL_A, "help": fake_discord.add_channel(GUILD_A, "help"),
+                "legal": fake_discord.add_channel(GUILD_A, "legal", private=True),
+                "questions": fake_discord.add_channel(GUILD_A, "questions", kind=15)}
+    running = await start_bot(fake_discord, make_settings, embedder, discord_guild_ids=str(GUILD_A))
+    world = World(running, 0, 0, 0)
+    await world.upload(channels["general"], D_ASKER, WIFI.name, WIFI.text.encode())
+    await world.upload(channels["legal"], D_ASKER, LEGAL_DOC.name, LEGAL_DOC.text.encode())
+    yield DiscordDesk(running, channels)
+    await stop_bot(running)
+
+
+async def test_discord_help_channels_and_forums_answer_and_solved_threads_are_kept(discord_desk: DiscordDesk) -> None:
+    desk, fake = discord_desk, discord_desk.fake
+    refused = await desk.set_help("help", D_BYSTANDER)
+    assert refused["flags"] & 64 and "Only admins" in refused["content"]
+    assert "now answers questions" in (await desk.set_help("help", D_ADMIN))["content"]
+
+    question = await fake.message(desk.channels["help"], D_ASKER, WIFI.question, guild=GUILD_A)
+    answer = await desk.answered(question)
+    assert WIFI.fact in answer and WIFI.name in answer  # answered in a thread on the question, no mention
+    legal = await fake.message(desk.channels["help"], D_ASKER, LEGAL_DOC.question, guild=GUILD_A)
+    assert await desk.answered(legal) == ""  # a private channel's document: not here (🔍 instead)
+    await desk.set_help("legal", D_ADMIN)
+    inside = await fake.message(desk.channels["legal"], D_ASKER, LEGAL_DOC.question, guild=GUILD_A)
+    assert LEGAL_DOC.fact in await desk.answered(inside)  # the control: where its readers ask
+
+    await desk.set_help("questions", D_ADMIN)  # a forum: each new post is a question
+    post = await fake.forum_post(desk.channels["questions"], GUILD_A, D_BYSTANDER, "wifi?", WIFI.question)
+    assert WIFI.fact in await desk.answered(post)
+
+    # Solved: a helper answers in the thread, the asker reacts ✅ on it; a bystander's ✅ is ignored.
+    thread = int(question["id"])
+    reply = await fake.message(thread, D_HELPER, "The spare keys are in the red box behind reception, code 5150.",
+                               guild=GUILD_A)
+    await fake.react(reply, D_BYSTANDER, guild=GUILD_A)
+    await fake.react(reply, D_ASKER, guild=GUILD_A)
+    await wait_for(lambda: desk.filed(str(GUILD_A)))
+    assert desk.filed(str(GUILD_A)) == [f"discord-solved-{thread}.md"]
+    [document] = [d for d in await desk.service.sources(str(GUILD_A)) if d.source.startswith("discord-solved")]
+    assert document.origin.owner == str(D_ASKER) and document.link.endswith(f"/{desk.channels['help']}/{thread}")
+    await fake.react(reply, D_ASKER, removed=True, guild=GUILD_A)
+    await wait_for(lambda: not desk.filed(str(GUILD_A)))
+    await fake.react(reply, D_ASKER, guild=GUILD_A)
+    await wait_for(lambda: desk.filed(str(GUILD_A)))
+    await fake.delete(question, GUILD_A)  # the thread's first message deleted: forgotten
+    await wait_for(lambda: not desk.filed(str(GUILD_A)))

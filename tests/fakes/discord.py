@@ -60,6 +60,7 @@ class FakeDiscord:
     threads_forbidden: bool = False
     hidden: set[int] = field(default_factory=set)  # channels bitrag cannot view: not in GUILD_CREATE, no events
     dms: dict[int, int] = field(default_factory=dict)  # user → the DM channel bitrag opened with them
+    reactions: list[tuple[int, int, str]] = field(default_factory=list)  # (channel, message, emoji) bitrag added
     identifies: int = 0
     resumes: int = 0
     url: str = ""
@@ -126,6 +127,29 @@ class FakeDiscord:
         self.channels[channel]["permission_overwrites"] = overwrites
         await self.dispatch("CHANNEL_UPDATE", self.channels[channel])
 
+    async def forum_post(self, forum: int, guild: int, author_id: int, title: str, content: str) -> dict[str, Any]:
+        """A new post in a forum channel: a public thread whose first message has the thread's id (THREAD_CREATE,
+        then MESSAGE_CREATE in the thread, as Discord sends them)."""
+        thread = self.add_thread(guild, forum, title, owner=author_id, private=False)
+        await self.dispatch("THREAD_CREATE", {**self.channels[thread], "newly_created": True})
+        return await self.message(thread, author_id, content, guild=guild, message_id=thread)
+
+    async def react(self, message: dict[str, Any], user_id: int, emoji: str = "✅", removed: bool = False,
+                    guild: int | None = None) -> None:
+        """Someone adds (or takes back) a reaction: MESSAGE_REACTION_ADD / _REMOVE."""
+        data = {"user_id": str(user_id), "channel_id": message["channel_id"], "message_id": message["id"],
+                "emoji": {"id": None, "name": emoji}, "type": 0, "burst": False}
+        if guild is not None:
+            data["guild_id"] = str(guild)
+            if not removed:
+                data["member"] = {k: v for k, v in self.member(guild, user_id, f"user{user_id}").items()}
+        await self.dispatch("MESSAGE_REACTION_REMOVE" if removed else "MESSAGE_REACTION_ADD", data)
+
+    async def delete(self, message: dict[str, Any], guild: int) -> None:
+        self.messages[int(message["channel_id"])].remove(message)
+        await self.dispatch("MESSAGE_DELETE", {"id": message["id"], "channel_id": message["channel_id"],
+                                               "guild_id": str(guild)})
+
     async def update_role(self, role: int, permissions: int) -> None:
         """An admin edits a role's permissions (the @everyone role's id is the guild's): GUILD_ROLE_UPDATE."""
         self.roles[role]["permissions"] = str(permissions)
@@ -158,9 +182,12 @@ class FakeDiscord:
 
     async def message(self, channel: int, author_id: int, content: str, guild: int | None = None,
                       mentions_bot: bool = False, attachments: list[dict[str, Any]] | None = None,
-                      reply_to: dict[str, Any] | None = None, roles: list[int] | None = None) -> dict[str, Any]:
+                      reply_to: dict[str, Any] | None = None, roles: list[int] | None = None,
+                      message_id: int | None = None) -> dict[str, Any]:
         """A user posts a message: stored, then dispatched as MESSAGE_CREATE."""
         data = self._message(channel, user(author_id, f"user{author_id}"), content, guild)
+        if message_id is not None:
+            data["id"] = str(message_id)
         data["mentions"] = [BOT_USER] if mentions_bot else []
         data["attachments"] = attachments or []
         if guild is not None:
@@ -289,6 +316,9 @@ class FakeDiscord:
             return _json(self.commands[scope])
         if parts[0] == "channels":
             return await self._channels(request, parts, body)
+        if parts[0] == "guilds" and len(parts) == 4 and parts[2] == "members" and request.method == "GET":
+            member = self.members.get((int(parts[1]), int(parts[3])))
+            return _json(member) if member else _json({"message": "Unknown Member", "code": 10007}, 404)
         if parts[0] == "interactions":
             self.callbacks.append(body)
             if body.get("type") == 4:  # a message now: it is the interaction's original response
@@ -307,6 +337,9 @@ class FakeDiscord:
         guild = self.channels.get(channel, {}).get("guild_id")
         guild_id = int(guild) if guild else None
         if parts[2:] == ["typing"]:
+            return web.Response(status=204)
+        if len(parts) >= 6 and parts[2] == "messages" and parts[4] == "reactions":  # bitrag reacts
+            self.reactions.append((channel, int(parts[3]), parts[5]))
             return web.Response(status=204)
         if parts[2:] == ["messages"] and request.method == "POST":
             data = self._message(channel, BOT_USER, body.get("content") or "", guild_id)

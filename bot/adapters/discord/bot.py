@@ -339,7 +339,10 @@ class BitragDiscord(discord.Client):
         thread = guild.get_thread(event.channel_id) if guild else None
         if str(event.emoji) != self.settings.discord_solved_reaction or guild is None or thread is None:
             return
-        user = event.member or guild.get_member(event.user_id) or await guild.fetch_member(event.user_id)
+        try:
+            user = event.member or guild.get_member(event.user_id) or await guild.fetch_member(event.user_id)
+        except discord.HTTPException:
+            return  # no longer a member
         person, room, key = self.person(user, guild), room_of(thread, guild), f"discord:solved:{thread.id}"
         if not filed:
             await self.flow.unfile_solved(person, room, key)
