@@ -30,7 +30,18 @@ from bot.jobs import Fetch, Job, JobStore, ingest_upload, resume
 from bot.safety import inert
 from bot.settings import Settings
 from bot.streaming import ProgressReporter, ThrottledEditor, follow
-from bot.views import AnswerView, DocumentsView, ForgottenView, IngestView, MessageView, SharedView, StatsView, View
+from bot.views import (
+    AnswerView,
+    DocumentsView,
+    ForgottenView,
+    Gap,
+    IngestView,
+    InsightsView,
+    MessageView,
+    SharedView,
+    StatsView,
+    View,
+)
 from rag.errors import BitragError, NotAllowedError
 from rag.models import FileResult, SourceFile, Turn, last_turns
 
@@ -366,6 +377,21 @@ class ChatFlow:
         """Cheap first look at every top-level message: a question, in a help channel (before any platform call)."""
         return bool(space and conversation and looks_like_question(text)) and await asyncio.to_thread(
             self.help_channels.is_on, self.platform, str(space), str(conversation))
+
+    async def gaps(self, person: Person) -> list[Gap]:
+        """The knowledge gaps an admin may close where only they look (App Home): unanswered and 👎 questions of
+        answers they may read in full. Nobody else gets any."""
+        here = conversation_for(person, Room(kind=Kind.DM), allow_shared=True)
+        view = await self.core.insights(here, here.space) if here.admin else None
+        return view.insights.gaps if isinstance(view, InsightsView) else []
+
+    async def close_gap(self, person: Person, answer_id: str, text: str) -> View:
+        """An admin's answer to a gap, saved as a document where the question was asked (`BotCore.close_gap`)."""
+        view = await self.core.close_gap(conversation_for(person, Room(kind=Kind.DM, conversation="home"),
+                                                          allow_shared=True), answer_id, text)
+        if isinstance(view, IngestView) and view.report.documents:
+            await self.changed(person)
+        return view
 
     async def personal(self, person: Person) -> tuple[DocumentsView | None, StatsView | None]:
         """What a person may read where only they look (App Home, the web UI): documents and the index's numbers."""

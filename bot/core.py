@@ -15,7 +15,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -256,6 +256,29 @@ class BotCore:
             return InsightsView(await asyncio.to_thread(self.feedback.insights, readable, space))
         except Exception as exc:
             return failure(exc)
+
+    async def close_gap(self, conversation: Conversation, answer_id: str, text: str) -> View:
+        """An admin answers a question the documents did not (a knowledge gap): the question and their answer
+        become a document of the audience of the place it was asked (a DM's question stays its asker's), so the
+        next asker there is answered. Only gaps of answers the admin may read in full can be closed."""
+        try:
+            require_admin(conversation, "answer questions for the knowledge base")
+            stored = await asyncio.to_thread(self.feedback.answer, answer_id) if self.feedback else None
+            readable = None if conversation.kind == Kind.LOCAL and conversation.space is None else \
+                set(conversation.read_scope)
+            if stored is None or (readable is not None and not set(stored["scope"]) <= readable):
+                raise BitragError("That question is not in the knowledge-gap report you can see (it may have "
+                                  "expired or been forgotten).")
+            if not text.strip():
+                raise BitragError("Write the answer first: it is saved as a document for the next person who asks.")
+            with tempfile.TemporaryDirectory(prefix="bitrag-gap-") as folder:
+                path = Path(folder) / f"answer-{answer_id}.md"
+                path.write_text(f"# {' '.join(stored['question'].split())}\n\n{text.strip()}\n")
+                view = await self.ingest(replace(conversation, tenant=stored["tenant"]),
+                                         [SourceFile(path, path.name, f"gap:{answer_id}")])
+        except Exception as exc:
+            return failure(exc)
+        return view
 
     async def audit(self, conversation: Conversation, space: str | None = None) -> View:
         """The audit log of a workspace/server (or everything, for the local operator): admins only."""

@@ -20,7 +20,7 @@ from collections.abc import Collection
 from typing import Literal
 
 from bot.access import Conversation
-from bot.views import AnswerView, Insights
+from bot.views import AnswerView, Gap, Insights
 from rag.database import Database
 
 SCHEMA = """
@@ -107,11 +107,14 @@ class FeedbackStore:
         """The knowledge-gap report over the answers whose whole read scope is in `readable` (None: no limit)
         and, with `space`, in that workspace, server or knowledge base (its own key or `space:…`)."""
         rows = self._db.execute("SELECT a.id, a.question, a.answer, a.sources, a.tenant, a.scope, a.grounded, "
-                                "COALESCE(SUM(CASE WHEN v.vote < 0 THEN 1 ELSE 0 END), 0) FROM answers a "
-                                "LEFT JOIN votes v ON v.answer_id = a.id GROUP BY a.id, a.question, a.answer, "
-                                "a.sources, a.tenant, a.scope, a.grounded, a.created_at ORDER BY a.created_at DESC")
+                                "COALESCE(SUM(CASE WHEN v.vote < 0 THEN 1 ELSE 0 END), 0), a.platform, a.channel, "
+                                "a.message FROM answers a LEFT JOIN votes v ON v.answer_id = a.id GROUP BY a.id, "
+                                "a.question, a.answer, a.sources, a.tenant, a.scope, a.grounded, a.created_at, "
+                                "a.platform, a.channel, a.message ORDER BY a.created_at DESC")
         report, unanswered, words = Insights(), Counter(), Counter()
-        for _, question, answer, sources, tenant, scope, grounded, downvotes in rows:
+        gaps: dict[str, Gap] = {}
+        for answer_id, question, answer, sources, tenant, scope, grounded, downvotes, platform, channel, message \
+                in rows:
             keys = read_scope(scope, tenant)
             if readable is not None and not set(keys) <= set(readable):
                 continue
@@ -124,8 +127,16 @@ class FeedbackStore:
             if downvotes and len(report.downvoted) < limit:
                 cited = [s["source"] for s in json.loads(sources)]
                 report.downvoted.append((question, answer, cited))
+            if grounded == 0 or downvotes:  # the newest answer of each question is the one to close it from
+                key = " ".join(question.split()).lower()
+                if key in gaps:
+                    gaps[key].count += 1
+                else:
+                    gaps[key] = Gap(" ".join(question.split()), 1, "unanswered" if grounded == 0 else "downvoted",
+                                    answer_id, platform, channel, message)
         report.unanswered = unanswered.most_common(limit)
         report.topics = words.most_common(limit)
+        report.gaps = sorted(gaps.values(), key=lambda g: -g.count)[:limit]
         return report
 
     def vote(self, answer_id: str, user: str, vote: Literal[1, -1]) -> bool:

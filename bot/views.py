@@ -140,6 +140,20 @@ class AuditView:
 
 
 @dataclass
+class Gap:
+    """A question the documents did not answer well (unanswered, or voted 👎), to close: `answer_id` is its latest
+    stored answer (where it was asked, for a link and for the audience an admin's answer gets)."""
+
+    question: str
+    count: int
+    why: Literal["unanswered", "downvoted"]
+    answer_id: str
+    platform: str
+    channel: str | None
+    message: str | None
+
+
+@dataclass
 class Insights:
     """What to document next: plain data for every surface."""
 
@@ -147,6 +161,7 @@ class Insights:
     downvoted: list[tuple[str, str, list[str]]] = field(default_factory=list)  # question, answer, cited sources
     topics: list[tuple[str, int]] = field(default_factory=list)  # words most asked about
     answers: int = 0  # how many stored answers the report covers
+    gaps: list[Gap] = field(default_factory=list)  # unanswered and 👎 questions, each with a way to close it
 
 
 @dataclass

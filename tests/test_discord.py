@@ -36,7 +36,8 @@ async def start_bot(fake: FakeDiscord, make_settings, embedder, **overrides) -> 
     settings = make_settings(discord_token=TOKEN, discord_api_url=fake.api, discord_gateway_url=fake.gateway,
                              stream_interval_s=0.2, **overrides)
     service = await open_service(settings, embedder)
-    client = BitragDiscord(BotCore(service), settings, FeedbackStore("sqlite:///:memory:"), guild_ready_timeout=0.1)
+    feedback = FeedbackStore("sqlite:///:memory:")
+    client = BitragDiscord(BotCore(service, feedback=feedback), settings, feedback, guild_ready_timeout=0.1)
     await login(client)
     task = asyncio.create_task(client.connect(reconnect=True))
     await asyncio.wait_for(client.wait_until_ready(), 15)

@@ -303,3 +303,57 @@ async def test_discord_help_channels_and_forums_answer_and_solved_threads_are_ke
     await wait_for(lambda: desk.filed(str(GUILD_A)))
     await fake.delete(question, GUILD_A)  # the thread's first message deleted: forgotten
     await wait_for(lambda: not desk.filed(str(GUILD_A)))
+
+
+# --- knowledge gaps that close -------------------------------------------------------------------------------
+
+def home_of(desk: Desk, user: str) -> str:
+    return json.dumps(desk.fake.homes.get(user, {}), ensure_ascii=False)
+
+
+async def open_home(desk: Desk, user: str) -> str:
+    before = sum(1 for m, a, _ in desk.fake.calls if m == "views.publish" and a["user_id"] == user)
+    await desk.harness.event({"type": "app_home_opened", "user": user, "channel": "DHOME", "tab": "home",
+                              "event_ts": desk.fake.next_ts()})
+    await wait_for(lambda: sum(1 for m, a, _ in desk.fake.calls if m == "views.publish"
+                               and a["user_id"] == user) > before)
+    return home_of(desk, user)
+
+
+async def test_admins_close_knowledge_gaps_from_app_home(desk: Desk) -> None:
+    question = "What is the dress code for the summer party?"
+    asked, _ = await desk.scenario.ask(HELP, ASKER, question)
+    assert "I don't know" in asked  # a gap
+    secret = "Who is the judge in the Osprey arbitration?"
+    await desk.scenario.ask(LEGAL, ASKER, secret)  # a gap in a private channel
+    assert "Knowledge gaps" not in await open_home(desk, BYSTANDER)  # not an admin: no gaps at all
+    home = await open_home(desk, ADMIN)  # an admin who is a member of #legal sees both
+    assert question in home and secret in home
+    desk.fake.users["UADMIN2"] = {"is_admin": True}  # an admin outside #legal: not the private one (negative)…
+    other = await open_home(desk, "UADMIN2")
+    assert question in other and secret not in other  # …while the public one is there (its control)
+
+    button = next(b["accessory"] for b in desk.fake.homes[ADMIN]["blocks"]
+                  if b.get("accessory", {}).get("action_id") == "bitrag_gap" and question in json.dumps(b))
+    payload = {"type": "block_actions", "team": {"id": TEAM}, "user": {"id": ADMIN}, "api_app_id": "A1",
+               "token": "legacy", "trigger_id": "1.2.3", "container": {"type": "view", "view_id": "V1"},
+               "actions": [{**button, "block_id": "b1", "action_ts": "1"}]}
+    from tests.test_slack_ai import interact
+
+    await interact(desk.harness, payload)
+    await wait_for(lambda: desk.fake.modals)
+    modal = desk.fake.modals[-1]
+    assert question in json.dumps(modal) and modal["private_metadata"] == button["value"]
+    from slack_sdk.models.views import View
+
+    for view in (desk.fake.homes[ADMIN], modal):  # what Slack would accept (slack_sdk's Block Kit validation)
+        View(**view).validate_json()
+    submission = {"type": "view_submission", "team": {"id": TEAM}, "user": {"id": ADMIN}, "api_app_id": "A1",
+                  "token": "legacy", "trigger_id": "1.2.4",
+                  "view": {**modal, "id": "VMODAL", "state": {"values": {"answer": {"text": {
+                      "type": "plain_text_input", "value": "Smart casual; bring a jacket for the roof terrace."}}}}}}
+    await interact(desk.harness, submission)
+    await wait_for(lambda: any("added" in json.dumps(m) for m in desk.fake.messages.get(ADMIN, [])))
+    answered, _ = await desk.scenario.ask(HELP, BYSTANDER, question)
+    assert "Smart casual" in answered and "answer-" in answered  # closed: the next asker there is answered
+    assert [d.audience for d in await desk.service.sources([TEAM]) if d.source.startswith("answer-")] == [TEAM]

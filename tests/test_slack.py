@@ -73,7 +73,7 @@ async def make_harness(fake: FakeSlack, make_settings, embedder, **overrides) ->
                              stream_interval_s=0.2, **overrides)
     service = await open_service(settings, embedder)
     feedback = FeedbackStore(settings.feedback_url)
-    adapter = SlackAdapter(BotCore(service), settings, feedback)
+    adapter = SlackAdapter(BotCore(service, feedback=feedback), settings, feedback)  # wired as `bitrag run` does
     runner, port = await start_http(adapter, 0, "127.0.0.1")
     harness = Harness(fake, adapter, f"http://127.0.0.1:{port}{EVENTS_PATH}")
 

@@ -238,3 +238,20 @@ def test_chromium_asks_and_sees_a_cited_answer(tmp_path: Path, fake_groq: FakeLL
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def test_an_admin_closes_a_knowledge_gap_from_the_insights_page(runtime: WebRuntime) -> None:
+    at = app()
+    question = "What is the dress code for the summer party?"
+    at.chat_input[0].set_value(question).run()
+    assert "I don't know" in at.chat_message[1].markdown[0].value  # a gap: the documents do not answer it
+    at.sidebar.radio[0].set_value("Insights").run()
+    assert any(question in t.value for t in at.text), [t.value for t in at.text]
+    at.text_area[0].input("Smart casual; the party is on the roof terrace, so bring a jacket.")
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    assert any("added" in s.value for s in [*at.success, *at.markdown]), [m.value for m in at.markdown]
+    at.sidebar.radio[0].set_value("Ask").run()
+    at.chat_input[0].set_value(question).run()
+    answer = at.chat_message[-1]
+    assert any(e.label.startswith("[1] answer\\-") for e in answer.expander), [e.label for e in answer.expander]

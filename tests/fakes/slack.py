@@ -58,6 +58,7 @@ class FakeSlack:
     page_size: int = 2  # users.list and conversations.members answer in pages this small, to exercise cursors
     hidden: set[str] = field(default_factory=set)  # conversations the bot cannot see (conversations.info fails)
     invalid: list[dict[str, Any]] = field(default_factory=list)  # payloads refused with invalid_blocks
+    modals: list[dict[str, Any]] = field(default_factory=list)  # views.open
     statuses: list[tuple[str, str, str]] = field(default_factory=list)  # (channel, thread, status)
     rate_limits: dict[str, int] = field(default_factory=dict)  # method → number of 429s to answer first
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
@@ -374,6 +375,13 @@ class FakeSlack:
             return {"ok": False, "error": "invalid_arguments"}
         self.homes[args["user_id"]] = view
         return {"ok": True, "view": {"id": "V1", **view}}
+
+    def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = args["view"] if isinstance(args["view"], dict) else json.loads(args["view"])
+        if not args.get("trigger_id") or view.get("type") != "modal":
+            return {"ok": False, "error": "invalid_arguments"}
+        self.modals.append(view)
+        return {"ok": True, "view": {"id": "VMODAL", **view}}
 
     def _chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
         if self.conversation_info(args["channel"]) is None:

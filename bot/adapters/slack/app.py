@@ -26,7 +26,17 @@ from slack_sdk.errors import SlackApiError
 from bot.access import Kind, Person, Room, parse_ids
 from bot.adapters.slack.facts import SlackFacts, kind_of, make_client
 from bot.adapters.slack.files import SlackFiles, file_id_from_url, is_slack_link, slack_error
-from bot.adapters.slack.render import FEEDBACK, FEEDBACK_DOWN, FEEDBACK_UP, escape, home_view
+from bot.adapters.slack.render import (
+    FEEDBACK,
+    FEEDBACK_DOWN,
+    FEEDBACK_UP,
+    GAP,
+    GAP_MODAL,
+    escape,
+    gap_blocks,
+    gap_modal,
+    home_view,
+)
 from bot.adapters.slack.replies import SlackSurface
 from bot.chat import ChatFlow, Message, Upload
 from bot.core import failure, fetch_each, help_text
@@ -99,6 +109,8 @@ class SlackAdapter:
         app.action(FEEDBACK_UP)(self._on_vote)
         app.action(FEEDBACK_DOWN)(self._on_vote)
         app.action(FEEDBACK)(self._on_vote)
+        app.action(GAP)(self._on_gap)
+        app.view(GAP_MODAL)(self._on_gap_answer)
 
     async def verify(self) -> dict[str, Any]:
         """auth.test once at start-up, so a revoked or mistyped token is a clear error, not a silent bot."""
@@ -175,14 +187,34 @@ class SlackAdapter:
     async def publish_home(self, user: str) -> None:
         """The App Home tab of `user`: what they alone may read (their own, their conversations', the workspace's
         when they are a full member), the index's numbers, their last questions. Only they see it."""
-        documents, stats = await self.flow.personal(await self.facts.person(user, member_of=True))
+        person = await self.facts.person(user, member_of=True)
+        documents, stats = await self.flow.personal(person)
         if documents is None or stats is None:
             return
         recent = [(question, self._message_link(channel, ts)) for question, channel, ts in
                   await asyncio.to_thread(self.feedback.recent_questions, "slack", user)]
         channels = await self.flow.help_channel_list(await self.facts.workspace())
+        gaps = [(g.question, g.count, g.answer_id, self._message_link(g.channel, g.message))
+                for g in await self.flow.gaps(person) if g.platform == "slack"]
         await self._quietly("views.publish", self.client.views_publish(
-            user_id=user, view=home_view(documents, stats, recent, channels)))
+            user_id=user, view=home_view(documents, stats, recent, channels, gap_blocks(gaps) if gaps else [])))
+
+    async def _on_gap(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """"Answer it" on a knowledge gap: a modal for the admin's answer."""
+        await ack()
+        stored = await asyncio.to_thread(self.feedback.answer, action["value"])
+        if stored is not None:
+            await self._quietly("views.open", self.client.views_open(
+                trigger_id=body["trigger_id"], view=gap_modal(stored["question"], action["value"])))
+
+    async def _on_gap_answer(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """The admin's answer: saved as a document where the question was asked; they are told in their DM."""
+        await ack()
+        user = body["user"]["id"]
+        text = view["state"]["values"]["answer"]["text"]["value"] or ""
+        result = await self.flow.close_gap(await self.facts.person(user, member_of=True), view["private_metadata"],
+                                           text)
+        await SlackSurface(self.client, user, user, self.facts.team).send(result)
 
     def _message_link(self, channel: str | None, ts: str | None) -> str | None:
         if not (channel and ts and self.facts.url):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot.safety import inert
 from bot.streaming import split_markdown
 from bot.views import AnswerView, DocumentsView, StatsView, View
 from bot.views import listing as listing_of
@@ -125,8 +126,34 @@ def listing(lines: list[str], most: int = 45) -> list[dict[str, Any]]:
     return [section(piece, verbatim=True) for piece in split_markdown("\n".join(lines), SECTION_LIMIT)][:most]
 
 
+GAP = "bitrag_gap"  # "Answer it" on a knowledge gap in App Home (value: the stored answer's id)
+GAP_MODAL = "bitrag_gap_answer"
+
+
+def gap_blocks(gaps: list[tuple[str, int, str, str | None]]) -> list[dict[str, Any]]:
+    """Admins' App Home: each (question, times asked, answer id, link to where it was asked) with "Answer it"."""
+    blocks: list[dict[str, Any]] = [{"type": "divider"}, section("*Knowledge gaps* — questions the documents did not "
+                                                                 "answer (or answered badly); your answer becomes "
+                                                                 "a document where they were asked")]
+    for question, count, answer_id, link in gaps[:10]:
+        where = f" · <{link}|where it was asked>" if link else ""
+        blocks.append({**section(f"{escape(inert(question))[:2500]} ×{count}{where}"), "accessory": {
+            "type": "button", "action_id": GAP, "value": answer_id, "text": {"type": "plain_text",
+                                                                              "text": "Answer it"}}})
+    return blocks
+
+
+def gap_modal(question: str, answer_id: str) -> dict[str, Any]:
+    return {"type": "modal", "callback_id": GAP_MODAL, "private_metadata": answer_id,
+            "title": {"type": "plain_text", "text": "Answer a question"}, "submit": {"type": "plain_text",
+                                                                                     "text": "Save"},
+            "blocks": [section(f"*{escape(inert(question))[:2900]}*", verbatim=True),
+                       {"type": "input", "block_id": "answer", "label": {"type": "plain_text", "text": "Your answer"},
+                        "element": {"type": "plain_text_input", "action_id": "text", "multiline": True}}]}
+
+
 def home_view(documents: DocumentsView, stats: StatsView, recent: list[tuple[str, str | None]],
-              help_channels: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+              help_channels: list[str] = (), gaps: list[dict[str, Any]] = ()) -> dict[str, Any]:  # type: ignore[assignment]
     """The App Home tab: the documents this person may read and where each came from, how to add more, the
     help channels, the index's numbers, and their last questions linked to the answers."""
     listed = [f"• {escape(line)}" for line in documents.lines()] or ["No documents yet."]
@@ -147,4 +174,4 @@ def home_view(documents: DocumentsView, stats: StatsView, recent: list[tuple[str
                                   + ", ".join(f"<#{c}>" for c in help_channels[:50])))
     if asked:
         blocks += [{"type": "divider"}, section("*Your last questions*\n" + "\n".join(asked)[:SECTION_LIMIT])]
-    return {"type": "home", "blocks": blocks}
+    return {"type": "home", "blocks": [*blocks, *gaps][:100]}

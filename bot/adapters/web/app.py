@@ -20,6 +20,7 @@ from bot.adapters.web.signin import signed_in_conversation
 from bot.adapters.web.widgets import plain, show
 from bot.core import Conversation
 from bot.jobs import ingest_upload
+from bot.safety import inert
 from bot.terms import FileResult, NotAllowedError, Progress, SourceFile, Turn, last_turns, safe_name
 from bot.views import AnswerView, DocumentsView, ForgottenView, InsightsView, MessageView, View
 
@@ -187,6 +188,17 @@ def insights_page(runtime: WebRuntime, conversation: Conversation) -> None:
     for title, lines in view.sections():
         st.subheader(title)
         st.text("\n".join(f"• {line}" for line in lines))  # plain text: nothing in a question or answer renders
+    gaps = view.insights.gaps
+    if gaps:
+        st.subheader("Answer them")
+        st.caption("Your answer is saved as a document where the question was asked, so the next asker there gets "
+                   "it.")
+    for gap in gaps:
+        with st.form(f"gap-{gap.answer_id}"):
+            st.text(f"{inert(gap.question)} ×{gap.count} ({gap.why})")
+            text = st.text_area("Answer", key=f"gap-text-{gap.answer_id}")
+            if st.form_submit_button("Save as knowledge"):
+                show(runtime.call(runtime.core.close_gap(conversation, gap.answer_id, text)))
 
 
 def signed_in(runtime: WebRuntime) -> Conversation | None:
