@@ -111,6 +111,12 @@ class Room:
     guests: bool | None = False
     other_orgs: bool | None = False
 
+    @property
+    def readers_known(self) -> bool:
+        """Who reads it was established: otherwise only the asker may be answered, from what they alone read."""
+        return (self.kind is not Kind.UNKNOWN and self.conversation is not None and self.guests is not None
+                and self.other_orgs is not None)
+
 
 @dataclass(frozen=True)
 class Conversation:
@@ -163,9 +169,7 @@ def conversation_for(person: Person, room: Room, channel_scoped: bool = False,
     if shared and not allow_shared:
         raise NotAllowedError(SHARED_REFUSAL)
     kind = room.kind
-    unestablished = (room.guests is None or room.other_orgs is None or room.conversation is None
-                     or person.space is None)
-    if kind is not Kind.DM and unestablished:
+    if kind is not Kind.DM and (not room.readers_known or person.space is None):
         kind = Kind.UNKNOWN
     admin = person.admin and person.full_member
 

@@ -155,7 +155,7 @@ class SlackAdapter:
         """Who asks and who reads `channel`; where only the asker will read the reply (a DM, a conversation whose
         readers are unknown) also the conversations they are in, which they alone may read from there."""
         room = await self.facts.room(channel, user)
-        alone = room.kind in (Kind.DM, Kind.UNKNOWN) or room.guests is None or room.other_orgs is None
+        alone = room.kind is Kind.DM or not room.readers_known
         return await self.facts.person(user, alone, user_team), room
 
     # --- places and accounts that changed --------------------------------------------------------------------
