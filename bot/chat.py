@@ -318,15 +318,10 @@ class ChatFlow:
     async def help_channel_list(self, space: str) -> list[str]:
         return await asyncio.to_thread(self.help_channels.listed, self.platform, space)
 
-    async def answer_if_confident(self, surface: Surface, person: Person, room: Room, text: str) -> bool | None:
-        """A new top-level message in a help channel. None: not a question, or not a help channel (nothing done);
-        True: answered in its thread; False: bitrag looked and had no confident answer readable by everyone there
-        (nothing is posted: the adapter may react so a human knows). Unanswered questions are recorded for the
-        knowledge-gap report."""
-        if person.space is None or room.conversation is None or not looks_like_question(text):
-            return None
-        if not await asyncio.to_thread(self.help_channels.is_on, self.platform, person.space, room.conversation):
-            return None
+    async def answer_if_confident(self, surface: Surface, person: Person, room: Room, text: str) -> bool:
+        """A question in a help channel (`is_help_question` said so): True when answered in its thread; False when
+        bitrag looked and had no confident answer readable by everyone there (nothing is posted: the adapter may
+        react so a human knows). Unanswered questions are recorded for the knowledge-gap report."""
         try:
             here = self.here(person, room)
         except NotAllowedError:
@@ -347,12 +342,8 @@ class ChatFlow:
                           messages: Sequence[tuple[str, float, str]], link: str | None) -> bool:
         """The solved-reaction on a thread: filed as a document of the thread's audience when it comes from the
         asker or an admin (anyone else's is ignored); True when filed."""
-        try:
-            here = self.here(person, room)
-        except NotAllowedError as exc:
-            await surface.send(MessageView(str(exc), "error"), private=True)
-            return False
-        if person.user != asker and not here.admin:
+        here = await self._here_or_refuse(surface, person, room)
+        if here is None or (person.user != asker and not here.admin):
             return False
         await self.keep(surface, person, room, key, "Solved thread", messages, link, None)
         return True
@@ -381,28 +372,27 @@ class ChatFlow:
     async def gaps(self, person: Person) -> list[Gap]:
         """The knowledge gaps an admin may close where only they look (App Home): unanswered and 👎 questions of
         answers they may read in full. Nobody else gets any."""
-        here = conversation_for(person, Room(kind=Kind.DM), allow_shared=True)
+        here = _where_alone(person)
         view = await self.core.insights(here, here.space) if here.admin else None
         return view.insights.gaps if isinstance(view, InsightsView) else []
 
     async def close_gap(self, person: Person, answer_id: str, text: str) -> View:
         """An admin's answer to a gap, saved as a document where the question was asked (`BotCore.close_gap`)."""
-        view = await self.core.close_gap(conversation_for(person, Room(kind=Kind.DM, conversation="home"),
-                                                          allow_shared=True), answer_id, text)
+        view = await self.core.close_gap(_where_alone(person, "home"), answer_id, text)
         if isinstance(view, IngestView) and view.report.documents:
             await self.changed(person)
         return view
 
     async def personal(self, person: Person) -> tuple[DocumentsView | None, StatsView | None]:
         """What a person may read where only they look (App Home, the web UI): documents and the index's numbers."""
-        here = conversation_for(person, Room(kind=Kind.DM), allow_shared=True)
+        here = _where_alone(person)
         documents, stats = await self.core.sources(here), await self.core.stats(here)
         return (documents if isinstance(documents, DocumentsView) else None,
                 stats if isinstance(stats, StatsView) else None)
 
     async def suggestions(self, person: Person) -> list[tuple[str, str]]:
         """Questions to suggest to a person where only they read (an assistant thread), from what they may read."""
-        return await self.core.suggestions(conversation_for(person, Room(kind=Kind.DM), allow_shared=True))
+        return await self.core.suggestions(_where_alone(person))
 
     # --- votes, restarts, places that changed -------------------------------------------------------------------
 
@@ -442,6 +432,11 @@ class ChatFlow:
             if await still_public(space, conversation) is False:
                 narrowed += len(await self.narrow(space, conversation))
         return narrowed
+
+
+def _where_alone(person: Person, conversation: str | None = None) -> Conversation:
+    """The person where only they look (App Home, an assistant thread, a modal): what they alone may read."""
+    return conversation_for(person, Room(kind=Kind.DM, conversation=conversation), allow_shared=True)
 
 
 def _alone(here: Conversation) -> bool:

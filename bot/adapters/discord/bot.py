@@ -321,8 +321,7 @@ class BitragDiscord(discord.Client):
         if not await self.flow.is_help_question(str(message.guild.id), room.conversation, text):
             return
         surface = MessageSurface(message, thread=not post)
-        if await self.flow.answer_if_confident(surface, self.person(message.author, message.guild), room,
-                                               text) is False:
+        if not await self.flow.answer_if_confident(surface, self.person(message.author, message.guild), room, text):
             with contextlib.suppress(discord.HTTPException):
                 await message.add_reaction("🔍")
 

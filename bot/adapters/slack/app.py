@@ -392,7 +392,7 @@ class SlackAdapter:
         channel, ts, user = event["channel"], event["ts"], event["user"]
         person, room = await self._here(user, channel, event.get("user_team"))
         surface = SlackSurface(self.client, channel, user, self.facts.team, ts, stream_mode=self.settings.stream_mode)
-        if await self.flow.answer_if_confident(surface, person, room, strip_mentions(event.get("text", ""))) is False:
+        if not await self.flow.answer_if_confident(surface, person, room, strip_mentions(event.get("text", ""))):
             await self._quietly("reactions.add", self.client.reactions_add(channel=channel, timestamp=ts, name="mag"))
 
     async def _on_reaction(self, event: dict[str, Any]) -> None:
@@ -405,12 +405,12 @@ class SlackAdapter:
         try:
             reacted = (await self.client.conversations_replies(channel=channel, ts=item["ts"], limit=1))["messages"][0]
             root_ts = reacted.get("thread_ts") or reacted["ts"]
+            if event["type"] == "reaction_removed":  # the thread itself is not needed to forget it
+                await self._unfile(channel, root_ts, user)
+                return
             thread = list((await self.client.conversations_replies(channel=channel, ts=root_ts, limit=200))["messages"])
         except (SlackApiError, IndexError, KeyError) as exc:
             log.info("No thread to file at %s/%s: %s", channel, item.get("ts"), exc)
-            return
-        if event["type"] == "reaction_removed":
-            await self._unfile(channel, root_ts, user)
             return
         accepted = reacted["ts"] if reacted["ts"] != root_ts else None
         messages = [(("Accepted answer — " if m["ts"] == accepted else "") + str(m.get("user") or "someone"),
