@@ -251,9 +251,7 @@ class BotCore:
             require_admin(conversation, "see the knowledge-gap report")
             if self.feedback is None:
                 raise BitragError("No answers are stored here (FEEDBACK_URL is not in use by this process).")
-            readable = None if conversation.kind == Kind.LOCAL and conversation.space is None else \
-                conversation.read_scope
-            return InsightsView(await asyncio.to_thread(self.feedback.insights, readable, space))
+            return InsightsView(await asyncio.to_thread(self.feedback.insights, _reviewable(conversation), space))
         except Exception as exc:
             return failure(exc)
 
@@ -264,9 +262,8 @@ class BotCore:
         try:
             require_admin(conversation, "answer questions for the knowledge base")
             stored = await asyncio.to_thread(self.feedback.answer, answer_id) if self.feedback else None
-            readable = None if conversation.kind == Kind.LOCAL and conversation.space is None else \
-                set(conversation.read_scope)
-            if stored is None or (readable is not None and not set(stored["scope"]) <= readable):
+            readable = _reviewable(conversation)
+            if stored is None or (readable is not None and not set(stored["scope"]) <= set(readable)):
                 raise BitragError("That question is not in the knowledge-gap report you can see (it may have "
                                   "expired or been forgotten).")
             if not text.strip():
@@ -291,6 +288,11 @@ class BotCore:
     @staticmethod
     def help() -> MessageView:
         return MessageView(HELP)
+
+
+def _reviewable(conversation: Conversation) -> tuple[str, ...] | None:
+    """The audiences whose stored answers an admin may review (None: all of them, for the local operator)."""
+    return None if conversation.kind == Kind.LOCAL and conversation.space is None else conversation.read_scope
 
 
 async def fetch_each(items: Sequence[T], fetch: Callable[[T], Awaitable[SourceFile]],

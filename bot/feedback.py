@@ -122,17 +122,18 @@ class FeedbackStore:
                 continue
             report.answers += 1
             words.update(w for w in re.findall(r"[a-z][a-z0-9-]{2,}", question.lower()) if w not in STOPWORDS)
+            asked = " ".join(question.split())
             if grounded == 0:
-                unanswered[" ".join(question.split())] += 1
+                unanswered[asked] += 1
             if downvotes and len(report.downvoted) < limit:
                 cited = [s["source"] for s in json.loads(sources)]
                 report.downvoted.append((question, answer, cited))
             if grounded == 0 or downvotes:  # the newest answer of each question is the one to close it from
-                key = " ".join(question.split()).lower()
+                key = asked.lower()
                 if key in gaps:
                     gaps[key].count += 1
                 else:
-                    gaps[key] = Gap(" ".join(question.split()), 1, "unanswered" if grounded == 0 else "downvoted",
+                    gaps[key] = Gap(asked, 1, "unanswered" if grounded == 0 else "downvoted",
                                     answer_id, platform, channel, message)
         report.unanswered = unanswered.most_common(limit)
         report.topics = words.most_common(limit)
