@@ -3,11 +3,9 @@ in a real headless Chromium against `bitrag web` in its own process."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +20,7 @@ from bot.settings import Settings
 from ingest.sandbox import ReaderSandbox
 from rag.embed import LocalEncoder
 from tests.conftest import SAMPLE_DOCS
+from tests.fakes import on_own_loop
 from tests.fakes.llm import FakeLLM
 from tests.system import require
 
@@ -32,15 +31,8 @@ REPLY = "Passwords must be at least 14 characters long [1]."
 def fake_groq() -> Iterator[FakeLLM]:
     """A fake Groq on a loop of its own thread: AppTest blocks the test's thread, and `bitrag web` runs in another
     process."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    llm = FakeLLM(reply=REPLY, token_delay=0.02)
-    asyncio.run_coroutine_threadsafe(llm.start(), loop).result()
-    yield llm
-    asyncio.run_coroutine_threadsafe(llm.stop(), loop).result()
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join()
+    with on_own_loop(FakeLLM(reply=REPLY, token_delay=0.02)) as llm:
+        yield llm
 
 
 @pytest.fixture

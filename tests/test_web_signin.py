@@ -4,11 +4,9 @@ knowledge base follows the signed-in person, accounts of other organisations are
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +17,7 @@ from bot.access import Kind, Person
 from bot.adapters.web.signin import check_exposure, signed_in_conversation
 from rag.errors import ConfigError, NotAllowedError
 from tests.conftest import ROOT
+from tests.fakes import on_own_loop
 from tests.fakes.oidc import CLIENT_ID, CLIENT_SECRET, FakeOIDC
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.system import require
@@ -115,14 +114,8 @@ def test_who_reads_what_after_sign_in(make_settings) -> None:
 
 @pytest.fixture
 def oidc() -> Iterator[FakeOIDC]:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    provider = asyncio.run_coroutine_threadsafe(FakeOIDC().start(), loop).result()
-    yield provider
-    asyncio.run_coroutine_threadsafe(provider.stop(), loop).result()
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join()
+    with on_own_loop(FakeOIDC()) as provider:
+        yield provider
 
 
 class Browser:
@@ -219,14 +212,8 @@ class Browser:
 @pytest.fixture
 def slack_in_thread() -> Iterator[FakeSlack]:
     """The fake Slack on a loop of its own: `bitrag web` (another process) asks it who signed in."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    fake = asyncio.run_coroutine_threadsafe(FakeSlack().start(), loop).result()
-    yield fake
-    asyncio.run_coroutine_threadsafe(fake.stop(), loop).result()
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join()
+    with on_own_loop(FakeSlack()) as fake:
+        yield fake
 
 
 def test_sign_in_with_slack_reads_what_slack_says_one_may(tmp_path: Path, oidc: FakeOIDC,
