@@ -107,7 +107,9 @@ class Scenario:
             await self.harness.event({**message, "type": "message", "channel_type": channel_type})
             mention = {k: v for k, v in message.items() if k != "subtype"}
             await self.harness.event({**mention, "type": "app_mention"})
-        await wait_for(lambda: finished(sent_since(self.fake, calls, hooks)))
+        # The report is sent, and the message's handling is over (nothing of it can land after the next mark).
+        await wait_for(lambda: finished(sent_since(self.fake, calls, hooks))
+                       and self.fake.finished(calls, message["ts"]) > 0)
         return sent_since(self.fake, calls, hooks)
 
     async def ask(self, place: str, user: str, question: str, thread_ts: str | None = None) -> tuple[str, str]:
@@ -125,8 +127,7 @@ class Scenario:
         else:
             message = self.harness.user_message(f"<@{BOT_USER}> {question}", channel=place, user=user)
             await self.harness.event({**message, "type": "app_mention"})
-        await wait_for(lambda: self.fake.finished(calls) > 0
-                       or "don't work in conversations shared" in sent_since(self.fake, calls, hooks))
+        await wait_for(lambda: self.fake.finished(calls, message["ts"], *[thread_ts] * bool(thread_ts)) > 0)
         return sent_since(self.fake, calls, hooks), message["ts"]
 
     async def command(self, command: str, text: str, user: str, place: str) -> str:

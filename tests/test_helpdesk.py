@@ -108,7 +108,7 @@ async def test_a_help_channel_answers_confident_questions_in_their_thread(desk: 
     question = await desk.post(HELP, ASKER, WIFI.question)  # not a help channel yet: left alone…
     sentinel = await desk.post(HELP, ASKER, "<@UBOT> " + WIFI.question)  # …a mention still is answered
     await desk.harness.event({**sentinel, "type": "app_mention"})
-    await wait_for(lambda: desk.fake.finished() > 0)
+    await wait_for(lambda: desk.fake.finished(0, sentinel["ts"]) > 0)
     assert desk.replies(HELP, question) == []
 
     announced = await desk.set_help(HELP, ADMIN)
@@ -137,7 +137,7 @@ async def test_a_help_channel_answers_confident_questions_in_their_thread(desk: 
     again = await desk.post(HELP, ASKER, WIFI.question)
     last = await desk.post(PLAIN, ASKER, "<@UBOT> sentinel")
     await desk.harness.event({**last, "type": "app_mention"})
-    await wait_for(lambda: desk.fake.finished(mark) > 1)
+    await wait_for(lambda: desk.fake.finished(mark, last["ts"]) > 0)
     assert desk.replies(HELP, again) == []
 
 

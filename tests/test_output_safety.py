@@ -68,7 +68,7 @@ async def test_slack_renders_no_live_link_image_or_mention(fake_slack, make_sett
         mark = len(fake_slack.calls)
         question = harness.user_message("What does the policy cover?", channel="D1")
         await harness.event({**question, "type": "message", "channel_type": "im"})
-        await wait_for(lambda: fake_slack.finished(mark) > 0)  # streamed natively into a thread reply
+        await wait_for(lambda: fake_slack.finished(mark, question["ts"]) > 0)  # streamed natively into a thread
         edits = len(fake_slack.calls)
         await harness.command("/ask", "What does the policy cover?", channel="D1")  # edited in place
         await wait_for(lambda: any('"groq · ' in json.dumps(a, ensure_ascii=False) for m, a, _ in

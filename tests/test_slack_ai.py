@@ -24,7 +24,7 @@ async def mention(harness: Harness, text: str, channel: str = "C1") -> dict[str,
     event = harness.user_message(f"<@{BOT_USER}> {text}", channel=channel)
     mark = len(harness.fake.calls)
     await harness.event({**event, "type": "app_mention"})
-    await wait_for(lambda: harness.fake.finished(mark) > 0)
+    await wait_for(lambda: harness.fake.finished(mark, event["ts"]) > 0)
     return event
 
 
@@ -145,7 +145,7 @@ async def test_prompts_and_app_home_show_only_what_the_person_may_read(fake_slac
                                         user=OTHER)
         mark = len(fake_slack.calls)
         await harness.event({**question, "type": "message", "channel_type": "im"})
-        await wait_for(lambda: fake_slack.finished(mark) > 0)
+        await wait_for(lambda: fake_slack.finished(mark, question["ts"]) > 0)
         titles = [a["title"] for m, a, _ in fake_slack.calls[mark:] if m == "assistant.threads.setTitle"]
         assert titles == ["What is the guest wifi password in the Lisbon office?"]  # the thread named by it
         await scenario.upload(DM_OTHER, OTHER, "notes.md", b"# Notes\n\nMy locker is 42.\n", "F0HOME0100")

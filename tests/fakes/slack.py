@@ -389,10 +389,14 @@ class FakeSlack:
         ts = args["message_ts"].replace(".", "")
         return {"ok": True, "channel": args["channel"], "permalink": f"https://fake.slack.com/archives/{args['channel']}/p{ts}"}
 
-    def finished(self, since: int = 0) -> int:
-        """How many answers were finished since call `since`: the status cleared, or the 👀 reaction removed."""
-        return sum(1 for method, args, _ in self.calls[since:] if method == "reactions.remove"
-                   or (method == "assistant.threads.setStatus" and not args.get("status")))
+    def finished(self, since: int = 0, *of: str) -> int:
+        """How many messages bitrag finished handling since call `since` (the status cleared, or the 👀 reaction
+        removed); with `of`, only those of these message or thread timestamps — another message's handling (an
+        upload before, a bot before a restart) may finish meanwhile."""
+        return sum(1 for method, args, _ in self.calls[since:]
+                   if (method == "reactions.remove" or (method == "assistant.threads.setStatus"
+                                                         and not args.get("status")))
+                   and (not of or args.get("timestamp") in of or args.get("thread_ts") in of))
 
     def _reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}
