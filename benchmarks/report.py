@@ -195,6 +195,11 @@ def formats(result: dict[str, Any]) -> list[str]:
     return [*lines, "", provenance(result)]
 
 
+def runtime_of(encoder_id: str) -> str:
+    """`…/all-MiniLM-L6-v2+onnx-int8.2` → onnx-int8 (recipe 2); without a runtime part it is torch's."""
+    return encoder_id.partition("+")[2].rsplit(".", 1)[0] if "+" in encoder_id else "torch"
+
+
 def e2e(result: dict[str, Any]) -> list[str]:
     lines = [f"### Many askers at once: `ask` end to end, {result['chunks_in_collection']:,} chunks, "
              f"{result['milvus']}, {result['llm']}", "",
@@ -204,15 +209,18 @@ def e2e(result: dict[str, Any]) -> list[str]:
              f"{result.get('llm_concurrency', '—')} at once. Stage columns are mean ms per question; `queue` is time "
              "spent waiting for a batch to start or an LLM slot; loop lag is how late the event loop woke a 5 ms "
              "sleep. CPU is per question: bitrag's process (every thread) / Milvus Lite's process.", "",
-             "| batching | concurrency | asks/s | p50 ms | p99 ms | loop lag p99 | mean batch | queue | embed | search "
-             "| rescore | generate | CPU ms |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for name, levels in result["batching"].items():
-        for level in levels:
-            s, cpu = level["stage_ms_mean"], level.get("cpu_ms_per_ask", {})
-            lines.append(f"| {name} | {level['concurrency']} | **{level['asks_per_s']}** | {level['total_ms_p50']} | "
-                         f"{level['total_ms_p99']} | {level['loop_lag_ms_p99']} | {level['mean_batch'] or '—'} | "
-                         f"{s['queue']} | {s['embed']} | {s['search']} | {s['rescore']} | {s['generate']} | "
-                         f"{cpu.get('bitrag', '—')} / {cpu.get('milvus', '—')} |")
+             "| encoder | batching | concurrency | asks/s | p50 ms | p99 ms | loop lag p99 | mean batch | queue | embed "
+             "| search | rescore | generate | CPU ms |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    # Several runtimes (`--runtimes`) answer on the same collection in one run; otherwise the configured one.
+    for encoder, configurations in (result.get("encoders") or {"configured": result["batching"]}).items():
+        for name, levels in configurations.items():
+            for level in levels:
+                s, cpu = level["stage_ms_mean"], level.get("cpu_ms_per_ask", {})
+                lines.append(f"| {runtime_of(encoder) if 'encoders' in result else encoder} | {name} | "
+                             f"{level['concurrency']} | **{level['asks_per_s']}** | {level['total_ms_p50']} | "
+                             f"{level['total_ms_p99']} | {level['loop_lag_ms_p99']} | {level['mean_batch'] or '—'} | "
+                             f"{s['queue']} | {s['embed']} | {s['search']} | {s['rescore']} | {s['generate']} | "
+                             f"{cpu.get('bitrag', '—')} / {cpu.get('milvus', '—')} |")
     return [*lines, "", provenance(result)]
 
 
@@ -255,7 +263,7 @@ def main() -> None:
                  memory(m) if (m := load("memory")) else [],
                  extractive(x) if (x := load("extractive")) else [],
                  latency(load("ask-latency-extractive"), load("slack-ack-latency")),
-                 *(e2e(e) for name in ("e2e-dense", "e2e-dense-300k", "e2e-hybrid")
+                 *(e2e(e) for name in ("e2e-dense", "e2e-dense-300k", "e2e-hybrid", "e2e-encoders")
                    if (e := load(name)) and "batching" in e),
                  *(ingest(i) for name in ("ingest", "ingest-files", "ingest-files-before") if (i := load(name))),
                  encoders(load("encoders-speed"), load("encoders-quality")),

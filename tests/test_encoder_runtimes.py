@@ -9,9 +9,11 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 from rag.embed import LocalEmbedder, LocalEncoder, OnnxEmbedder, _cuda_available, _local_model_path, resolve_runtime
@@ -44,13 +46,18 @@ async def test_onnx_runtimes_compute_the_same_vectors_as_torch(
         cosines = (got * expected).sum(axis=1)
         # int8 strays most on text the English model barely reads (Korean: 0.96); English stays above 0.99.
         assert cosines.min() >= least_cosine and cosines.mean() >= mean_cosine, cosines
-        # Order kept although passes run longest first. With int8, a text's vector depends a little on the others in
-        # its pass (dynamic quantization scales each pass's activations by their range); float32's does not.
+        # Order kept although passes run longest first, and a text's vector does not depend on the texts embedded
+        # with it: int8 runs each text in a pass of its own, since dynamic quantization scales a pass's activations
+        # by their range (in shared passes the same texts moved to a cosine of 0.97).
         alone = np.concatenate([await onnx.embed([text]) for text in TEXTS])
         same = (alone * got).sum(axis=1)
-        assert same.min() >= (0.95 if runtime == "onnx-int8" else 0.99999), same
+        assert same.min() >= 0.99999, same
+        if runtime == "onnx-int8":  # control: the same texts in one shared pass do move
+            onnx._pass_size = lambda texts: len(texts)  # type: ignore[method-assign]
+            shared = (await onnx.embed(TEXTS) * alone).sum(axis=1)
+            assert shared.min() < 0.999, shared
         # Same model, same collection: the id a collection records does not change with the runtime.
-        assert onnx.model_id == torch_embedder.model_id and onnx.encoder_id.endswith(f"+{runtime}")
+        assert onnx.model_id == torch_embedder.model_id and f"+{runtime}." in onnx.encoder_id
         assert onnx.max_tokens == torch_embedder.max_tokens == 256
         for text in TEXTS:
             assert onnx.count_tokens(text) == torch_embedder.count_tokens(text)
@@ -82,13 +89,16 @@ def test_the_export_is_built_once_when_two_processes_start_together(tmp_path: Pa
     folder = built[0].parent
     assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == ["model-int8.onnx", "model.onnx"]
     assert not [p for p in folder.iterdir() if p.suffix == ".tmp"]  # nothing half-written left behind
+    # The feed-forward output projections stay float32 (quantized, NDCG@10 on docstrings fell 1.6 %): 6 of 18.
+    operators = Counter(node.op_type for node in onnx.load(str(built[0])).graph.node)
+    assert operators["MatMul"] == 6 and operators["MatMulInteger"] == 12, operators
     stamp = built[0].stat().st_mtime_ns
     assert onnx_model_file(MODEL_DIR, "all-MiniLM-L6-v2", "onnx-int8", tmp_path) == built[0]
     assert built[0].stat().st_mtime_ns == stamp  # found again, not rebuilt
 
 
 def test_running_the_default_cpu_encoder_needs_neither_torch_nor_transformers(tmp_path: Path) -> None:
-    onnx_model_file(MODEL_DIR, "all-MiniLM-L6-v2", "onnx", tmp_path)  # built beforehand (that needs torch)
+    onnx_model_file(MODEL_DIR, "all-MiniLM-L6-v2", "onnx-int8", tmp_path)  # built beforehand (that needs torch)
     script = ("import sys; sys.modules['torch'] = None; sys.modules['transformers'] = None\n"
               "sys.modules['sentence_transformers'] = None\n"
               "import asyncio; from rag.embed import create_local_embedder; from rag.settings import RagSettings\n"
@@ -98,7 +108,7 @@ def test_running_the_default_cpu_encoder_needs_neither_torch_nor_transformers(tm
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["onnx", "(2,", "384)"], done.stdout
+    assert done.stdout.split() == ["onnx-int8", "(2,", "384)"], done.stdout
     # Control: the same script with torch's runtime does need torch, so blocking it above really blocked it.
     refused = subprocess.run([sys.executable, "-c", script.replace("embed_cache_dir", "embed_runtime='torch', "
                                                                                       "embed_cache_dir")],
@@ -107,7 +117,7 @@ def test_running_the_default_cpu_encoder_needs_neither_torch_nor_transformers(tm
 
 
 def test_runtime_choice_and_its_refusals_name_the_setting() -> None:
-    assert resolve_runtime("auto", "cpu", "float32") == "onnx"
+    assert resolve_runtime("auto", "cpu", "float32") == "onnx-int8"
     assert resolve_runtime("auto", "cuda", "float32") == "torch"
     assert resolve_runtime("auto", "auto", "float16") == "torch"  # float16 is torch's on a GPU
     assert resolve_runtime("onnx", "auto", "float32") == "onnx"
@@ -149,4 +159,4 @@ def test_the_default_runtime_is_the_one_the_suite_runs(embedder: LocalEncoder) -
     if _cuda_available():  # a GPU machine runs the default in torch
         assert embedder.runtime == "torch"
     else:
-        assert embedder.runtime == "onnx" and embedder.device == "cpu" and embedder.precision == "float32"
+        assert embedder.runtime == "onnx-int8" and embedder.device == "cpu" and embedder.precision == "int8"
