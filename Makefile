@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python -m benchmarks.formats
 	$(BIN)/python -m benchmarks.e2e --retrieval dense
 	$(BIN)/python -m benchmarks.e2e --retrieval hybrid
+	$(BIN)/python -m benchmarks.e2e --retrieval dense --runtimes torch,onnx,onnx-int8 --concurrency 1,50 --waits 0 --out e2e-encoders
 	$(BIN)/python -m benchmarks.memory
 	$(BIN)/python -m benchmarks.generalization
 	$(BIN)/python -m benchmarks.fusion

@@ -209,8 +209,8 @@ def e2e(result: dict[str, Any]) -> list[str]:
              f"{result.get('llm_concurrency', '—')} at once. Stage columns are mean ms per question; `queue` is time "
              "spent waiting for a batch to start or an LLM slot; loop lag is how late the event loop woke a 5 ms "
              "sleep. CPU is per question: bitrag's process (every thread) / Milvus Lite's process.", "",
-             "| encoder | batching | concurrency | asks/s | p50 ms | p99 ms | loop lag p99 | mean batch | queue | embed "
-             "| search | rescore | generate | CPU ms |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| encoder | batching | concurrency | asks/s | p50 ms | p99 ms | loop lag p99 | mean batch | queue "
+             "| embed | search | rescore | generate | CPU ms |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     # Several runtimes (`--runtimes`) answer on the same collection in one run; otherwise the configured one.
     for encoder, configurations in (result.get("encoders") or {"configured": result["batching"]}).items():
         for name, levels in configurations.items():
