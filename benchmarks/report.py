@@ -210,7 +210,7 @@ def e2e(result: dict[str, Any]) -> list[str]:
              "spent waiting for a batch to start or an LLM slot; loop lag is how late the event loop woke a 5 ms "
              "sleep. CPU is per question: bitrag's process (every thread) / Milvus Lite's process.", "",
              "| encoder | batching | concurrency | asks/s | p50 ms | p99 ms | loop lag p99 | mean batch | queue "
-             "| embed | search | rescore | generate | CPU ms |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| embed | search | rescore | generate | CPU ms |", "|---" * 14 + "|"]
     # Several runtimes (`--runtimes`) answer on the same collection in one run; otherwise the configured one.
     for encoder, configurations in (result.get("encoders") or {"configured": result["batching"]}).items():
         for name, levels in configurations.items():
