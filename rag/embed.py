@@ -142,8 +142,8 @@ class LocalEncoder:
     def _pass_size(self, texts: Sequence[str]) -> int:
         """Texts per forward pass. A GPU takes the whole batch; a CPU is fastest at ~1,500 tokens per pass (the
         activations stay in cache): 200-token chunks 8 at a time ran at 28–32 chunks/s against 21 in passes of 64,
-        while 50 short questions are fastest in one pass (133 ms, against 211 ms 8 at a time). ONNX int8 agrees:
-        256-token abstracts 4 or 8 at a time 49–51 a second, 2 at a time 33."""
+        while 50 short questions are fastest in one pass (133 ms, against 211 ms 8 at a time). (int8 runs each
+        text alone: `OnnxEmbedder._pass_size`.)"""
         if self.device != "cpu":
             return self._batch_size
         tokens = sum(len(t) for t in texts) / max(1, len(texts)) / CHARS_PER_TOKEN
