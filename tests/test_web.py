@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -179,12 +181,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_chromium_asks_and_sees_a_cited_answer(tmp_path: Path, fake_groq: FakeLLM) -> None:
+@pytest.fixture
+def chromium(tmp_path: Path, fake_groq: FakeLLM) -> Iterator[Any]:
+    """A headless Chromium on `bitrag web` (its own process, the sample documents ingested), the page loaded."""
     require(Path("/usr/bin/chromium").exists() and Path("/usr/bin/chromedriver").exists(), "chromium chromium-driver")
     from selenium import webdriver
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
 
     port = _free_port()
     env = {**os.environ, "MILVUS_URI": str(tmp_path / "milvus.db"), "REGISTRY_URL": f"sqlite:///{tmp_path}/r.sqlite3",
@@ -213,15 +214,8 @@ def test_chromium_asks_and_sees_a_cited_answer(tmp_path: Path, fake_groq: FakeLL
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
-        wait = WebDriverWait(browser, 90)
-        box = wait.until(lambda b: b.find_element(By.CSS_SELECTOR, "textarea[data-testid='stChatInputTextArea']"))
-        box.send_keys("How long must passwords be?", Keys.ENTER)
-        wait.until(lambda b: "similarity" in b.find_element(By.TAG_NAME, "body").text)
-        text = browser.find_element(By.TAG_NAME, "body").text
-        assert REPLY in text
-        assert "[1] security-policy.pdf · p. 1 · similarity 0." in text
-        assert "Chunks in the index" in text and "27" in text
-        browser.save_screenshot(str(tmp_path / "answer.png"))
+        yield browser
+        browser.save_screenshot(str(tmp_path / "last.png"))
     finally:
         if browser is not None:
             browser.quit()
@@ -230,6 +224,62 @@ def test_chromium_asks_and_sees_a_cited_answer(tmp_path: Path, fake_groq: FakeLL
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def ask_in_browser(browser: Any, question: str) -> Any:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 90)
+    box = wait.until(lambda b: b.find_element(By.CSS_SELECTOR, "textarea[data-testid='stChatInputTextArea']"))
+    box.send_keys(question, Keys.ENTER)
+    return wait
+
+
+def page_text(browser: Any) -> str:
+    from selenium.webdriver.common.by import By
+
+    return str(browser.find_element(By.TAG_NAME, "body").text)
+
+
+def test_chromium_asks_and_sees_a_cited_answer(chromium: Any) -> None:
+    wait = ask_in_browser(chromium, "How long must passwords be?")
+    wait.until(lambda b: "similarity" in page_text(b))
+    text = page_text(chromium)
+    assert REPLY in text
+    assert "[1] security-policy.pdf · p. 1 · similarity 0." in text
+    assert "Chunks in the index" in text and "27" in text
+
+
+def test_switching_pages_while_an_answer_is_written_loses_neither(chromium: Any, fake_groq: FakeLLM) -> None:
+    """The reader leaves for Documents while the model is still writing, comes back before it is done, and then
+    sees the answer arrive: the question was kept and the answer filled in on the core's loop."""
+    from selenium.webdriver.common.by import By
+
+    fake_groq.gate = threading.Event()  # the model holds its answer until the page has been switched twice
+    try:
+        question = "What is the minimum length of a password?"
+        wait = ask_in_browser(chromium, question)
+        wait.until(lambda b: fake_groq.in_flight == 1)  # the model has been asked: the answer is being written
+
+        def go_to(page: str) -> None:
+            chromium.find_element(By.XPATH, f"//div[@data-testid='stRadio']//label[.//p[text()='{page}']]").click()
+
+        go_to("Documents")
+        wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "[data-testid='stFileUploader']")
+                   and "security-policy.pdf" in page_text(b))
+        assert fake_groq.in_flight == 1  # still being written while the reader is elsewhere
+        go_to("Ask")
+        wait.until(lambda b: "Still working on this answer" in page_text(b))
+        assert question in page_text(chromium) and REPLY not in page_text(chromium)
+        fake_groq.gate.set()
+        wait.until(lambda b: "similarity" in page_text(b))
+        text = page_text(chromium)
+        assert question in text and REPLY in text and "Still working" not in text
+        assert "[1] security-policy.pdf · p. 1 · similarity 0." in text
+    finally:
+        fake_groq.gate.set()
 
 
 def test_an_admin_closes_a_knowledge_gap_from_the_insights_page(runtime: WebRuntime) -> None:

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import io
 import json
+import threading
 import time
 import wave
 from collections.abc import Callable
@@ -33,6 +34,7 @@ class FakeLLM:
     retry_after: str = "0"
     token_delay: float = 0.0  # seconds between streamed tokens, like a real model writing
     stall_s: float = 0.0  # seconds to wait before answering at all (a hung upstream)
+    gate: threading.Event | None = None  # when given, answers wait until it is set (a model still writing)
     # Speech-to-text: segments for an uploaded audio file (bytes, file name); the default is one segment spanning a
     # WAV's duration, saying which upload it was.
     transcript: Callable[[bytes, str], list[dict[str, Any]]] | None = None
@@ -77,6 +79,8 @@ class FakeLLM:
         self.requests.append(body)
         if self.stall_s:
             await asyncio.sleep(self.stall_s)
+        if self.gate is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.gate.wait)
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return self._error(401, "Invalid API Key", "invalid_api_key")
         if self.rate_limit_first > 0:
@@ -131,6 +135,8 @@ class FakeLLM:
         self.requests.append(body)
         if self.stall_s:
             await asyncio.sleep(self.stall_s)
+        if self.gate is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.gate.wait)
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return self._error(401, "Incorrect API key provided", "invalid_api_key")
         dim = body.get("dimensions") or 1536
