@@ -135,8 +135,6 @@ class FakeLLM:
         self.requests.append(body)
         if self.stall_s:
             await asyncio.sleep(self.stall_s)
-        if self.gate is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self.gate.wait)
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return self._error(401, "Incorrect API key provided", "invalid_api_key")
         dim = body.get("dimensions") or 1536
