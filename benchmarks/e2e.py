@@ -42,6 +42,7 @@ from bot.settings import get_settings
 from bot.views import AnswerView
 from bot.wiring import open_service
 from ingest.discover import discover
+from rag.keywords import analyze_chunks
 from rag.quantize import binarize
 from rag.service import RagService
 from rag.store import ChunkRecord
@@ -60,8 +61,9 @@ async def add_filler(service: RagService, n: int, scifact: Path) -> float:
     for start in range(0, n, FILLER_BATCH):
         count = min(FILLER_BATCH, n - start)
         texts, vectors = await asyncio.to_thread(bank.chunks, start, count)
+        analyzed = await asyncio.to_thread(analyze_chunks, texts) if service.needs_keywords(texts) else None
         document, ids = await asyncio.to_thread(service.registry.begin, TENANT, f"filler-{start}", "filler.md",
-                                                f"filler-{start}", None, count, vectors)
+                                                f"filler-{start}", None, count, vectors, None, analyzed)
         bits = binarize(vectors)
         await service.store.insert([ChunkRecord(id=cid, tenant=TENANT, doc_id=document.doc_id, source="filler.md",
                                                 text=texts[i], bits=bits[i].tobytes(),
@@ -171,7 +173,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     for level in configurations[name]:
                         print(service.embedder.encoder_id, name, level, flush=True)
                 runs[service.embedder.encoder_id] = configurations
-                keyword_note = service.store.keyword_note
+                keyword_note = await service.retrieval_note()
             finally:
                 await service.close()
     first = next(iter(runs.values()))

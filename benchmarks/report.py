@@ -35,9 +35,12 @@ def quality(result: dict[str, Any]) -> list[str]:
             ("binary + precise rescoring (`RETRIEVAL=dense`)" + (" — default" if default == "rescored" else ""),
              precise["rescored"])]
     if "hybrid" in precise:
-        rows += [("BM25 alone (Milvus)", precise["bm25"]),
+        rows += [("BM25 alone, registry index" if "bm25-milvus" in precise else "BM25 alone (Milvus)", precise["bm25"]),
                  ("binary + precise rescoring + BM25 (`RETRIEVAL=hybrid`)" + (" — default" if default == "hybrid"
                                                                             else ""), precise["hybrid"])]
+    if "hybrid-milvus" in precise:
+        rows += [("BM25 alone, Milvus (`KEYWORD_INDEX=milvus`)", precise["bm25-milvus"]),
+                 ("hybrid with Milvus's BM25", precise["hybrid-milvus"])]
     lines = [f"### Quality: {result['dataset']} ({result['docs']} docs, {result['queries']} queries)", "",
              "| mode | NDCG@10 | of float32 | Recall@100 | P@5 | R@5 | NDCG@5 | RAM B/vector | p50 ms | p99 ms |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -83,13 +86,42 @@ def generalization(result: dict[str, Any]) -> list[str]:
     lines = ["### Generalization: data no rescoring setting was chosen on", "",
              "(The hybrid fusion weight *was* chosen on these two collections, by `benchmarks/fusion.py`.)", "",
              "| collection | docs | queries | float32 dense NDCG@10 | binary | binary + precise rescoring | BM25 | "
-             "hybrid | default / float32 |", "|---|---|---|---|---|---|---|---|---|"]
+             "hybrid | BM25, Milvus | hybrid, Milvus | default / float32 |", "|---" * 11 + "|"]
     for name, r in result["datasets"].items():
         m = r["modes"]
-        keyword = [f"{m[k]['ndcg@10']:.4f}" if k in m else "—" for k in ("bm25", "hybrid")]
+        keyword = [f"{m[k]['ndcg@10']:.4f}" if k in m else "—" for k in ("bm25", "hybrid", "bm25-milvus",
+                                                                          "hybrid-milvus")]
         lines.append(f"| {name} | {r['docs']:,} | {r['queries']} | {m['float32']['ndcg@10']:.4f} | "
                      f"{m['binary']['ndcg@10']:.4f} | {m['rescored']['ndcg@10']:.4f} | {' | '.join(keyword)} | "
                      f"{r['retention_ndcg10']:.2%} |")
+    return [*lines, "", provenance(result)]
+
+
+def keywords(result: dict[str, Any]) -> list[str]:
+    lines = ["### Keyword search at scale: the registry's BM25 index (`benchmarks/keywords.py`)", "",
+             "Recombined real text, one tenant; SciFact's 300 test questions, top 100 each. Disk is the SQLite file "
+             "(registry rows included); RSS growth is this process's, the OS page cache not counted.", "",
+             "| chunks | chunks per document | posting rows | write chunks/s | of it analysis | search p50 ms | "
+             "p99 ms | disk B/chunk | RSS growth MB |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in result["runs"]:
+        lines.append(f"| {r['chunks']:,} | {r['chunks_per_document']:,} | {r['posting_rows']:,} | "
+                     f"{r['write_chunks_per_s']:,} | {r['analyze_share']:.0%} | {r['search_ms_p50']} | "
+                     f"{r['search_ms_p99']} | {r['file_bytes_per_chunk']:,} | {r['rss_growth_mb']} |")
+    return [*lines, "", provenance(result)]
+
+
+def korean(result: dict[str, Any]) -> list[str]:
+    lines = [f"### Korean: {result['answerable']} answerable and {result['unanswerable']} unanswerable Korean "
+             f"questions ({result['model']})", "",
+             "| ranking | NDCG@10 (chunks) | right document first |", "|---|---|---|"]
+    for name, r in result["retrieval"].items():
+        lines.append(f"| {name} | {r['ndcg@10']:.4f} | {r['right_document_first']:.1%} |")
+    lines += ["", "| extractive answers | first quoted sentence is the answer | answerable refused | "
+              "unanswerable refused |", "|---|---|---|---|"]
+    for name, r in result.items():
+        if name.startswith("extractive"):
+            lines.append(f"| {name.removeprefix('extractive, ')} | {r['first_sentence_is_the_answer']:.1%} | "
+                         f"{r['answerable_refused']:.1%} | {r['unanswerable_refused']:.1%} |")
     return [*lines, "", provenance(result)]
 
 
@@ -260,6 +292,8 @@ def main() -> None:
     for part in (quality(q) if (q := load("quality-scifact")) else [],
                  generalization(g) if (g := load("generalization")) else [],
                  fusion(f) if (f := load("fusion")) else [],
+                 keywords(k) if (k := load("keywords")) else [],
+                 korean(k) if (k := load("korean")) else [],
                  memory(m) if (m := load("memory")) else [],
                  extractive(x) if (x := load("extractive")) else [],
                  latency(load("ask-latency-extractive"), load("slack-ack-latency")),

@@ -170,14 +170,14 @@ def insights(tenant: SpaceOption = None) -> None:
 
 @app.command()
 def reindex() -> None:
-    """Rebuild the Milvus collection with the current schema (adds BM25 keyword search), without re-embedding.
-    Stop bitrag first."""
+    """Put documents added before the keyword index into it and rebuild the Milvus collection with the current
+    schema, without re-embedding. Stop bitrag first."""
 
     async def work(core: BotCore, settings: Settings) -> str:
         bars, progress = chunk_bars()
         with bars:
             chunks = await core.service.reindex(progress)
-        return f"Rebuilt {core.service.store.collection}: {chunks:,} chunks; {core.service.store.keyword_note}."
+        return f"Rebuilt {core.service.store.collection}: {chunks:,} chunks; {await core.service.retrieval_note()}."
 
     console.print(_run(work), markup=False)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from bot.settings import Settings
 from bot.wiring import quiet_third_party_warnings
 from ingest import ocr
+from rag.analyze import model_covers
 from rag.database import dialect_of, sqlite_path
 from rag.embed import Embedder, LocalEncoder, create_embedder
 from rag.errors import BitragError
@@ -49,8 +50,10 @@ async def diagnose(settings: Settings) -> list[Check]:
         await embedder.embed(["bitrag doctor"])
         runs_on = (f", {embedder.runtime} on {embedder.device} in {embedder.precision}"
                    if isinstance(embedder, LocalEncoder) else "")
+        languages = ("many languages" if model_covers(embedder.model_id, "hangul") else
+                     "Latin-script languages only: Korean, Chinese and Japanese text is found by its words alone")
         return (f"{embedder.model_id}, {embedder.dim} dimensions ({embedder.dim // 8} bytes per binary vector)"
-                f"{runs_on}")
+                f"{runs_on}; reads {languages}")
 
     async def home() -> str:
         return home_line(settings)
@@ -69,7 +72,8 @@ async def diagnose(settings: Settings) -> list[Check]:
             await store.open(embedder.model_id, embedder.dim)
             chunks = await store.count()
             where = settings.milvus_uri.split("@")[-1]
-            return f"{store.mode} at {where}, collection {store.collection}: {chunks} chunks; {store.keyword_note}"
+            keywords = f"; {store.keyword_note}" if settings.keyword_index == "milvus" else ""
+            return f"{store.mode} at {where}, collection {store.collection}: {chunks} chunks{keywords}"
         finally:
             await store.close()
 

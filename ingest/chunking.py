@@ -16,7 +16,7 @@ from llama_index.core import Document
 from llama_index.core.node_parser import MarkdownNodeParser, SentenceSplitter
 
 from ingest.code import CodeChunker
-from rag.abstain import import_nltk
+from rag.analyze import import_nltk
 from rag.models import Chunk
 
 HEADING_LINE = re.compile(r"^#{1,6}\s+(.*)$")

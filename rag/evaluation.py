@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from rag.embed import Embedder
+from rag.keywords import analyze_chunks
 from rag.milvus import DataType, MilvusClient
 from rag.quantize import binarize, vector_bytes
 from rag.registry import Registry
@@ -157,6 +158,7 @@ async def evaluate(data: BeirData, embedder: Embedder, settings: RagSettings, ca
         uri = settings.milvus_uri if not settings.milvus_is_lite else str(Path(tmp) / "eval.db")
         run_settings = settings.model_copy(update={
             "milvus_uri": uri, "milvus_collection": f"eval_{int(time.time())}", "retrieval": "hybrid",
+            "keyword_index": "milvus",  # the collection gets Milvus's BM25 too: both keyword indexes side by side
             "registry_url": f"sqlite:///{Path(tmp) / 'registry.sqlite3'}"})
         store = MilvusStore(run_settings)
         await store.open(embedder.model_id, embedder.dim)
@@ -166,10 +168,11 @@ async def evaluate(data: BeirData, embedder: Embedder, settings: RagSettings, ca
             await store.settle()
             float_search = await _float_collection(store, docs, run_settings.milvus_collection + "_f32")
             dense = Retriever(store, registry, run_settings.rescore, run_settings.oversample)
-            hybrid = Retriever(store, registry, run_settings.rescore, run_settings.oversample,
-                               settings.hybrid_dense_weight)
+            hybrid = {index: Retriever(store, registry, run_settings.rescore, run_settings.oversample,
+                                       settings.hybrid_dense_weight, index) for index in ("registry", "milvus")}
             by_id = dict(zip(ids, data.doc_ids, strict=True))
-            modes = ["float32", "binary", "rescored"] + (["bm25", "hybrid"] if store.keywords else [])
+            modes = ["float32", "binary", "rescored", "bm25", "hybrid"] + (["bm25-milvus", "hybrid-milvus"]
+                                                                           if store.keywords else [])
             runs: dict[str, dict[str, list[str]]] = {m: {} for m in modes}
             latency: dict[str, list[float]] = {m: [] for m in modes}
 
@@ -190,12 +193,15 @@ async def evaluate(data: BeirData, embedder: Embedder, settings: RagSettings, ca
                 await timed("float32", qid, _ids(float_search(query, 100), data.doc_ids.__getitem__))
                 await timed("binary", qid, _ids(store.search(TENANT, binarize(query)[0].tobytes(), 100), by_id))
                 await ranked("rescored", qid, dense, query, "")
-                if store.keywords:
-                    await timed("bm25", qid, _ids(store.keyword_search(TENANT, text, 100), by_id))
-                    await ranked("hybrid", qid, hybrid, query, text)
+                for index, suffix in (("registry", ""), ("milvus", "-milvus")):
+                    if f"bm25{suffix}" in modes:
+                        keyword = hybrid[index].keyword_search_many([TENANT], [text], 100, fields=False)
+                        await timed(f"bm25{suffix}", qid, _ids(_first(keyword), by_id))
+                        await ranked(f"hybrid{suffix}", qid, hybrid[index], query, text)
                 if progress:
                     progress("search", i + 1, len(data.query_ids))
-            keyword_note = store.keyword_note
+            milvus = "Milvus BM25 (bm25-milvus, hybrid-milvus)" if store.keywords else store.keyword_note
+            keyword_note = f"registry BM25 (bm25, hybrid); {milvus}"
         finally:
             if not run_settings.milvus_is_lite:  # a Lite database goes with the temporary folder
                 for name in (run_settings.milvus_collection, run_settings.milvus_collection + "_f32"):
@@ -205,13 +211,13 @@ async def evaluate(data: BeirData, embedder: Embedder, settings: RagSettings, ca
 
     dim = embedder.dim
     ram = {"float32": dim * 4, "binary": vector_bytes(dim), "rescored": vector_bytes(dim),
-           "bm25": 0, "hybrid": vector_bytes(dim)}
+           "bm25": 0, "hybrid": vector_bytes(dim), "bm25-milvus": 0, "hybrid-milvus": vector_bytes(dim)}
     results = {}
     for mode in modes:
         results[mode] = {k: round(v, 4) for k, v in score_runs(runs[mode], data.qrels).items()}
         results[mode].update(bytes_per_vector=ram[mode], search_ms_p50=round(percentile_ms(latency[mode], 50), 2),
                              search_ms_p99=round(percentile_ms(latency[mode], 99), 2))
-    for mode in ("rescored", "hybrid"):
+    for mode in ("rescored", "hybrid", "hybrid-milvus"):
         if mode in results:
             results[mode]["disk_bytes_per_vector"] = dim * 2 if settings.rescore == "precise" else 0
     default = "hybrid" if settings.retrieval == "hybrid" and "hybrid" in results else "rescored"
@@ -225,6 +231,10 @@ async def evaluate(data: BeirData, embedder: Embedder, settings: RagSettings, ca
             "retention_ndcg10": round(retention, 4)}
 
 
+async def _first(search: Awaitable[list[list[Any]]]) -> list[Any]:
+    return (await search)[0]
+
+
 async def _ids(search: Awaitable[list[Any]], names: Callable[[int], str] | dict[int, str]) -> list[str]:
     """The names of what a search found (row numbers of the float collection, or candidates' chunk ids)."""
     name = names.__getitem__ if isinstance(names, dict) else names
@@ -234,8 +244,9 @@ async def _ids(search: Awaitable[list[Any]], names: Callable[[int], str] | dict[
 async def _load_binary(store: MilvusStore, registry: Registry, data: BeirData, docs: np.ndarray, precise: bool,
                        step: Callable[[str], Callable[[int, int], None] | None]) -> list[int]:
     """The corpus as one registry document with one chunk per BEIR document, inserted like `ingest` does."""
+    analyzed = await asyncio.to_thread(analyze_chunks, data.doc_texts)
     document, ids = await asyncio.to_thread(registry.begin, TENANT, data.fingerprint, data.name, data.name, None,
-                                            len(data.doc_ids), docs if precise else None)
+                                            len(data.doc_ids), docs if precise else None, None, analyzed)
     bits = binarize(docs)
     records = [ChunkRecord(id=cid, tenant=TENANT, doc_id=doc_id, source=data.name, text=text, bits=bits[i].tobytes())
                for i, (cid, doc_id, text) in enumerate(zip(ids, data.doc_ids, data.doc_texts, strict=True))]

@@ -10,6 +10,9 @@ PostgreSQL (`REGISTRY_URL=postgresql://…`) lets several replicas share one reg
 Each document also records its origin (owner, platform, conversation and its kind), and every add, replace, share
 and forget is appended to the `audit` table. Registries written before origins existed are migrated in place: the
 columns are added and old rows keep NULL, read as "origin unknown".
+
+The keyword index (`keywords.py`) is registry rows too, written in the transaction that records the document; a
+document's `keyword_terms` is NULL while it is not in it.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag import keywords
 from rag.database import Database
 from rag.errors import DocumentNotFoundError
+from rag.keywords import AnalyzedChunks, KeywordIndex
 from rag.models import AuditEntry, DocumentInfo, Origin
 
 SCHEMA = """
@@ -100,6 +105,10 @@ class Registry:
         self._db = Database(url)
         self._db.create(SCHEMA)
         self._db.add_columns("documents", ORIGIN_COLUMNS)  # registries written before origins were recorded
+        # Registries written before the keyword index: NULL = "not in the keyword index yet" (`bitrag reindex`).
+        self._db.add_columns("documents", {"keyword_terms": "BIGINT"})
+        self._db.create(keywords.SCHEMA)
+        self.keywords = KeywordIndex()
 
     def close(self) -> None:
         self._db.close()
@@ -118,16 +127,18 @@ class Registry:
         return rows[0] if rows else None
 
     def begin(self, tenant: str, doc_id: str, source: str, source_key: str, link: str | None,
-              n_chunks: int, vectors: np.ndarray | None,
-              origin: Origin | None = None) -> tuple[DocumentRow, list[int]]:
-        """Record a `pending` document and reserve ids for its chunks (never reused)."""
+              n_chunks: int, vectors: np.ndarray | None, origin: Origin | None = None,
+              analyzed: AnalyzedChunks | None = None) -> tuple[DocumentRow, list[int]]:
+        """Record a `pending` document and reserve ids for its chunks (never reused), with its keyword postings
+        (`analyzed`, from `keywords.analyze_chunks` of the chunk texts) in the same transaction."""
         now = time.time()
         where = (origin.owner, origin.platform, origin.conversation, origin.kind) if origin else (None,) * 4
         with self._db.transaction() as db:
             pk = int(db.execute(
                 "INSERT INTO documents (tenant, doc_id, source, source_key, link, state, chunks, created_at, "
-                f"{', '.join(ORIGIN_COLUMNS)}) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?) RETURNING id",
-                (tenant, doc_id, source, source_key, link, n_chunks, now, *where))[0][0])
+                f"{', '.join(ORIGIN_COLUMNS)}, keyword_terms) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?) "
+                "RETURNING id", (tenant, doc_id, source, source_key, link, n_chunks, now, *where,
+                                 analyzed.total_terms if analyzed else None))[0][0])
             # One atomic increment, so replicas sharing a PostgreSQL registry never hand out the same ids.
             end = int(db.execute("INSERT INTO counters (name, value) VALUES ('chunk_id', ?) ON CONFLICT (name) "
                                  "DO UPDATE SET value = counters.value + ? RETURNING value",
@@ -136,6 +147,9 @@ class Registry:
             halves = vectors.astype(np.float16) if vectors is not None else None
             db.executemany("INSERT INTO chunks (id, document, vector) VALUES (?, ?, ?)",
                            ((cid, pk, None if halves is None else halves[i].tobytes()) for i, cid in enumerate(ids)))
+            if analyzed is not None:
+                db.executemany("INSERT INTO keyword_postings (term, tenant, document, postings) VALUES (?, ?, ?, ?)",
+                               keywords.posting_rows(analyzed, tenant, pk, ids))
         return DocumentRow(pk, tenant, doc_id, source, source_key, link, "pending", n_chunks, now, *where), ids
 
     def commit(self, document: DocumentRow) -> list[DocumentRow]:
@@ -149,10 +163,12 @@ class Registry:
                 (document.tenant, document.source_key, document.pk))]
             db.execute("UPDATE documents SET state = 'ready' WHERE id = ?", (document.pk,))
             db.executemany("UPDATE documents SET state = 'deleting' WHERE id = ?", ((d.pk,) for d in older))
+        self.keywords.changed()
         return older
 
     def mark_deleting(self, document: DocumentRow) -> None:
         self._db.execute("UPDATE documents SET state = 'deleting' WHERE id = ?", (document.pk,))
+        self.keywords.changed()
 
     def chunk_ids(self, document: DocumentRow) -> list[int]:
         return [r[0] for r in self._db.execute("SELECT id FROM chunks WHERE document = ? ORDER BY id", (document.pk,))]
@@ -167,8 +183,10 @@ class Registry:
 
     def remove(self, document: DocumentRow) -> None:
         with self._db.transaction() as db:
+            db.execute("DELETE FROM keyword_postings WHERE document = ?", (document.pk,))
             db.execute("DELETE FROM chunks WHERE document = ?", (document.pk,))
             db.execute("DELETE FROM documents WHERE id = ?", (document.pk,))
+        self.keywords.changed()
 
     def abandoned(self) -> list[DocumentRow]:
         """Documents left `pending` or `deleting` by a process that stopped mid-way."""
@@ -178,6 +196,21 @@ class Registry:
         """The chunk ids of every ready document of every tenant, in id order (what a rebuild copies)."""
         return [r[0] for r in self._db.execute(
             "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document WHERE d.state = 'ready' ORDER BY c.id")]
+
+    def unindexed(self) -> list[DocumentRow]:
+        """Ready documents that are not in the keyword index (added before it existed, or under RETRIEVAL=dense)."""
+        return self._rows("WHERE state = 'ready' AND keyword_terms IS NULL ORDER BY id")
+
+    def add_keywords(self, document: DocumentRow, analyzed: AnalyzedChunks) -> None:
+        """Put a document that is not in the keyword index into it (`analyzed`: its chunks in id order), in one
+        transaction."""
+        ids = self.chunk_ids(document)
+        with self._db.transaction() as db:
+            db.execute("DELETE FROM keyword_postings WHERE document = ?", (document.pk,))
+            db.executemany("INSERT INTO keyword_postings (term, tenant, document, postings) VALUES (?, ?, ?, ?)",
+                           keywords.posting_rows(analyzed, document.tenant, document.pk, ids))
+            db.execute("UPDATE documents SET keyword_terms = ? WHERE id = ?", (analyzed.total_terms, document.pk))
+        self.keywords.changed()
 
     # --- maintenance markers (e.g. how far a collection rebuild got) ----------------------------------------------
 
@@ -222,6 +255,14 @@ class Registry:
             f"SELECT c.id, {column} FROM chunks c JOIN documents d ON d.id = c.document WHERE d.tenant IN "
             f"({tenant_marks}) AND d.state = 'ready' AND c.id IN ({marks})", (*tenants, *ids))
         return {int(cid): None if blob is None else bytes(blob) for cid, blob in rows}
+
+    def keyword_search(self, tenants: Sequence[str], text: str, limit: int) -> list[tuple[int, float]]:
+        """(chunk id, BM25 score) of the best `limit` chunks of the tenants' ready documents for `text`."""
+        return self.keywords.search(self._db, tenants, text, limit)
+
+    def document_frequencies(self, tenants: Sequence[str], words: Sequence[str]) -> dict[str, int]:
+        """How many chunks of the tenants' ready documents hold each of `words` (analyzed terms)."""
+        return self.keywords.document_frequencies(self._db, tenants, words)
 
     # --- listing ---------------------------------------------------------------------------------------------
 

@@ -1,5 +1,9 @@
-"""`bitrag reindex`: rebuild the Milvus collection with today's schema (e.g. to add the BM25 keyword index to a
-collection made before hybrid retrieval) from what is stored, without re-embedding anything.
+"""`bitrag reindex`: put every document into the registry's keyword index and rebuild the Milvus collection with
+today's schema, from what is stored, without re-embedding anything.
+
+0. Documents not in the keyword index (added before it existed, or under RETRIEVAL=dense) are analyzed from their
+   chunk text in Milvus and indexed where the service wants them (`RagService.needs_keywords`), one document per
+   transaction (interrupted: the next run goes on with the documents still missing).
 
 Milvus Lite can neither rename a collection nor give it an alias, so the rebuild goes through a second collection
 and back, and every step can be interrupted:
@@ -20,6 +24,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from rag.keywords import analyze_chunks
 from rag.registry import Registry
 from rag.store import MilvusStore
 
@@ -35,9 +40,11 @@ def _mark(store: MilvusStore) -> str:
     return f"reindex:{store.collection}"
 
 
-async def reindex(store: MilvusStore, registry: Registry, progress: ReindexProgress | None = None) -> int:
-    """Rebuild `store`'s collection; returns the number of chunks it holds afterwards."""
+async def reindex(store: MilvusStore, registry: Registry, progress: ReindexProgress | None = None,
+                  needs_keywords: Callable[[list[str]], bool] = lambda texts: True) -> int:
+    """Index keywords, then rebuild `store`'s collection; returns the number of chunks it holds afterwards."""
     await finish_interrupted(store, registry, progress)  # after it, no copy exists
+    await index_keywords(store, registry, progress, needs_keywords)
     copy = store.collection + SUFFIX
     ids = await asyncio.to_thread(registry.ready_chunk_ids)
     await store.create_collection(copy)
@@ -45,6 +52,30 @@ async def reindex(store: MilvusStore, registry: Registry, progress: ReindexProgr
     await asyncio.to_thread(registry.set_marker, _mark(store), 1)
     await _restore(store, registry, ids, progress)
     return len(ids)
+
+
+async def index_keywords(store: MilvusStore, registry: Registry, progress: ReindexProgress | None = None,
+                         needs_keywords: Callable[[list[str]], bool] = lambda texts: True) -> int:
+    """Step 0: every ready document not yet in the keyword index that `needs_keywords` (of its chunk texts), from
+    its chunk text in Milvus; returns how many were indexed."""
+    documents = await asyncio.to_thread(registry.unindexed)
+    indexed = 0
+    for done, document in enumerate(documents, start=1):
+        ids = await asyncio.to_thread(registry.chunk_ids, document)
+        texts: dict[int, str] = {}
+        for start in range(0, len(ids), BATCH):
+            texts.update({r.id: r.text for r in await store.get_records(ids[start:start + BATCH])})
+        if len(texts) < len(ids):
+            log.warning("%s: %d of its %d chunks are missing from Milvus; indexed what is there", document.source,
+                        len(ids) - len(texts), len(ids))
+        chunk_texts = [texts.get(i, "") for i in ids]
+        if needs_keywords(chunk_texts):
+            analyzed = await asyncio.to_thread(analyze_chunks, chunk_texts)
+            await asyncio.to_thread(registry.add_keywords, document, analyzed)
+            indexed += 1
+        if progress is not None:
+            progress("keywords", done, len(documents))
+    return indexed
 
 
 async def finish_interrupted(store: MilvusStore, registry: Registry, progress: ReindexProgress | None = None) -> None:

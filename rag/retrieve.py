@@ -1,9 +1,14 @@
 """Two-stage retrieval: a Hamming search over 1-bit vectors for `top_k × oversample` candidates, then a rescoring
 pass that restores most of float32's ranking quality (see `rescore.py` and the README's measurements).
 
-Hybrid retrieval (`RETRIEVAL=hybrid` on a collection with BM25) runs a keyword search for as many candidates at the
-same time; keyword-only candidates are rescored like the others, and the order comes from `fusion.fuse`. A hit's
-`score` stays the dense similarity, so `MIN_SIMILARITY` means the same in both modes.
+Hybrid retrieval (`RETRIEVAL=hybrid`) runs a keyword search for as many candidates at the same time — BM25 over the
+registry's keyword index (`keywords.py`), or Milvus's own BM25 with `KEYWORD_INDEX=milvus` on a collection that has
+it; keyword-only candidates are rescored like the others, and the order comes from `fusion.fuse`. A hit's `score`
+stays the dense similarity, so `MIN_SIMILARITY` means the same in both modes.
+
+A question in a script the embedding model does not cover (Korean for the English default model: its vectors of
+Korean text are near noise) is ranked by keywords alone, in either mode: fused, the noise would drown the one signal
+that reads the question (`benchmarks/korean.py`).
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from rag.analyze import model_covers, script_of
 from rag.fusion import fuse
 from rag.quantize import binarize, hamming
 from rag.registry import Registry
 from rag.rescore import asymmetric_similarity, hamming_similarity, precise_similarity
-from rag.settings import RescoreMode
+from rag.settings import KeywordIndexChoice, RescoreMode
 from rag.store import Candidate, MilvusStore
 from rag.tenants import Scope, scope_tenants
 
@@ -45,16 +51,40 @@ class Hit:
 
 class Retriever:
     def __init__(self, store: MilvusStore, registry: Registry, mode: RescoreMode, oversample: int,
-                 dense_weight: float = 1.0) -> None:
+                 dense_weight: float = 1.0, keyword_index: KeywordIndexChoice = "registry",
+                 language_fallback: bool = True) -> None:
         self._store = store
         self._registry = registry
         self.mode = mode
         self.oversample = oversample
         self.dense_weight = dense_weight  # 1.0: dense ranking only
+        self.keyword_index = keyword_index
+        self.language_fallback = language_fallback  # False only to measure what the fallback is worth
 
     @property
     def hybrid(self) -> bool:
-        return self._store.keywords and self.dense_weight < 1.0
+        return self.dense_weight < 1.0 and (self.keyword_index == "registry" or self._store.keywords)
+
+    def weight_for(self, text: str) -> float:
+        """The dense share of the fused score for a question: 0 (keywords alone) when the model does not cover its
+        script, else `dense_weight` (1.0 in dense mode)."""
+        fallback = self.language_fallback and self.keyword_index == "registry"
+        if fallback and text.strip() and not model_covers(self._store.model_id, script_of(text)):
+            return 0.0
+        return self.dense_weight
+
+    async def keyword_search_many(self, tenants: Sequence[str], texts: Sequence[str], limit: int,
+                                  fields: bool) -> list[list[Candidate]]:
+        """The keyword candidates of each text (none for an empty one), from the configured keyword index."""
+        if self.keyword_index == "milvus":
+            return await self._store.keyword_search_many(tenants, texts, limit, fields)
+
+        def search() -> list[list[Candidate]]:
+            return [[Candidate(id=cid, hamming=None, keyword=score)
+                     for cid, score in (self._registry.keyword_search(tenants, text, limit) if text.strip() else [])]
+                    for text in texts]
+
+        return await asyncio.to_thread(search)
 
     async def retrieve(self, query: np.ndarray, scope: Scope, top_k: int,
                        timings: dict[str, float] | None = None, text: str = "") -> list[Hit]:
@@ -71,7 +101,8 @@ class Retriever:
         timings = timings if timings is not None else {}
         texts = list(texts) or [""] * len(queries)
         started = time.perf_counter()
-        hybrid = self.hybrid and any(t.strip() for t in texts)
+        weights = [self.weight_for(t) for t in texts]
+        hybrid = any(w < 1.0 for w in weights) and (self.keyword_index == "registry" or self._store.keywords)
         limit = top_k * (self.oversample if self.mode != "none" or hybrid else 1)
         codes = binarize(queries)
         # A lone question gets its candidates' text with the search; a batch gets ids only and then the text of the
@@ -79,7 +110,8 @@ class Retriever:
         inline = len(queries) == 1
         searches = [self._store.search_many(tenants, [code.tobytes() for code in codes], limit, inline)]
         if hybrid:
-            searches.append(self._store.keyword_search_many(tenants, texts, limit, inline))
+            searches.append(self.keyword_search_many(tenants, [t if w < 1.0 else "" for t, w in
+                                                               zip(texts, weights, strict=True)], limit, inline))
         found = await asyncio.gather(*searches)
         lists = [_merge(dense, found[1][i] if hybrid else []) for i, dense in enumerate(found[0])]
         searched = time.perf_counter()
@@ -93,15 +125,17 @@ class Retriever:
         bits = await self._store.get_bits(list({i for candidates, h in zip(lists, halves, strict=True) if h is None
                                                 for i in self._bits_wanted(candidates)}))
         chosen: list[list[tuple[Candidate, float]]] = []
-        for query, candidates, h, text in zip(queries, lists, halves, texts, strict=True):
+        for query, candidates, h, weight in zip(queries, lists, halves, weights, strict=True):
             scores = self._scores(query, candidates, h, bits)
-            ranking = (fuse(scores, np.array([c.keyword for c in candidates]), self.dense_weight)
-                       if hybrid and text.strip() else scores)
+            ranking = fuse(scores, np.array([c.keyword for c in candidates]), weight) if hybrid and weight < 1.0 \
+                else scores
             order = np.argsort(-ranking, kind="stable")[:top_k] if len(candidates) else []
             chosen.append([(candidates[i], float(scores[i])) for i in order])
-        if not inline:  # the searches returned ids: fetch the text of the chunks kept
-            chunks = await self._store.fetch(tenants, [c.id for hits in chosen for c, _ in hits])
-            chosen = [[(replace(c, **chunks[c.id]), score) for c, score in hits if c.id in chunks] for hits in chosen]
+        missing = [c.id for hits in chosen for c, _ in hits if not c.doc_id]
+        if missing:  # ids only (a batch, or the keyword index): fetch the text of the chunks kept
+            chunks = await self._store.fetch(tenants, missing)
+            chosen = [[(replace(c, **chunks[c.id]) if not c.doc_id else c, score) for c, score in hits
+                       if c.doc_id or c.id in chunks] for hits in chosen]
         timings["rescore"] = (time.perf_counter() - searched) * 1000
         return [[_hit(c, score) for c, score in hits] for hits in chosen]
 

@@ -15,11 +15,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from rag.abstain import off_topic, refers_back
+from rag.analyze import model_covers, script_of
 from rag.citations import renumber
 from rag.embed import Embedder, create_embedder
 from rag.errors import BitragError, LLMError, NotAllowedError
 from rag.extractive import LLM_FAILED, extract
 from rag.generate import ChatGenerator, create_generator
+from rag.keywords import AnalyzedChunks, analyze_chunks
 from rag.models import (
     Answer,
     AnswerMode,
@@ -91,7 +93,8 @@ class RagService:
         self.generator = generator
         self.parser = parser
         self.retriever = Retriever(store, registry, settings.rescore, settings.oversample,
-                                   settings.hybrid_dense_weight if settings.retrieval == "hybrid" else 1.0)
+                                   settings.hybrid_dense_weight if settings.retrieval == "hybrid" else 1.0,
+                                   settings.keyword_index)
         self.queries = QueryPipeline(embedder, self.retriever, settings)
         self._writing = asyncio.Semaphore(settings.llm_concurrency)  # answers being written at once (LLM_CONCURRENCY)
         self.owns_embedder = False  # set when `open()` created it; a shared embedder is closed by its owner
@@ -116,6 +119,11 @@ class RagService:
             raise
         service.owns_embedder = owned
         await service.recover()
+        if service.retriever.keyword_index == "registry" and service.retriever.hybrid and (
+                unindexed := await asyncio.to_thread(registry.unindexed)):
+            log.warning("%d document(s) are not in the keyword index (added before it existed, or under "
+                        "RETRIEVAL=dense): hybrid retrieval's keyword search cannot find them until `bitrag reindex` "
+                        "indexes them (no re-embedding)", len(unindexed))
         unknown = await asyncio.to_thread(registry.unknown_origins)
         if unknown:
             log.warning("%d document(s) were added before bitrag recorded who added them and where: they stay "
@@ -186,8 +194,10 @@ class RagService:
         timings["generate"] = 0.0
         if not hits:
             return hits, Answer(EMPTY_KB, [], timings, self._mode, grounded=False)
-        if max(hit.score for hit in hits) < self.settings.min_similarity or off_topic(
-                searched, hits, self.settings.abstain_min_coverage, self.settings.abstain_trusted_score):
+        # A score from a model that does not cover the question's script means nothing: the word check decides.
+        scored = model_covers(self.embedder.model_id, script_of(searched))
+        if (scored and max(hit.score for hit in hits) < self.settings.min_similarity) or off_topic(
+                searched, hits, self.settings.abstain_min_coverage, self.settings.abstain_trusted_score, scored=scored):
             closest = [_source(n, hit) for n, hit in enumerate(hits[:3], start=1)]
             return hits, Answer(DONT_KNOW, closest, timings, self._mode, grounded=False)
         return hits, None
@@ -323,8 +333,20 @@ class RagService:
             key = f"{file.key}~{(origin or LOCAL).owner}"
             note = ("a document with this name added by someone else is already here, so yours was added beside "
                     "it; only its owner or an admin can replace it")
+        if language := self._uncovered_language([chunk.text for chunk in parsed.chunks]):
+            note = "; ".join(filter(None, (note, language)))
         document = _Prepared(position, file, parsed.chunks, parsed.content_hash, key, note, dict(parsed.timings_ms))
         return await self._already_here(document, tenant) or document
+
+    def _uncovered_language(self, texts: Sequence[str]) -> str | None:
+        """What to tell the uploader when most of a document is in a script the embedding model does not cover."""
+        script = script_of(" ".join(texts)[:20_000])
+        if model_covers(self.embedder.model_id, script):
+            return None
+        language = {"hangul": "Korean", "cjk": "Chinese/Japanese"}.get(script, script)
+        return (f"most of it is {language}, which the embedding model ({self.embedder.model_id.split('/')[-1]}) does "
+                "not cover: questions in that language find it by its words only (EMBEDDER=openai, "
+                "text-embedding-3-small, also matches meaning)")
 
     async def _already_here(self, document: _Prepared, tenant: str) -> FileResult | None:
         """The result for content this tenant already has (asked again before storing: an earlier file of the
@@ -374,9 +396,10 @@ class RagService:
         started = time.perf_counter()
         previous = await asyncio.to_thread(self.registry.current_version, tenant, prepared.key)
         precise = self.settings.rescore == "precise"
+        analyzed = await self._analyzed([chunk.text for chunk in chunks])
         document, ids = await asyncio.to_thread(
             self.registry.begin, tenant, doc_id, file.name, prepared.key, file.link, len(chunks),
-            vectors if precise else None, origin)
+            vectors if precise else None, origin, analyzed)
         try:
             quantizing = time.perf_counter()
             bits = binarize(vectors)
@@ -422,7 +445,22 @@ class RagService:
 
     async def reindex(self, progress: ReindexProgress | None = None) -> int:
         """Rebuild the collection with the current schema from the stored chunks (see `reindex.py`)."""
-        return await reindex(self.store, self.registry, progress)
+        return await reindex(self.store, self.registry, progress, self.needs_keywords)
+
+    def needs_keywords(self, texts: Sequence[str]) -> bool:
+        """Whether a document goes into the keyword index: always for hybrid retrieval; under RETRIEVAL=dense only
+        when some of its text is in a script the embedding model does not cover (its only way to be found).
+        Indexing costs ingestion time (`benchmarks/ingest.py`, SciFact files: the store stage's share 4 % → 8 %,
+        end-to-end / encoder alone 0.94 → 0.91) and disk (~2–3 KB per chunk, `benchmarks/keywords.py`), so a dense
+        English knowledge base does not pay it; switching to hybrid later indexes what is missing with
+        `bitrag reindex`."""
+        if self.retriever.hybrid and self.retriever.keyword_index == "registry":
+            return True
+        return self.retriever.language_fallback and any(
+            not model_covers(self.embedder.model_id, script_of(text)) for text in texts)
+
+    async def _analyzed(self, texts: list[str]) -> AnalyzedChunks | None:
+        return await asyncio.to_thread(analyze_chunks, texts) if self.needs_keywords(texts) else None
 
     # --- documents -------------------------------------------------------------------------------------------
 
@@ -434,7 +472,21 @@ class RagService:
         return IndexStats(documents=len(documents), scope_chunks=sum(d.chunks for d in documents),
                           index_chunks=await self.store.count(), dim=self.embedder.dim, model=self.embedder.model_id,
                           milvus=self.store.description, rescore=self.settings.rescore, answers_by=self._mode,
-                          retrieval=self.store.keyword_note)
+                          retrieval=await self.retrieval_note())
+
+    async def retrieval_note(self) -> str:
+        """How questions are searched, for status pages: hybrid or dense, and what keyword search covers."""
+        if self.settings.keyword_index == "milvus":
+            return self.store.keyword_note
+        if not self.retriever.hybrid:
+            return ("1-bit dense (RETRIEVAL=dense; RETRIEVAL=hybrid adds BM25 keyword search); questions in a "
+                    "script the embedding model does not cover are searched by keywords")
+        note = ("hybrid: 1-bit dense + BM25 keyword search (registry index, on disk; Korean, Chinese and Japanese "
+                "by character pairs)")
+        if unindexed := await asyncio.to_thread(self.registry.unindexed):
+            note += (f"; {len(unindexed)} document(s) are not in the keyword index (added before it existed, or "
+                     "under RETRIEVAL=dense): run `bitrag reindex`")
+        return note
 
     async def forget(self, tenant: Scope, ref: str, actor: Origin | None = None,
                      authorize: Authorize | None = None) -> DocumentInfo:
@@ -500,9 +552,10 @@ class RagService:
         records = sorted(await self.store.get_records(await asyncio.to_thread(self.registry.chunk_ids, old)),
                          key=lambda r: r.id)
         vectors = await asyncio.to_thread(self.registry.vectors, old)
+        analyzed = await self._analyzed([r.text for r in records])
         document, ids = await asyncio.to_thread(
             self.registry.begin, audience, old.doc_id, old.source, old.source_key, old.link, len(records), vectors,
-            origin)
+            origin, analyzed)
         try:
             await self.store.insert([ChunkRecord(id=cid, tenant=audience, doc_id=r.doc_id, source=r.source,
                                                  text=r.text, bits=r.bits, meta=r.meta)

@@ -44,6 +44,7 @@ def default_home() -> Path:
 RescoreMode = Literal["precise", "asymmetric", "none"]
 RetrievalMode = Literal["hybrid", "dense"]
 Analyzer = Literal["english", "standard", "chinese"]  # Milvus's built-in analyzers
+KeywordIndexChoice = Literal["registry", "milvus"]
 LLMChoice = Literal["auto", "groq", "openai-compatible", "extractive"]
 
 
@@ -88,7 +89,10 @@ class RagSettings(BaseSettings):
     abstain_trusted_score: float = Field(default=0.5, ge=-1.0, le=1.0)
     # hybrid adds Milvus BM25 (Lite, servers >= 2.5): +12 % NDCG@10 on SciFact, but ~2 KB more RAM per chunk
     retrieval: RetrievalMode = "dense"
-    bm25_analyzer: Analyzer = "english"  # how chunk text is tokenized for BM25; fixed when the collection is made
+    # where hybrid's keyword search runs: the registry's BM25 index (on disk, every language: rag/keywords.py) or
+    # Milvus's BM25 (in RAM, ~2 KB per chunk; BM25_ANALYZER; Lite and servers >= 2.5)
+    keyword_index: KeywordIndexChoice = "registry"
+    bm25_analyzer: Analyzer = "english"  # KEYWORD_INDEX=milvus: how Milvus tokenizes chunk text; fixed at creation
     hybrid_dense_weight: float = Field(default=0.7, ge=0.0, le=1.0)  # share of the dense score (fusion.py)
     # Many askers at once (rag/queries.py): questions that arrive together share one forward pass and one search
     ask_batching: bool = True

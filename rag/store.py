@@ -13,7 +13,8 @@ the registry says are ready, and `count()` asks for Strong.
 The binary field is never returned by `search()` (Lite retries for minutes and fails); `get_bits()` fetches it
 by primary key instead.
 
-Keyword search (`RETRIEVAL=hybrid`, a choice, not the default: see below) is Milvus's own BM25: the chunk text,
+Keyword search is the registry's BM25 index by default (`keywords.py`); with `KEYWORD_INDEX=milvus` and
+`RETRIEVAL=hybrid` it is Milvus's own BM25, kept to measure the two side by side: the chunk text,
 already stored for answers, is analyzed (`BM25_ANALYZER`) and a BM25 function fills a sparse vector field with a
 `SPARSE_INVERTED_INDEX`. Milvus Lite 2.5 and servers from 2.5 have it; an older server (the 2.3.5 of our tests) gets
 a dense-only collection and `keyword_note` says why. A collection made without BM25 stays dense-only until
@@ -143,7 +144,7 @@ class MilvusStore:
         self._startup_wait_s = settings.milvus_startup_wait_s
         self._stale = False  # the last call failed: reconnect before the next one (server only)
         self._reconnecting = threading.Lock()
-        self._want_keywords = settings.retrieval == "hybrid"
+        self._want_keywords = settings.retrieval == "hybrid" and settings.keyword_index == "milvus"
         self._analyzer = settings.bm25_analyzer
         self.keywords = False  # the open collection has a BM25 index
         self.keyword_note = ""  # whether keyword search is on, and why not, for status pages
@@ -257,7 +258,7 @@ class MilvusStore:
         if self.keywords:
             self.keyword_note = f"hybrid: 1-bit dense + BM25 keyword search ({self._analyzer} analyzer)"
         elif not self._want_keywords:
-            self.keyword_note = "1-bit dense (RETRIEVAL=dense; RETRIEVAL=hybrid adds BM25 keyword search)"
+            self.keyword_note = "no Milvus BM25 (KEYWORD_INDEX=registry or RETRIEVAL=dense)"
         elif self._supports_bm25():
             self.keyword_note = ("dense only: this collection was made without a BM25 index; run `bitrag reindex` "
                                  "to add one")

@@ -95,7 +95,7 @@ def test_doctor_checks_every_part_and_names_what_to_fix(cli_env: dict[str, str],
     healthy = run(["doctor"], cli_env, tmp_path)
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     for line in ("✓ settings", "✓ embeddings: sentence-transformers/all-MiniLM-L6-v2, 384 dimensions",
-                 "onnx-int8 on cpu in int8",
+                 "onnx-int8 on cpu in int8", "reads Latin-script languages only: Korean, Chinese and Japanese",
                  "✓ milvus: lite", "✓ registry", "✓ llm: none configured", "✓ formats: ",
                  "audio off (set GROQ_API_KEY)"):
         assert line in healthy.stdout, healthy.stdout

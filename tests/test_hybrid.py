@@ -1,11 +1,14 @@
-"""Hybrid retrieval (1-bit dense + Milvus BM25), its fallbacks, and `bitrag reindex` with its crash safety.
+"""Hybrid retrieval (1-bit dense + BM25 of the registry's keyword index, or Milvus's own BM25), its fallbacks, and
+`bitrag reindex` with its crash safety.
 
 Everything runs on real Milvus Lite with the real model; the server without BM25 is tested in test_milvus_server.py.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from rag.embed import LocalEncoder
 from rag.fusion import fuse
 from rag.reindex import SUFFIX
 from rag.service import RagService
+from rag.tenants import scope_tenants
 from tests.conftest import SAMPLE_DOCS
 
 REASONS = ["the license server rejected the token", "the disk quota of the build agent is exhausted",
@@ -42,6 +46,24 @@ def error_catalogue(folder: Path, count: int = 40) -> dict[str, str]:
     return answers
 
 
+async def keyword_sources(service: RagService, scope: str | list[str], text: str, limit: int = 10) -> list[str]:
+    """The sources of what keyword search alone returns for `text` in `scope`, best first."""
+    tenants = scope_tenants(scope)
+    found = (await service.retriever.keyword_search_many(tenants, [text], limit, fields=False))[0]
+    chunks = await service.store.fetch(tenants, [c.id for c in found])
+    return [chunks[c.id]["source"] for c in found if c.id in chunks]
+
+
+def forget_keywords(registry_url: str) -> None:
+    """Make a registry look like one written before the keyword index (what its migration leaves: no keyword rows,
+    `keyword_terms` NULL)."""
+    db = sqlite3.connect(registry_url.removeprefix("sqlite:///"))
+    with db:
+        db.execute("DELETE FROM keyword_postings")
+        db.execute("UPDATE documents SET keyword_terms = NULL")
+    db.close()
+
+
 async def top_sources(service: RagService, questions: dict[str, str], tenant: str) -> int:
     right = 0
     for code, name in questions.items():
@@ -56,19 +78,21 @@ async def test_keyword_search_finds_the_exact_code_that_dense_search_confuses(
     files, _ = discover([tmp_path / "runbooks"])
     asked = dict(list(answers.items())[:12])
     found = {}
-    for mode in ("dense", "hybrid"):
-        service = await open_service(make_settings(retrieval=mode, milvus_uri=str(tmp_path / f"{mode}.db"),
-                                                   registry_url=f"sqlite:///{tmp_path / mode}.sqlite3"), embedder)
+    for mode, index in (("dense", "registry"), ("hybrid", "registry"), ("hybrid", "milvus")):
+        name = f"{mode}-{index}"
+        service = await open_service(make_settings(retrieval=mode, keyword_index=index,
+                                                   milvus_uri=str(tmp_path / f"{name}.db"),
+                                                   registry_url=f"sqlite:///{tmp_path / name}.sqlite3"), embedder)
         try:
             assert not (await service.ingest(files, "acme")).failed
             assert service.retriever.hybrid == (mode == "hybrid")
             assert (await service.stats("acme")).retrieval.startswith("hybrid" if mode == "hybrid" else "1-bit dense")
-            found[mode] = await top_sources(service, asked, "acme")
+            found[name] = await top_sources(service, asked, "acme")
         finally:
             await service.close()
-    print(f"right first source for 12 error codes: dense {found['dense']}, hybrid {found['hybrid']}")
-    assert found["hybrid"] == 12
-    assert found["dense"] < found["hybrid"]  # the control: the codes are what tells these pages apart
+    print(f"right first source for 12 error codes: {found}")
+    assert found["hybrid-registry"] == found["hybrid-milvus"] == 12
+    assert found["dense-registry"] < 12  # the control: the codes are what tells these pages apart
 
 
 @pytest_asyncio.fixture
@@ -90,10 +114,10 @@ async def test_keyword_search_keeps_tenants_apart(hybrid: RagService, tmp_path: 
     question = "ZEBRA-QUOKKA-77 break-glass passphrase red binder"
     assert service.retriever.hybrid
     # The control: keyword search alone, in the secret's own tenant, finds it.
-    assert [c.source for c in await service.store.keyword_search("globex:private", question, 10)] == ["vault.md"]
+    assert await keyword_sources(service, "globex:private", question) == ["vault.md"]
     assert (await service.ask(question, "globex:private")).sources[0].source == "vault.md"
     for scope in ("acme", ["acme", "globex"], "globex"):
-        assert all(c.source != "vault.md" for c in await service.store.keyword_search(scope, question, 100))
+        assert "vault.md" not in await keyword_sources(service, scope, question, 100)
         answer = await service.ask(question, scope)
         assert "ZEBRA" not in answer.text and all(s.source != "vault.md" for s in answer.sources)
 
@@ -121,15 +145,19 @@ def test_fusion_orders_by_both_signals() -> None:
 # --- reindex ------------------------------------------------------------------------------------------------------
 
 async def dense_only_knowledge_base(make_settings: Callable[..., Settings], embedder: LocalEncoder) -> int:
-    """A knowledge base written by a bitrag without hybrid retrieval (a collection without BM25)."""
-    old = await open_service(make_settings(retrieval="dense"), embedder)
+    """A knowledge base written by a bitrag without any keyword index (a collection without BM25, a registry from
+    before the keyword index)."""
+    settings = make_settings(retrieval="dense")
+    old = await open_service(settings, embedder)
     try:
         files, _ = discover([SAMPLE_DOCS])
         report = await old.ingest(files, "acme")
         assert not report.failed
-        return await old.store.count()
+        count = await old.store.count()
     finally:
         await old.close()
+    forget_keywords(settings.registry_url)
+    return count
 
 
 async def test_reindex_adds_keyword_search_without_reembedding(make_settings: Callable[..., Settings],
@@ -137,8 +165,8 @@ async def test_reindex_adds_keyword_search_without_reembedding(make_settings: Ca
     chunks = await dense_only_knowledge_base(make_settings, embedder)
     service = await open_service(make_settings(retrieval="hybrid"), embedder)
     try:
-        assert not service.retriever.hybrid
         assert "run `bitrag reindex`" in (await service.stats("acme")).retrieval
+        assert await keyword_sources(service, "acme", "passwords characters") == []  # not in the keyword index
         before = await service.ask("How long must passwords be?", "acme")
         documents = await service.sources("acme")
 
@@ -153,15 +181,15 @@ async def test_reindex_adds_keyword_search_without_reembedding(make_settings: Ca
         steps: list[str] = []
         assert await service.reindex(lambda step, done, total: steps.append(step)) == chunks
         service.embedder.embed = original  # type: ignore[method-assign]
-        assert embedded == [] and set(steps) == {"copy", "restore"}
-        assert service.retriever.hybrid and service.store.keyword_note.startswith("hybrid")
+        assert embedded == [] and set(steps) == {"keywords", "copy", "restore"}
+        assert service.retriever.hybrid and (await service.stats("acme")).retrieval.startswith("hybrid")
         assert await service.store.count() == chunks
         assert await service.sources("acme") == documents
         assert not await service.store.has_collection(service.store.collection + SUFFIX)
         after = await service.ask("How long must passwords be?", "acme")
         assert after.sources[0].source == before.sources[0].source == "security-policy.pdf"
-        found = await service.store.keyword_search("acme", "passwords characters", 3)
-        assert found[0].source == "security-policy.pdf"
+        assert (await keyword_sources(service, "acme", "passwords characters", 3))[0] == "security-policy.pdf"
+        assert await keyword_sources(service, "globex", "passwords characters") == []  # the tenant filter held
     finally:
         await service.close()
 
@@ -202,7 +230,7 @@ async def test_a_reindex_interrupted_while_copying_leaves_the_original(
     reopened, chunks = await interrupted_reindex(make_settings, embedder, "copy", partial_copy)
     try:
         assert not await reopened.store.has_collection(reopened.store.collection + SUFFIX)  # dropped at start
-        assert await reopened.store.count() == chunks and not reopened.retriever.hybrid  # the original, unchanged
+        assert await reopened.store.count() == chunks  # the original, unchanged
         assert (await reopened.ask("How long must passwords be?", "acme")).sources[0].source == "security-policy.pdf"
         assert await reopened.reindex() == chunks and reopened.retriever.hybrid  # and it can be run again
     finally:
@@ -218,8 +246,36 @@ async def test_a_reindex_interrupted_while_restoring_is_finished_at_the_next_sta
 
     reopened, chunks = await interrupted_reindex(make_settings, embedder, "restore", half_restored)
     try:
-        assert await reopened.store.count() == chunks and reopened.retriever.hybrid
+        assert await reopened.store.count() == chunks
         assert not await reopened.store.has_collection(reopened.store.collection + SUFFIX)
         assert (await reopened.ask("How long must passwords be?", "acme")).sources[0].source == "security-policy.pdf"
     finally:
         await reopened.close()
+
+
+async def test_a_reindex_interrupted_while_indexing_keywords_goes_on_where_it_stopped(
+        make_settings: Callable[..., Settings], embedder: LocalEncoder) -> None:
+    async def one_document_indexed(service: RagService, chunks: int) -> None:
+        assert len(await asyncio.to_thread(service.registry.unindexed)) == len(await service.sources("acme")) - 1
+
+    reopened, chunks = await interrupted_reindex(make_settings, embedder, "keywords", one_document_indexed)
+    try:
+        assert await reopened.store.count() == chunks
+        assert await reopened.reindex() == chunks
+        assert await asyncio.to_thread(reopened.registry.unindexed) == []
+        assert (await keyword_sources(reopened, "acme", "passwords characters", 3))[0] == "security-policy.pdf"
+        # Each document indexed once: the frequencies are those of a fresh index of the same documents.
+        counts = await asyncio.to_thread(reopened.registry.document_frequencies, ["acme"], ["password", "vacat"])
+    finally:
+        await reopened.close()
+    fresh = await open_service(make_settings(retrieval="hybrid", milvus_uri=str(Path(make_settings().milvus_uri)
+                                                                                  .with_name("fresh.db")),
+                                             registry_url="sqlite:///" + str(Path(make_settings().milvus_uri)
+                                                                             .with_name("fresh.sqlite3"))), embedder)
+    try:
+        files, _ = discover([SAMPLE_DOCS])
+        assert not (await fresh.ingest(files, "acme")).failed
+        assert counts == await asyncio.to_thread(fresh.registry.document_frequencies, ["acme"], ["password", "vacat"])
+        assert counts["password"] >= 1
+    finally:
+        await fresh.close()

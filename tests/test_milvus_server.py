@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -65,26 +66,36 @@ async def test_milvus_token_is_required_and_checked(milvus_server_uri: str, make
     assert time.monotonic() - started < 30  # MILVUS_STARTUP_WAIT_S is 60: no retries
 
 
-async def test_hybrid_retrieval_falls_back_to_dense_on_a_server_without_bm25(
-        milvus_server_uri: str, make_settings: Callable[..., Settings], embedder: LocalEncoder) -> None:
-    """Milvus 2.3.5 has neither sparse vectors nor BM25: RETRIEVAL=hybrid makes a dense collection, answers, and says
-    why on every status surface (stats and the web panel show `retrieval`; doctor prints the same note)."""
-    collection = f"test_hybrid_{uuid.uuid4().hex[:12]}"
-    service = await open_service(make_settings(milvus_uri=milvus_server_uri, milvus_token=MILVUS_SERVER_TOKEN,
-                                               milvus_collection=collection, retrieval="hybrid"), embedder)
-    try:
-        assert not service.store.keywords and not service.retriever.hybrid
-        note = (await service.stats("acme")).retrieval
-        assert note.startswith("dense only: this Milvus server (v2.3.5"), note
-        assert "has no BM25" in note and "upgrade it to 2.5" in note, note
-        files, _ = discover([SAMPLE_DOCS])
-        assert not (await service.ingest(files, "acme")).failed
-        answer = await service.ask("How long must passwords be?", "acme")
-        assert answer.sources[0].source == "security-policy.pdf"
-        assert await service.store.keyword_search("acme", "passwords", 5) == []
-        await asyncio.to_thread(service.store.client.drop_collection, collection)
-    finally:
-        await service.close()
+async def test_hybrid_retrieval_on_a_server_without_bm25(milvus_server_uri: str, make_settings: Callable[..., Settings],
+                                                         embedder: LocalEncoder, tmp_path: Path) -> None:
+    """Milvus 2.3.5 has neither sparse vectors nor BM25. Hybrid retrieval works there with the registry's keyword
+    index (the default); with KEYWORD_INDEX=milvus it makes a dense collection, answers, and says why on every status
+    surface (stats and the web panel show `retrieval`; doctor prints the same note)."""
+    for index in ("registry", "milvus"):
+        collection = f"test_hybrid_{uuid.uuid4().hex[:12]}"
+        service = await open_service(make_settings(milvus_uri=milvus_server_uri, milvus_token=MILVUS_SERVER_TOKEN,
+                                                   milvus_collection=collection, retrieval="hybrid",
+                                                   keyword_index=index,
+                                                   registry_url=f"sqlite:///{tmp_path / index}.sqlite3"), embedder)
+        try:
+            assert not service.store.keywords  # no BM25 in this Milvus either way
+            files, _ = discover([SAMPLE_DOCS])
+            assert not (await service.ingest(files, "acme")).failed
+            answer = await service.ask("How long must passwords be?", "acme")
+            assert answer.sources[0].source == "security-policy.pdf"
+            note = (await service.stats("acme")).retrieval
+            found = [await service.retriever.keyword_search_many([tenant], ["passwords characters"], 5, fields=False)
+                     for tenant in ("acme", "globex")]
+            if index == "registry":
+                assert service.retriever.hybrid and note.startswith("hybrid"), note
+                assert found[0][0] and not found[1][0]  # found in its tenant; the control: not in another
+            else:
+                assert not service.retriever.hybrid and found == [[[]], [[]]]
+                assert note.startswith("dense only: this Milvus server (v2.3.5"), note
+                assert "has no BM25" in note and "upgrade it to 2.5" in note, note
+            await asyncio.to_thread(service.store.client.drop_collection, collection)
+        finally:
+            await service.close()
 
 
 async def test_questions_batched_on_a_server_with_an_ivf_index(milvus_server_uri: str,

@@ -19,6 +19,7 @@ from bot.wiring import open_service
 from ingest.discover import discover
 from rag.embed import LocalEncoder
 from rag.errors import ConfigError, DocumentNotFoundError
+from rag.keywords import analyze_chunks
 from rag.registry import Registry
 from tests.conftest import MILVUS_SERVER_TOKEN, SAMPLE_DOCS
 from tests.postgres_server import postgres_bin, postgres_server
@@ -77,6 +78,72 @@ def test_document_lifecycle(registry_url: str) -> None:
         registry.remove(retired[0])
         assert registry.chunk_ids(retired[0]) == [] and registry.abandoned() == []
         assert registry.chunk_ids(second) == [4, 5]
+    finally:
+        registry.close()
+
+
+def add(registry: Registry, tenant: str, doc_id: str, texts: list[str], commit: bool = True) -> list[int]:
+    document, ids = registry.begin(tenant, doc_id, f"{doc_id}.md", doc_id, None, len(texts), None,
+                                   analyzed=analyze_chunks(texts))
+    if commit:
+        registry.commit(document)
+    return ids
+
+
+def found(registry: Registry, tenants: list[str], text: str) -> list[int]:
+    return [cid for cid, _ in registry.keyword_search(tenants, text, 10)]
+
+
+def test_keyword_search_sees_what_dense_search_sees(registry_url: str) -> None:
+    """Keyword rows commit with their document: pending and forgotten documents, and other tenants', are not found."""
+    registry = Registry(registry_url)
+    try:
+        ids = add(registry, "acme", "policy", ["Passwords have at least 14 characters.", "Badges open the lobby."])
+        assert found(registry, ["acme"], "How long must a password be?") == [ids[0]]  # the control: stemmed, found
+        secret = add(registry, "globex:private", "vault", ["The vault passphrase is ZEBRA-QUOKKA."])
+        assert found(registry, ["globex:private"], "vault passphrase") == secret
+        for scope in (["acme"], ["globex"], ["acme", "globex"]):
+            assert found(registry, scope, "vault passphrase zebra quokka") == []
+        pending = add(registry, "acme", "draft", ["The vault of drafts opens on Mondays."], commit=False)
+        assert found(registry, ["acme"], "vault Mondays") == []  # pending: invisible
+        registry.commit(registry.find("acme", "draft"))  # type: ignore[arg-type]
+        assert found(registry, ["acme"], "vault Mondays") == pending
+        document = registry.find("acme", "draft")
+        assert document is not None
+        registry.mark_deleting(document)
+        assert found(registry, ["acme"], "vault Mondays") == []
+        registry.remove(document)
+        assert registry.document_frequencies(["acme"], ["vault", "password"]) == {"password": 1}
+    finally:
+        registry.close()
+
+
+def test_keyword_statistics_come_from_the_searched_audience_only(registry_url: str) -> None:
+    """BM25 weighs a word by its rarity: counted over every tenant, one tenant's documents would move another's
+    ranking (a side channel). Other tenants' documents change nothing; the same documents in the scope do."""
+    registry = Registry(registry_url)
+    try:
+        add(registry, "acme", "a", ["Badges open the lobby on weekdays.", "Visitors sign in at the lobby desk.",
+                                    "Parking is free for visitors."])
+        before = registry.keyword_search(["acme"], "lobby visitors", 10)
+        add(registry, "globex", "b", [f"The lobby is closed for renovation, part {n}." for n in range(20)])
+        assert registry.keyword_search(["acme"], "lobby visitors", 10) == before
+        assert registry.document_frequencies(["acme"], ["lobbi"]) == {"lobbi": 2}
+        add(registry, "acme", "c", [f"The lobby is closed for renovation, part {n}." for n in range(20)])
+        after = dict(registry.keyword_search(["acme"], "lobby visitors", 10))
+        assert {cid: after.get(cid) for cid, _ in before} != dict(before)  # the control: the scope's own do
+    finally:
+        registry.close()
+
+
+def test_korean_text_is_searched_by_its_morphemes(registry_url: str) -> None:
+    registry = Registry(registry_url)
+    try:
+        ids = add(registry, "acme", "handbook", ["연차 휴가는 입사 첫해에 15일이 주어집니다.",
+                                                 "출장비는 출장 후 2주 안에 경비 시스템으로 정산합니다."])
+        assert found(registry, ["acme"], "휴가를 며칠 받을 수 있나요?")[:1] == [ids[0]]  # 휴가를 / 휴가는: one noun
+        assert found(registry, ["acme"], "출장 경비는 언제까지 정산해야 하나요?")[:1] == [ids[1]]
+        assert found(registry, ["globex"], "휴가를 며칠 받을 수 있나요?") == []
     finally:
         registry.close()
 

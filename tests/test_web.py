@@ -3,14 +3,9 @@ in a real headless Chromium against `bitrag web` in its own process."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -21,10 +16,10 @@ from bot.core import Conversation
 from bot.settings import Settings
 from ingest.sandbox import ReaderSandbox
 from rag.embed import LocalEncoder
+from tests.browser import BITRAG, WebBrowser, free_port
 from tests.conftest import SAMPLE_DOCS
 from tests.fakes import on_own_loop
 from tests.fakes.llm import FakeLLM
-from tests.system import require
 
 REPLY = "Passwords must be at least 14 characters long [1]."
 
@@ -169,90 +164,30 @@ def test_bad_knowledge_base_name_is_explained(runtime: WebRuntime) -> None:
 
 # --- a real browser -----------------------------------------------------------------------------------------------
 
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def chromium(tmp_path: Path, fake_groq: FakeLLM) -> Iterator[Any]:
+def chromium(tmp_path: Path, fake_groq: FakeLLM) -> Iterator[WebBrowser]:
     """A headless Chromium on `bitrag web` (its own process, the sample documents ingested), the page loaded."""
-    require(Path("/usr/bin/chromium").exists() and Path("/usr/bin/chromedriver").exists(), "chromium chromium-driver")
-    from selenium import webdriver
-
-    port = _free_port()
-    env = {**os.environ, "MILVUS_URI": str(tmp_path / "milvus.db"), "REGISTRY_URL": f"sqlite:///{tmp_path}/r.sqlite3",
-           "FEEDBACK_URL": f"sqlite:///{tmp_path}/f.sqlite3", "UPLOADS_DIR": str(tmp_path / "uploads"),
-           "LLM": "groq", "GROQ_API_KEY": fake_groq.api_key, "GROQ_BASE_URL": fake_groq.url, "WEB_PORT": str(port),
-           "METRICS_PORT": "0", "HF_HUB_OFFLINE": "1"}
-    bitrag = [sys.executable, "-m", "bot.cli"]
-    subprocess.run([*bitrag, "ingest", str(SAMPLE_DOCS)], env=env, cwd=tmp_path, check=True, capture_output=True)
-    server = subprocess.Popen([*bitrag, "web"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1280,1600"):
-        options.add_argument(flag)
-    browser = None
+    port = free_port()
+    browser = WebBrowser(tmp_path, port, {"LLM": "groq", "GROQ_API_KEY": fake_groq.api_key,
+                                          "GROQ_BASE_URL": fake_groq.url}, [*BITRAG, "ingest", str(SAMPLE_DOCS)])
     try:
-        banner = server.stdout.readline()  # type: ignore[union-attr]
+        banner = browser.server.stdout.readline()  # type: ignore[union-attr]
         assert f"open http://127.0.0.1:{port}" in banner, banner
-        browser = webdriver.Chrome(options=options, service=webdriver.ChromeService("/usr/bin/chromedriver"))
-        deadline = time.monotonic() + 60
-        while True:  # the banner comes before the server listens
-            try:
-                browser.get(f"http://127.0.0.1:{port}/")
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+        browser.open()
         yield browser
-        browser.save_screenshot(str(tmp_path / "last.png"))
     finally:
-        if browser is not None:
-            browser.quit()
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        browser.close()
 
 
-def ask_in_browser(browser: Any, question: str) -> Any:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    wait = WebDriverWait(browser, 90)
-    box = wait.until(lambda b: b.find_element(By.CSS_SELECTOR, "textarea[data-testid='stChatInputTextArea']"))
-    box.send_keys(question, Keys.ENTER)
-    return wait
-
-
-def page_text(browser: Any) -> str:
-    from selenium.webdriver.common.by import By
-
-    return str(browser.find_element(By.TAG_NAME, "body").text)
-
-
-def test_chromium_asks_and_sees_a_cited_answer(chromium: Any) -> None:
-    wait = ask_in_browser(chromium, "How long must passwords be?")
-    wait.until(lambda b: "similarity" in page_text(b))
-    text = page_text(chromium)
+def test_chromium_asks_and_sees_a_cited_answer(chromium: WebBrowser) -> None:
+    chromium.submit("How long must passwords be?")
+    text = chromium.wait_for_text("similarity")
     assert REPLY in text
     assert "[1] security-policy.pdf · p. 1 · similarity 0." in text
     assert "Chunks in the index" in text and "27" in text
 
 
-def test_switching_pages_while_an_answer_is_written_loses_neither(chromium: Any, fake_groq: FakeLLM) -> None:
+def test_switching_pages_while_an_answer_is_written_loses_neither(chromium: WebBrowser, fake_groq: FakeLLM) -> None:
     """The reader leaves for Documents while the model is still writing, comes back before it is done, and then
     sees the answer arrive: the question was kept and the answer filled in on the core's loop."""
     from selenium.webdriver.common.by import By
@@ -260,22 +195,17 @@ def test_switching_pages_while_an_answer_is_written_loses_neither(chromium: Any,
     fake_groq.gate = threading.Event()  # the model holds its answer until the page has been switched twice
     try:
         question = "What is the minimum length of a password?"
-        wait = ask_in_browser(chromium, question)
-        wait.until(lambda b: fake_groq.in_flight == 1)  # the model has been asked: the answer is being written
-
-        def go_to(page: str) -> None:
-            chromium.find_element(By.XPATH, f"//div[@data-testid='stRadio']//label[.//p[text()='{page}']]").click()
-
-        go_to("Documents")
-        wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "[data-testid='stFileUploader']")
-                   and "security-policy.pdf" in page_text(b))
+        chromium.submit(question)
+        chromium.wait_until(lambda: fake_groq.in_flight == 1)  # the model has been asked: the answer is being written
+        chromium.go_to("Documents")
+        chromium.wait_until(lambda: chromium.driver.find_elements(By.CSS_SELECTOR, "[data-testid='stFileUploader']")
+                            and "security-policy.pdf" in chromium.text())
         assert fake_groq.in_flight == 1  # still being written while the reader is elsewhere
-        go_to("Ask")
-        wait.until(lambda b: "Still working on this answer" in page_text(b))
-        assert question in page_text(chromium) and REPLY not in page_text(chromium)
+        chromium.go_to("Ask")
+        chromium.wait_for_text("Still working on this answer")
+        assert question in chromium.text() and REPLY not in chromium.text()
         fake_groq.gate.set()
-        wait.until(lambda b: "similarity" in page_text(b))
-        text = page_text(chromium)
+        text = chromium.wait_for_text("similarity")
         assert question in text and REPLY in text and "Still working" not in text
         assert "[1] security-policy.pdf · p. 1 · similarity 0." in text
     finally:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,12 +15,11 @@ import pytest
 from bot.access import Kind, Person
 from bot.adapters.web.signin import check_exposure, signed_in_conversation
 from rag.errors import ConfigError, NotAllowedError
+from tests.browser import WebBrowser, free_port
 from tests.conftest import ROOT
 from tests.fakes import on_own_loop
 from tests.fakes.oidc import CLIENT_ID, CLIENT_SECRET, FakeOIDC
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
-from tests.system import require
-from tests.test_web import CHROMIUM_FLAGS, _free_port
 
 COOKIE_SECRET = "x" * 40
 SEED = """
@@ -118,95 +116,14 @@ def oidc() -> Iterator[FakeOIDC]:
         yield provider
 
 
-class Browser:
-    """`bitrag web` with sign-in in its own process, and a headless Chromium on it."""
-
-    def __init__(self, tmp_path: Path, oidc: FakeOIDC, **settings: str) -> None:
-        require(Path("/usr/bin/chromium").exists() and Path("/usr/bin/chromedriver").exists(),
-                "chromium chromium-driver")
-        from selenium import webdriver
-
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "MILVUS_URI": str(tmp_path / "milvus.db"), "LLM": "extractive",
-                    "REGISTRY_URL": f"sqlite:///{tmp_path}/r.sqlite3", "FEEDBACK_URL": f"sqlite:///{tmp_path}/f.db",
-                    "UPLOADS_DIR": str(tmp_path / "uploads"), "WEB_PORT": str(self.port), "METRICS_PORT": "0",
-                    "HF_HUB_OFFLINE": "1", "WEB_AUTH_METADATA_URL": oidc.metadata_url,
-                    "WEB_AUTH_CLIENT_ID": CLIENT_ID, "WEB_AUTH_CLIENT_SECRET": CLIENT_SECRET,
-                    "WEB_AUTH_COOKIE_SECRET": COOKIE_SECRET, "WEB_AUTH_REDIRECT_URL": f"{self.base}/oauth2callback",
-                    "PYTHONPATH": str(ROOT), **settings}
-        subprocess.run([sys.executable, "-c", SEED], env=self.env, cwd=tmp_path, check=True, capture_output=True)
-        self.server = subprocess.Popen([sys.executable, "-m", "bot.cli", "web"], env=self.env, cwd=tmp_path,
-                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        options = webdriver.ChromeOptions()
-        options.binary_location = "/usr/bin/chromium"
-        for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1280,1600"):
-            options.add_argument(flag)
-        self.driver = webdriver.Chrome(options=options, service=webdriver.ChromeService("/usr/bin/chromedriver"))
-
-    def open(self) -> None:
-        deadline = time.monotonic() + 90
-        while True:  # the server takes a while to listen
-            try:
-                self.driver.get(f"{self.base}/")
-                return
-            except Exception:
-                if time.monotonic() > deadline or self.server.poll() is not None:
-                    raise
-                time.sleep(0.5)
-
-    def text(self) -> str:
-        """The page's text; "" while the browser is between pages (a redirect of the sign-in, a redraw)."""
-        from selenium.common.exceptions import WebDriverException
-        from selenium.webdriver.common.by import By
-
-        try:
-            return self.driver.find_element(By.TAG_NAME, "body").text
-        except WebDriverException:
-            return ""
-
-    def wait_for_text(self, needle: str, timeout: float = 90) -> str:
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        WebDriverWait(self.driver, timeout).until(lambda _: needle in self.text())
-        return self.text()
-
-    def click(self, label: str) -> None:
-        """Click the element whose text is `label`, once the page shows it (Streamlit redraws elements while a
-        script runs, so a click that lands on a replaced element is tried again)."""
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        def clicked(driver) -> bool:
-            try:
-                driver.find_element(By.XPATH, f"//*[text()='{label}']").click()
-                return True
-            except Exception:
-                return False
-
-        WebDriverWait(self.driver, 60).until(clicked)
-
-    def ask(self, question: str) -> str:
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.common.keys import Keys
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        before = self.text().count("Sources")
-        box = WebDriverWait(self.driver, 60).until(
-            lambda d: d.find_element(By.CSS_SELECTOR, "textarea[data-testid='stChatInputTextArea']"))
-        box.send_keys(question, Keys.ENTER)
-        WebDriverWait(self.driver, 90).until(lambda _: self.text().count("Sources") > before
-                                             or "I don't know" in self.text())
-        time.sleep(1)
-        return self.text()
-
-    def close(self) -> None:
-        self.driver.quit()
-        self.server.terminate()
-        try:
-            self.server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.server.kill()
+def signin_browser(tmp_path: Path, oidc: FakeOIDC, **settings: str) -> WebBrowser:
+    """`bitrag web` with sign-in through the fake identity provider, every audience's documents seeded."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    return WebBrowser(tmp_path, port, {"WEB_AUTH_METADATA_URL": oidc.metadata_url, "WEB_AUTH_CLIENT_ID": CLIENT_ID,
+                                       "WEB_AUTH_CLIENT_SECRET": CLIENT_SECRET, "WEB_AUTH_COOKIE_SECRET": COOKIE_SECRET,
+                                       "WEB_AUTH_REDIRECT_URL": f"{base}/oauth2callback", **settings},
+                      [sys.executable, "-c", SEED])
 
 
 @pytest.fixture
@@ -219,8 +136,8 @@ def slack_in_thread() -> Iterator[FakeSlack]:
 def test_sign_in_with_slack_reads_what_slack_says_one_may(tmp_path: Path, oidc: FakeOIDC,
                                                          slack_in_thread: FakeSlack) -> None:
     slack_in_thread.users["U2"] = {"is_restricted": True}  # a multi-channel guest
-    browser = Browser(tmp_path, oidc, WEB_AUTH="slack", SLACK_BOT_TOKEN=BOT_TOKEN,
-                      SLACK_API_URL=f"{slack_in_thread.url}/api/")
+    browser = signin_browser(tmp_path, oidc, WEB_AUTH="slack", SLACK_BOT_TOKEN=BOT_TOKEN,
+                             SLACK_API_URL=f"{slack_in_thread.url}/api/")
     try:
         browser.open()
         signed_out = browser.wait_for_text("Sign in with Slack")
@@ -265,8 +182,8 @@ def test_sign_in_with_slack_reads_what_slack_says_one_may(tmp_path: Path, oidc: 
 
 
 def test_a_company_idp_refuses_other_organisations(tmp_path: Path, oidc: FakeOIDC) -> None:
-    browser = Browser(tmp_path, oidc, WEB_AUTH="oidc", WEB_TENANT="acme-kb",
-                      WEB_ALLOWED_EMAIL_DOMAINS="acme.example")
+    browser = signin_browser(tmp_path, oidc, WEB_AUTH="oidc", WEB_TENANT="acme-kb",
+                             WEB_ALLOWED_EMAIL_DOMAINS="acme.example")
     try:
         browser.open()
         browser.wait_for_text("Sign in to ask questions")
