@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -12,8 +13,9 @@ from bot.access import ChangePolicy, Conversation
 from bot.adapters.discord.render import answer_pages
 from bot.adapters.slack.render import answer_messages, to_mrkdwn
 from bot.streaming import ThrottledEditor, split_markdown
-from bot.views import AnswerView, SourceLine
+from bot.views import AnswerView, SourceLine, StatsView
 from rag.errors import ConfigError
+from rag.models import IndexStats
 
 CODE = "```python\n" + "".join(f"print({i})  # a line of code that takes some room\n" for i in range(200)) + "```"
 LONG = "\n\n".join(["Intro paragraph with a citation [1]."] + [f"Paragraph {i}. " * 30 for i in range(40)] + [CODE])
@@ -96,3 +98,15 @@ def test_history_is_bounded_and_zero_means_none() -> None:
     history = [Turn("user", f"q{i}") if i % 2 == 0 else Turn("assistant", f"a{i}") for i in range(10)]
     assert [t.text for t in last_turns(history, 2)] == ["q6", "a7", "q8", "a9"]
     assert last_turns(history, 0) == [] and last_turns([], 3) == []
+
+
+def test_stats_say_what_is_in_ram_and_what_is_on_disk() -> None:
+    """"32× less" is true of the vectors only: the stats say what else Milvus holds in RAM and what is on disk."""
+    stats = IndexStats(documents=3, scope_chunks=30, index_chunks=1_000_000, dim=384, model="m", milvus="Milvus Lite",
+                       rescore="precise", answers_by="extractive")
+    lines = dict(StatsView(stats).lines)
+    assert lines["Vectors in RAM"] == "45.8 MB at 1 bit/dim vs 1.4 GB as float32 (32× less)"
+    assert "not 32×" in lines["Rest of the index"] and "text and metadata in RAM" in lines["Rest of the index"]
+    assert "float16 copies for rescoring (732.4 MB)" in lines["Rest of the index"]
+    # The control: without precise rescoring there are no float16 copies to mention.
+    assert "float16" not in dict(StatsView(replace(stats, rescore="asymmetric")).lines)["Rest of the index"]
