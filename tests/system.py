@@ -5,6 +5,7 @@ installed the packages and the data sets are beside the checkout."""
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -25,3 +26,10 @@ def _missing(found: object, message: str) -> None:
     if os.environ.get("BITRAG_REQUIRE_SYSTEM_DEPS") == "1":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a server a test starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from bot.settings import Settings
 from tests.conftest import ROOT
+from tests.system import free_port
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 
@@ -75,12 +75,6 @@ def test_the_images_command_runs_outside_docker(tmp_path: Path) -> None:
     assert f"open http://127.0.0.1:{web_port}" in output  # loopback: no sign-in is configured
     assert (tmp_path / "bitrag.db").exists()  # it opened its Milvus Lite database where the image keeps data
     assert not (tmp_path / "bitrag.sock").exists()  # its control socket, removed when it stopped
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(url: str, timeout_s: float = 120) -> bytes:

@@ -16,10 +16,11 @@ from bot.core import Conversation
 from bot.settings import Settings
 from ingest.sandbox import ReaderSandbox
 from rag.embed import LocalEncoder
-from tests.browser import BITRAG, WebBrowser, free_port
+from tests.browser import BITRAG, WebBrowser
 from tests.conftest import SAMPLE_DOCS
 from tests.fakes import on_own_loop
 from tests.fakes.llm import FakeLLM
+from tests.system import free_port
 
 REPLY = "Passwords must be at least 14 characters long [1]."
 

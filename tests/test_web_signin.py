@@ -15,11 +15,12 @@ import pytest
 from bot.access import Kind, Person
 from bot.adapters.web.signin import check_exposure, signed_in_conversation
 from rag.errors import ConfigError, NotAllowedError
-from tests.browser import WebBrowser, free_port
+from tests.browser import WebBrowser
 from tests.conftest import ROOT
 from tests.fakes import on_own_loop
 from tests.fakes.oidc import CLIENT_ID, CLIENT_SECRET, FakeOIDC
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
+from tests.system import free_port
 
 COOKIE_SECRET = "x" * 40
 SEED = """
