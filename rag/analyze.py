@@ -72,6 +72,7 @@ def stem(word: str) -> str:
 # for the "is this question answered here?" check (`abstain.coverage`): content morphemes only.
 KoreanMode = Literal["morphemes", "bigrams", "both", "strict"]
 INDEX_KOREAN: KoreanMode = "bigrams"
+MAX_TERM_CHARS = 200  # a longer "word" (a hash, a base64 blob) is cut, the same way in chunks and in questions
 
 _HANGUL = "\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff"
 _CJK = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # kana and Han
@@ -102,7 +103,7 @@ def _korean_analyzer() -> Any:
 
 def terms(text: str, korean: KoreanMode = INDEX_KOREAN) -> list[str]:
     """The searchable terms of `text`, in order, with repeats (term frequency counts them)."""
-    return list(_terms(text, korean))
+    return [term[:MAX_TERM_CHARS] for term in _terms(text, korean)]
 
 
 def _terms(text: str, korean: KoreanMode) -> Iterator[str]:

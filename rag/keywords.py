@@ -50,7 +50,6 @@ CREATE INDEX IF NOT EXISTS keyword_postings_by_document ON keyword_postings (doc
 POSTING = np.dtype([("chunk", "<i8"), ("tf", "<u2"), ("length", "<u2")])
 K1, B = 1.2, 0.75  # Lucene's BM25 defaults
 MAX_QUERY_TERMS = 64  # a question longer than this (a pasted log) is searched by its first terms
-MAX_TERM_CHARS = 200
 STATS_MAX_AGE_S = 10.0  # another replica's new documents change this process's statistics after at most this long
 
 
@@ -67,7 +66,7 @@ def analyze_chunks(texts: Sequence[str], korean: KoreanMode = INDEX_KOREAN) -> A
     postings: dict[str, list[tuple[int, int, int]]] = {}
     total = 0
     for position, text in enumerate(texts):
-        counts = Counter(t[:MAX_TERM_CHARS] for t in terms(text, korean))
+        counts = Counter(terms(text, korean))
         length = min(sum(counts.values()), 65_535)
         total += length
         for term, tf in counts.items():

@@ -62,8 +62,13 @@ class Retriever:
         self.language_fallback = language_fallback  # False only to measure what the fallback is worth
 
     @property
+    def keywords_searchable(self) -> bool:
+        """Whether the configured keyword index exists: the registry's always, Milvus's where the collection has it."""
+        return self.keyword_index == "registry" or self._store.keywords
+
+    @property
     def hybrid(self) -> bool:
-        return self.dense_weight < 1.0 and (self.keyword_index == "registry" or self._store.keywords)
+        return self.dense_weight < 1.0 and self.keywords_searchable
 
     def weight_for(self, text: str) -> float:
         """The dense share of the fused score for a question: 0 (keywords alone) when the model does not cover its
@@ -102,7 +107,7 @@ class Retriever:
         texts = list(texts) or [""] * len(queries)
         started = time.perf_counter()
         weights = [self.weight_for(t) for t in texts]
-        hybrid = any(w < 1.0 for w in weights) and (self.keyword_index == "registry" or self._store.keywords)
+        hybrid = any(w < 1.0 for w in weights) and self.keywords_searchable
         limit = top_k * (self.oversample if self.mode != "none" or hybrid else 1)
         codes = binarize(queries)
         # A lone question gets its candidates' text with the search; a batch gets ids only and then the text of the

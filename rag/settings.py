@@ -87,7 +87,9 @@ class RagSettings(BaseSettings):
     # the best score reaches ABSTAIN_TRUSTED_SCORE
     abstain_min_coverage: float = Field(default=0.5, ge=0.0, le=1.0)
     abstain_trusted_score: float = Field(default=0.5, ge=-1.0, le=1.0)
-    # hybrid adds Milvus BM25 (Lite, servers >= 2.5): +12 % NDCG@10 on SciFact, but ~2 KB more RAM per chunk
+    # hybrid adds BM25 keyword search: +12 % NDCG@10 on SciFact; its index costs ~2-3 KB of disk per chunk and
+    # ~35 ms per question at 1M chunks (benchmarks/keywords.py). Under dense, questions in a script the model does
+    # not cover are searched by keywords
     retrieval: RetrievalMode = "dense"
     # where hybrid's keyword search runs: the registry's BM25 index (on disk, every language: rag/keywords.py) or
     # Milvus's BM25 (in RAM, ~2 KB per chunk; BM25_ANALYZER; Lite and servers >= 2.5)

@@ -254,7 +254,7 @@ async def test_a_reindex_interrupted_while_restoring_is_finished_at_the_next_sta
 
 
 async def test_a_reindex_interrupted_while_indexing_keywords_goes_on_where_it_stopped(
-        make_settings: Callable[..., Settings], embedder: LocalEncoder) -> None:
+        make_settings: Callable[..., Settings], embedder: LocalEncoder, tmp_path: Path) -> None:
     async def one_document_indexed(service: RagService, chunks: int) -> None:
         assert len(await asyncio.to_thread(service.registry.unindexed)) == len(await service.sources("acme")) - 1
 
@@ -268,10 +268,8 @@ async def test_a_reindex_interrupted_while_indexing_keywords_goes_on_where_it_st
         counts = await asyncio.to_thread(reopened.registry.document_frequencies, ["acme"], ["password", "vacat"])
     finally:
         await reopened.close()
-    fresh = await open_service(make_settings(retrieval="hybrid", milvus_uri=str(Path(make_settings().milvus_uri)
-                                                                                  .with_name("fresh.db")),
-                                             registry_url="sqlite:///" + str(Path(make_settings().milvus_uri)
-                                                                             .with_name("fresh.sqlite3"))), embedder)
+    fresh = await open_service(make_settings(retrieval="hybrid", milvus_uri=str(tmp_path / "fresh.db"),
+                                             registry_url=f"sqlite:///{tmp_path / 'fresh.sqlite3'}"), embedder)
     try:
         files, _ = discover([SAMPLE_DOCS])
         assert not (await fresh.ingest(files, "acme")).failed
