@@ -43,8 +43,17 @@ TRUSTED = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 1.01)
 MAX_WRONG_REFUSALS = 0.05
 
 
-def split(items: list[Any], half: str) -> list[Any]:
-    return items[0::2] if half == "tune" else items[1::2]
+SETS = ("tune", "test", "fresh")
+STATES = (("before (MIN_SIMILARITY alone)", {"abstain_min_coverage": 0.0}),
+          ("word check", {"abstain_check_names": False}),
+          ("now: word and name checks", {}))
+
+
+def split(data: dict[str, Any], kind: str, part: str) -> list[Any]:
+    """One kind ("answerable", "unanswerable") of one set: the tune or test half, or the fresh questions."""
+    if part == "fresh":
+        return list(data["fresh"][kind])
+    return data[kind][0::2] if part == "tune" else data[kind][1::2]
 
 
 def refused(answer: Answer) -> bool:
@@ -59,8 +68,8 @@ async def retrieved(service: RagService, question: str) -> list[Hit]:
 async def choose(service: RagService, data: dict[str, Any]) -> dict[str, Any]:
     """The thresholds, from the tune half's retrieved chunks."""
     minimum = service.settings.min_similarity
-    answerable = [(q, await retrieved(service, q)) for q, _ in split(data["answerable"], "tune")]
-    unanswerable = [(q, await retrieved(service, q)) for q in split(data["unanswerable"], "tune")]
+    answerable = [(q, await retrieved(service, q)) for q, _ in split(data, "answerable", "tune")]
+    unanswerable = [(q, await retrieved(service, q)) for q in split(data, "unanswerable", "tune")]
 
     def refuses(question: str, hits: list[Hit], coverage: float, trusted: float) -> bool:
         return max(h.score for h in hits) < minimum or off_topic(question, hits, coverage, trusted)
@@ -79,9 +88,9 @@ async def choose(service: RagService, data: dict[str, Any]) -> dict[str, Any]:
     return {"chosen": best, "grid": grid}
 
 
-async def ask_all(service: RagService, data: dict[str, Any], half: str) -> dict[str, Any]:
-    answerable = split(data["answerable"], half)
-    unanswerable = split(data["unanswerable"], half)
+async def ask_all(service: RagService, data: dict[str, Any], part: str) -> dict[str, Any]:
+    answerable = split(data, "answerable", part)
+    unanswerable = split(data, "unanswerable", part)
     wrong_refusals, wrong_sources, right_refusals, misses = 0, 0, 0, []
     for question, source in answerable:
         answer = await service.ask(question, TENANT)
@@ -139,25 +148,26 @@ async def main() -> None:
             await service.close()
         chosen = tuned["chosen"]
         results: dict[str, Any] = {"chosen_on_tune_half": chosen}
-        for label, coverage, trusted in (("before (MIN_SIMILARITY alone)", 0.0, 1.01),
-                                         ("now", chosen["min_coverage"], chosen["trusted_score"])):
-            settings = base.model_copy(update={"abstain_min_coverage": coverage, "abstain_trusted_score": trusted})
+        chosen_settings = {"abstain_min_coverage": chosen["min_coverage"],
+                           "abstain_trusted_score": chosen["trusted_score"]}
+        for label, update in STATES:
+            settings = base.model_copy(update={**chosen_settings, **update})
             service = await open_service(settings)
             try:
-                results[label] = {half: await ask_all(service, data, half) for half in ("tune", "test")}
-                if label == "now":
+                results[label] = {part: await ask_all(service, data, part) for part in SETS}
+                if label == STATES[-1][0]:
                     results[label]["conversations"] = await conversations(service, data)
                     results[label]["korean"] = await korean(service, data)
             finally:
                 await service.close()
         results["grid_on_tune_half"] = tuned["grid"]
-    for label in ("before (MIN_SIMILARITY alone)", "now"):
-        for half in ("tune", "test"):
-            r = results[label][half]
-            print(f"{label:32} {half}: unanswerable refused {r['unanswerable_refused']:.0%}, answerable refused "
+    for label, _ in STATES:
+        for part in SETS:
+            r = results[label][part]
+            print(f"{label:32} {part:5}: unanswerable refused {r['unanswerable_refused']:.0%}, answerable refused "
                   f"{r['answerable_refused']:.0%}, answerable without their source "
                   f"{r['answerable_without_their_source']:.0%}")
-    talk = results["now"]["conversations"]
+    talk = results[STATES[-1][0]]["conversations"]
     print(f"conversations: {talk['right']}/{talk['of']} right; chosen: {chosen}")
     print(f"written to {save('abstention', results)}")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rag.abstain import off_topic, refers_back
+from rag.abstain import off_topic, refers_back, unnamed
 from rag.analyze import model_covers, script_of
 from rag.citations import renumber
 from rag.embed import Embedder, create_embedder
@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 
 DONT_KNOW = ("I don't know: none of the documents in this knowledge base covers that closely enough. "
              "The closest sources are listed below.")
+NOT_MENTIONED = ("I don't know: the passages closest to your question never mention {names}. "
+                 "The closest sources are listed below.")
 EMPTY_KB = "I don't know: this knowledge base has no documents yet. Add some with ingest."
 INGEST_READ_AHEAD = 4  # batches of chunks (EMBED_BATCH_SIZE) read and split ahead of the embedder
 LOCAL = Origin("local", "local")  # changes made without a recorded origin (library callers, benchmarks)
@@ -196,10 +198,14 @@ class RagService:
             return hits, Answer(EMPTY_KB, [], timings, self._mode, grounded=False)
         # A score from a model that does not cover the question's script means nothing: the word check decides.
         scored = model_covers(self.embedder.model_id, script_of(searched))
-        if (scored and max(hit.score for hit in hits) < self.settings.min_similarity) or off_topic(
-                searched, hits, self.settings.abstain_min_coverage, self.settings.abstain_trusted_score, scored=scored):
+        settings = self.settings
+        if (scored and max(hit.score for hit in hits) < settings.min_similarity) or off_topic(
+                searched, hits, settings.abstain_min_coverage, settings.abstain_trusted_score, scored=scored,
+                check_names=settings.abstain_check_names):
             closest = [_source(n, hit) for n, hit in enumerate(hits[:3], start=1)]
-            return hits, Answer(DONT_KNOW, closest, timings, self._mode, grounded=False)
+            missing = unnamed(searched, hits) if settings.abstain_check_names else []
+            text = NOT_MENTIONED.format(names=", ".join(f'"{n}"' for n in missing)) if missing else DONT_KNOW
+            return hits, Answer(text, closest, timings, self._mode, grounded=False)
         return hits, None
 
     @property

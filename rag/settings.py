@@ -87,6 +87,8 @@ class RagSettings(BaseSettings):
     # the best score reaches ABSTAIN_TRUSTED_SCORE
     abstain_min_coverage: float = Field(default=0.5, ge=0.0, le=1.0)
     abstain_trusted_score: float = Field(default=0.5, ge=-1.0, le=1.0)
+    # ... and unless every name the question uses ("Berlin", "CEO", "v3") is in one of them, whatever the score
+    abstain_check_names: bool = True
     # hybrid adds BM25 keyword search: +12 % NDCG@10 on SciFact; its index costs ~2-3 KB of disk per chunk and
     # ~35 ms per question at 1M chunks (benchmarks/keywords.py). Under dense, questions in a script the model does
     # not cover are searched by keywords
