@@ -32,6 +32,7 @@ from bot.settings import get_settings
 from bot.wiring import open_service
 from ingest.discover import discover
 from rag.abstain import off_topic
+from rag.embed import as_queries
 from rag.models import Answer, Turn
 from rag.retrieve import Hit
 from rag.service import RagService
@@ -61,7 +62,7 @@ def refused(answer: Answer) -> bool:
 
 
 async def retrieved(service: RagService, question: str) -> list[Hit]:
-    query = (await service.embedder.embed([question]))[0]
+    query = (await service.embedder.embed(as_queries(service.embedder, [question])))[0]
     return await service.retriever.retrieve(query, TENANT, service.settings.top_k, text=question)
 
 

@@ -63,11 +63,11 @@ async def add_filler(service: RagService, n: int, scifact: Path) -> float:
         texts, vectors = await asyncio.to_thread(bank.chunks, start, count)
         analyzed = await asyncio.to_thread(analyze_chunks, texts) if service.needs_keywords(texts) else None
         document, ids = await asyncio.to_thread(service.registry.begin, TENANT, f"filler-{start}", "filler.md",
-                                                f"filler-{start}", None, count, vectors, None, analyzed)
+                                                f"filler-{start}", None, count, vectors, None, analyzed,
+                                                [(text, {"location": None}) for text in texts])
         bits = binarize(vectors)
-        await service.store.insert([ChunkRecord(id=cid, tenant=TENANT, doc_id=document.doc_id, source="filler.md",
-                                                text=texts[i], bits=bits[i].tobytes(),
-                                                meta={"location": None})
+        await service.store.insert([ChunkRecord(id=cid, tenant=TENANT, bits=bits[i].tobytes(), doc_id=document.doc_id,
+                                                source="filler.md", text=texts[i], meta={"location": None})
                                     for i, cid in enumerate(ids)])
         await asyncio.to_thread(service.registry.commit, document)
         print(f"filler {start + count:,}/{n:,}", flush=True)

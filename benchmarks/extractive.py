@@ -25,6 +25,7 @@ from benchmarks.common import ROOT, save
 from bot.settings import get_settings
 from bot.wiring import open_service
 from ingest.discover import discover
+from rag.embed import as_queries
 from rag.extractive import NOTICE, _sentences, extract, lexical_scores
 from rag.retrieve import Hit
 from rag.service import RagService
@@ -53,7 +54,7 @@ def first_sentence(answer: str) -> str:
 
 
 async def retrieved(service: RagService, question: str) -> list[Hit]:
-    query = (await service.embedder.embed([question]))[0]
+    query = (await service.embedder.embed(as_queries(service.embedder, [question])))[0]
     return await service.retriever.retrieve(query, TENANT, service.settings.top_k, text=question)
 
 

@@ -58,7 +58,7 @@ async def candidate_lists(data: Any, embedder: LocalEmbedder, cache: Path) -> li
                                                                                             np.ndarray]]:
     """Per query: candidate names, their precise dense scores, their BM25 scores (0 where BM25 did not find it)."""
     docs = await embed_cached(embedder, data.doc_texts, cache, f"docs-{data.fingerprint}")
-    queries = await embed_cached(embedder, data.query_texts, cache, query_cache_key(data))
+    queries = await embed_cached(embedder, data.query_texts, cache, query_cache_key(data), queries=True)
     settings = get_settings()
     with tempfile.TemporaryDirectory(prefix="bitrag-fusion-") as tmp:
         run = settings.model_copy(update={"milvus_uri": str(Path(tmp) / "f.db"), "retrieval": "hybrid",

@@ -30,6 +30,7 @@ from bot.settings import get_settings
 from bot.wiring import open_service, quiet_third_party_warnings
 from ingest.discover import discover
 from rag.analyze import KoreanMode
+from rag.embed import as_queries
 from rag.keywords import KeywordIndex, analyze_chunks
 from rag.registry import Registry
 from rag.retrieve import Retriever
@@ -50,7 +51,7 @@ async def chunks_of(service: RagService) -> dict[int, dict[str, Any]]:
     """Every chunk of the knowledge base by id, with its source and text."""
     ids = [cid for d in await asyncio.to_thread(service.registry.documents, [TENANT])
            for cid in await asyncio.to_thread(service.registry.chunk_ids, d)]
-    return await service.store.fetch([TENANT], ids)
+    return await asyncio.to_thread(service.registry.chunks, [TENANT], ids)
 
 
 async def retrieval(service: RagService, questions: list[list[str]]) -> dict[str, Any]:
@@ -69,7 +70,7 @@ async def retrieval(service: RagService, questions: list[list[str]]) -> dict[str
     for question, source, answer in questions:
         relevant = {cid for cid, c in chunks.items() if c["source"] == source and answer in " ".join(c["text"].split())}
         assert relevant, f"no chunk holds {answer!r}"
-        query = (await service.embedder.embed([question]))[0]
+        query = (await service.embedder.embed(as_queries(service.embedder, [question])))[0]
         ranked = {name: [h.id for h in await r.retrieve(query, TENANT, 10, text=question)]
                   for name, r in rankers.items()}
         ranked["keywords, character bigrams (the index)"] = [cid for cid, _ in registry.keyword_search([TENANT],

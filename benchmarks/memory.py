@@ -1,17 +1,21 @@
-"""Memory per chunk: float32 dense vs 1-bit dense vs 1-bit + BM25, the same real-text chunks, one run.
+"""Memory per chunk of the whole process: where chunk text lives, float32 vs 1-bit, the same real-text chunks, one run.
 
     python -m benchmarks.memory [--sizes 100000,1000000] [--queries 200]
 
-Each configuration is a bitrag-shaped collection in its own Milvus Lite database (so the milvus-lite server's RSS is
-that configuration's alone), filled with the same chunks of `benchmarks.recombined` (SciFact sentences recombined,
-~1,070 characters each, real embeddings) through `MilvusStore.insert` as ingestion does:
-- `float32 dense`: the same schema with a 384-d FLOAT_VECTOR (FLAT, IP) in place of the binary field;
-- `1-bit dense`: bitrag with `RETRIEVAL=dense` (BINARY_VECTOR, BIN_FLAT, HAMMING);
-- `1-bit + BM25`: bitrag's default (`RETRIEVAL=hybrid`): the analysed text, its BM25 sparse vector and inverted index;
-- `text only` (baseline): the same rows with an 8-bit vector, to tell the stored text and metadata (which every
-  configuration keeps, for answers) from what each index adds.
-Reported per configuration and size: insert rows/s, the server's RSS after loading and searching (growth over the
-empty server), disk, and search p50. "Index RAM per chunk" is the RSS growth minus the text-only baseline's.
+Each configuration gets its own BITRAG_HOME (Milvus Lite database and SQLite registry), filled with the same chunks
+of `benchmarks.recombined` (SciFact sentences recombined, ~1,070 characters each, real embeddings) the way ingestion
+writes them (`Registry.begin`, `MilvusStore.insert`, `Registry.commit`, in documents of 50,000 chunks):
+- `float32 dense, text in Milvus`: the layout of a float32 RAG on Milvus (and of bitrag before schema 2): 384-d
+  FLOAT_VECTOR (FLAT, IP) with each chunk's text and metadata in the collection;
+- `1-bit dense, text in Milvus`: bitrag before schema 2 (BINARY_VECTOR, BIN_FLAT, HAMMING, text in the collection);
+- `1-bit dense (default)`: bitrag now: 1-bit codes, ids and tenants in Milvus; text, metadata and float16 copies in
+  the registry, on disk;
+- `1-bit hybrid`: the same, and the registry's keyword index (`RETRIEVAL=hybrid`).
+Then bitrag's side is opened afresh (a new milvus-lite server loads the collection, a new registry connection) and
+`--queries` questions are answered as `ask` retrieves: Hamming (or float) search for 50 candidates, keyword search
+for hybrid, and the text of the 5 kept, from wherever it lives. Reported: RSS per chunk of the whole process — the
+milvus-lite server's RSS over an empty one's, plus bitrag's own growth over the measuring phase (page cache not
+counted: RSS is resident memory) — disk per chunk (database and registry), insert rows/s, and search p50.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 
 from benchmarks.common import ROOT, SCIFACT, save
 from benchmarks.recombined import SentenceBank, sentence_bank
@@ -34,22 +39,29 @@ from benchmarks.scale import folder_size, lite_server_rss
 from bot.settings import get_settings
 from rag.embed import LocalEmbedder
 from rag.evaluation import load_beir
+from rag.keywords import analyze_chunks
 from rag.milvus import DataType, MilvusClient
 from rag.quantize import binarize
+from rag.registry import Registry
 from rag.settings import RagSettings
-from rag.store import ChunkRecord, MilvusStore
+from rag.store import TEXT_FIELDS, ChunkRecord, MilvusStore
 
-CONFIGURATIONS = ("text only", "float32 dense", "1-bit dense", "1-bit + BM25")
-BATCH = 20_000
+FLOAT32 = "float32 dense, text in Milvus"
+BEFORE = "1-bit dense, text in Milvus"
+DEFAULT = "1-bit dense (default)"
+HYBRID = "1-bit hybrid"
+CONFIGURATIONS = (FLOAT32, BEFORE, DEFAULT, HYBRID)
+DOCUMENT = 50_000  # chunks per registry document, as benchmarks/e2e.py fills
 TENANT = "bench"
 
 
 class Float32Store(MilvusStore):
-    """bitrag's collection with float32 vectors: what the same chunks cost without quantization."""
+    """bitrag's schema-1 collection with float32 vectors: what the same chunks cost without quantization."""
 
     def collection_spec(self, model_id: str, dim: int) -> dict[str, Any]:
         spec = super().collection_spec(model_id, dim)
-        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False,
+                                            description=spec["schema"].description)
         for field in spec["schema"].fields:
             if field.name == "vector":
                 schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
@@ -59,53 +71,97 @@ class Float32Store(MilvusStore):
         index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
         return {**spec, "schema": schema, "index_params": index}
 
+    async def insert(self, records: Any, collection: str | None = None) -> None:
+        raise NotImplementedError("fill() writes float rows itself")
 
-async def fill(configuration: str, bank: SentenceBank, n: int, queries: np.ndarray, texts: list[str],
-               folder: Path, base: RagSettings) -> dict[str, Any]:
-    database = folder / "bench.db"
-    settings = base.model_copy(update={"milvus_uri": str(database),
-                                       "retrieval": "hybrid" if configuration == "1-bit + BM25" else "dense"})
-    store = (Float32Store if configuration == "float32 dense" else MilvusStore)(settings)
-    dim = 8 if configuration == "text only" else bank.vectors.shape[1]
-    await store.open("bench", dim)
-    rss_empty = lite_server_rss(database)
+
+def _open(configuration: str, settings: RagSettings) -> MilvusStore:
+    if configuration == FLOAT32:
+        return Float32Store(settings, text_in_milvus=True)
+    return MilvusStore(settings, text_in_milvus=configuration == BEFORE)
+
+
+async def fill(configuration: str, bank: SentenceBank, n: int, settings: RagSettings) -> dict[str, Any]:
+    """Write `n` chunks as ingestion does; returns insert rows/s and the empty server's RSS."""
+    store = _open(configuration, settings)
+    registry = await asyncio.to_thread(Registry, settings.registry_url)
+    await store.open("bench", bank.vectors.shape[1])
+    rss_empty = lite_server_rss(Path(settings.milvus_uri))
     started = time.perf_counter()
-    for start in range(0, n, BATCH):
-        chunk_texts, vectors = bank.chunks(start, min(BATCH, n - start))
-        if configuration == "float32 dense":
-            rows = [{"id": start + i, "tenant": TENANT, "doc_id": "d", "source": "recombined.txt", "vector": vector,
-                     "text": text, "meta": {"location": None}}
-                    for i, (text, vector) in enumerate(zip(chunk_texts, vectors.tolist(), strict=True))]
+    for start in range(0, n, DOCUMENT):
+        count = min(DOCUMENT, n - start)
+        texts, vectors = await asyncio.to_thread(bank.chunks, start, count)
+        analyzed = await asyncio.to_thread(analyze_chunks, texts) if configuration == HYBRID else None
+        in_registry = [(t, {"location": None}) for t in texts] if not store.holds_text else None
+        document, ids = await asyncio.to_thread(registry.begin, TENANT, f"d{start}", "recombined.txt", f"d{start}",
+                                                None, count, vectors, None, analyzed, in_registry)
+        if configuration == FLOAT32:
+            rows = [{"id": cid, "tenant": TENANT, "doc_id": document.doc_id, "source": "recombined.txt",
+                     "vector": vector, "text": text, "meta": {"location": None}}
+                    for cid, text, vector in zip(ids, texts, vectors.tolist(), strict=True)]
             for part in range(0, len(rows), 1_000):  # ~2.5 MB per call, like MilvusStore.insert
                 await store._call("insert", store.collection, rows[part:part + 1_000])
         else:
-            bits = binarize(vectors[:, :dim] if dim == 8 else vectors)
-            await store.insert([ChunkRecord(id=start + i, tenant=TENANT, doc_id="d", source="recombined.txt",
-                                            text=t, bits=bits[i].tobytes(), meta={"location": None})
-                                for i, t in enumerate(chunk_texts)])
+            bits = binarize(vectors)
+            await store.insert([ChunkRecord(id=cid, tenant=TENANT, bits=bits[i].tobytes(), doc_id=document.doc_id,
+                                            source="recombined.txt", text=texts[i], meta={"location": None})
+                                for i, cid in enumerate(ids)])
+        await asyncio.to_thread(registry.commit, document)
     insert_s = time.perf_counter() - started
     await store._call("flush", store.collection)
+    await store.close()
+    registry.close()
+    return {"insert_rows_per_s": round(n / insert_s), "rss_empty": rss_empty}
+
+
+async def measure(configuration: str, n: int, queries: np.ndarray, texts: list[str],
+                  settings: RagSettings) -> dict[str, Any]:
+    """Open bitrag's side afresh and answer the questions' retrieval; RSS of both processes after."""
+    gc.collect()
+    me = psutil.Process()
+    rss_before = me.memory_info().rss
+    store = _open(configuration, settings)
+    registry = await asyncio.to_thread(Registry, settings.registry_url)
+    await store.open("bench", queries.shape[1])
     latencies: list[float] = []
     for i, (query, text) in enumerate(zip(queries, texts, strict=True)):
         began = time.perf_counter()
-        if configuration == "float32 dense":
-            await store._call("search", store.collection, data=[query.tolist()], anns_field="vector", limit=50,
-                              filter=f'tenant in ["{TENANT}"]', output_fields=["doc_id", "source", "text", "meta"],
-                              search_params={"metric_type": "IP"})
-        elif configuration != "text only":
-            await store.search(TENANT, binarize(query)[0].tobytes(), 50)
-            if store.keywords:
-                await store.keyword_search(TENANT, text, 50)
+        if configuration == FLOAT32:
+            hits = await store._call("search", store.collection, data=[query.tolist()], anns_field="vector",
+                                     limit=50, filter=f'tenant in ["{TENANT}"]', output_fields=TEXT_FIELDS,
+                                     search_params={"metric_type": "IP"})  # the text comes with the search
+            assert all(h["entity"]["text"] for h in hits[0][:5])
+        else:
+            candidates = await store.search(TENANT, binarize(query)[0].tobytes(), 50)
+            if configuration == HYBRID:
+                await asyncio.to_thread(registry.keyword_search, [TENANT], text, 50)
+            kept = [c.id for c in candidates[:5]]
+            chunks = await asyncio.to_thread(registry.chunks, [TENANT], kept)
+            if len(chunks) < len(kept):
+                chunks.update(await store.fetch(TENANT, [i for i in kept if i not in chunks]))
+            assert len(chunks) == len(kept), (configuration, len(chunks))
         if i >= 5:
             latencies.append((time.perf_counter() - began) * 1000)
-    rss = lite_server_rss(database)
+    server = lite_server_rss(Path(settings.milvus_uri))
+    own = max(0, me.memory_info().rss - rss_before)
     await store.close()
-    gc.collect()
-    point = {"configuration": configuration, "n": n, "insert_rows_per_s": round(n / insert_s),
-             "server_rss_bytes": rss, "rss_growth_bytes": max(0, rss - rss_empty), "disk_bytes": folder_size(folder),
-             "search_ms_p50": round(float(np.percentile(latencies, 50)), 2) if latencies else None}
-    print(point, flush=True)
-    return point
+    registry.close()
+    return {"server_rss_bytes": server, "bitrag_rss_growth_bytes": own,
+            "search_ms_p50": round(float(np.percentile(latencies, 50)), 2)}
+
+
+async def point(configuration: str, bank: SentenceBank, n: int, queries: np.ndarray, texts: list[str],
+                folder: Path, base: RagSettings) -> dict[str, Any]:
+    settings = base.model_copy(update={"bitrag_home": folder, "milvus_uri": str(folder / "bench.db"),
+                                       "registry_url": f"sqlite:///{folder / 'registry.db'}"})
+    filled = await fill(configuration, bank, n, settings)
+    measured = await measure(configuration, n, queries, texts, settings)
+    growth = max(0, measured["server_rss_bytes"] - filled["rss_empty"]) + measured["bitrag_rss_growth_bytes"]
+    result = {"configuration": configuration, "n": n, "insert_rows_per_s": filled["insert_rows_per_s"],
+              **measured, "server_rss_empty_bytes": filled["rss_empty"], "rss_growth_bytes": growth,
+              "rss_per_chunk": round(growth / n), "disk_per_chunk": round(folder_size(folder) / n)}
+    print(result, flush=True)
+    return result
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -119,27 +175,19 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bitrag-memory-", dir=os.environ.get("BENCH_TMP")) as tmp:
         for n in args.sizes:
             for configuration in CONFIGURATIONS:
-                folder = Path(tmp) / f"{configuration.replace(' ', '-')}-{n}"
+                folder = Path(tmp) / f"{configuration.replace(' ', '-').replace(',', '')}-{n}"
                 folder.mkdir()
-                points.append(await fill(configuration, bank, n, queries, questions, folder, base))
+                points.append(await point(configuration, bank, n, queries, questions, folder, base))
                 shutil.rmtree(folder, ignore_errors=True)
     summary = []
     for n in args.sizes:
         at = {p["configuration"]: p for p in points if p["n"] == n}
-        text = at["text only"]["rss_growth_bytes"]
-        row: dict[str, Any] = {"n": n}
-        for configuration in CONFIGURATIONS[1:]:
-            p = at[configuration]
-            row[configuration] = {"rss_per_chunk": round(p["rss_growth_bytes"] / n),
-                                  "index_ram_per_chunk": round(max(0, p["rss_growth_bytes"] - text) / n),
-                                  "disk_per_chunk": round(p["disk_bytes"] / n),
-                                  "insert_rows_per_s": p["insert_rows_per_s"], "search_ms_p50": p["search_ms_p50"]}
-        row["text_only_rss_per_chunk"] = round(text / n)
-        float32 = row["float32 dense"]["index_ram_per_chunk"] or 1
-        row["index_ram_of_float32"] = {c: round(row[c]["index_ram_per_chunk"] / float32, 3)
-                                       for c in CONFIGURATIONS[1:]}
-        summary.append(row)
-        print(row, flush=True)
+        float32 = at[FLOAT32]["rss_per_chunk"] or 1
+        summary.append({"n": n, **{c: {**{k: at[c][k] for k in ("rss_per_chunk", "disk_per_chunk",
+                                                                 "insert_rows_per_s", "search_ms_p50")},
+                                       "float32_over_this": round(float32 / max(at[c]["rss_per_chunk"], 1), 1)}
+                                   for c in CONFIGURATIONS}})
+        print(summary[-1], flush=True)
     chars = int(np.mean([len(bank.chunk(i)[0]) for i in range(1000)]))
     path = save("memory", {"chunk_chars_mean": chars, "points": points, "summary": summary})
     print(f"written to {path}")

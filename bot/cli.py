@@ -170,8 +170,8 @@ def insights(tenant: SpaceOption = None) -> None:
 
 @app.command()
 def reindex() -> None:
-    """Put documents added before the keyword index into it and rebuild the Milvus collection with the current
-    schema, without re-embedding. Stop bitrag first."""
+    """Move chunk text out of an older collection into the registry, put documents added before the keyword index
+    into it, and rebuild the Milvus collection with the current schema, without re-embedding. Stop bitrag first."""
 
     async def work(core: BotCore, settings: Settings) -> str:
         bars, progress = chunk_bars()

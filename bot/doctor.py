@@ -73,7 +73,9 @@ async def diagnose(settings: Settings) -> list[Check]:
             chunks = await store.count()
             where = settings.milvus_uri.split("@")[-1]
             keywords = f"; {store.keyword_note}" if settings.keyword_index == "milvus" else ""
-            return f"{store.mode} at {where}, collection {store.collection}: {chunks} chunks{keywords}"
+            text = ("; it keeps chunk text in Milvus's RAM (made before the registry held it): `bitrag reindex` "
+                    "moves it to disk" if store.text_to_move else "")
+            return f"{store.mode} at {where}, collection {store.collection}: {chunks} chunks{keywords}{text}"
         finally:
             await store.close()
 

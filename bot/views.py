@@ -193,16 +193,24 @@ class StatsView:
                 ("Chunks in the index", f"{s.index_chunks:,} (all knowledge bases)"),
                 ("Vectors in RAM", f"{human_bytes(s.binary_bytes)} at 1 bit/dim vs {human_bytes(s.float32_bytes)} "
                                    f"as float32{saving}"),
-                ("Rest of the index", "Milvus also keeps each chunk's text and metadata in RAM (measured at 1M chunks: "
-                                      "~1.6 KB per chunk, so the whole Milvus process is ~1.9× smaller than with "
-                                      "float32 vectors, not 32×)" + (
-                                          f"; float16 copies for rescoring ({human_bytes(s.index_chunks * s.dim * 2)})"
-                                          " and the keyword index are on disk, in the registry"
-                                          if s.rescore == "precise" else
-                                          "; the keyword index is on disk, in the registry")),
+                ("Rest of the index", self._rest),
                 ("Model", f"{s.model} ({s.dim}-d)"), ("Vector store", s.milvus), ("Retrieval", s.retrieval),
                 ("Rescoring", s.rescore),
                 ("Answers by", s.answers_by)]
+
+
+    @property
+    def _rest(self) -> str:
+        """Where the rest of a chunk is kept, and what it costs, truthfully: the 32× is the vectors' alone."""
+        s = self.stats
+        halves = (f", float16 copies for rescoring ({human_bytes(s.index_chunks * s.dim * 2)})"
+                  if s.rescore == "precise" else "")
+        if s.text_in_milvus:
+            return ("this collection keeps each chunk's text and metadata in Milvus's RAM (measured at 1M chunks: "
+                    "~1.6 KB per chunk, the whole Milvus process ~1.9× smaller than with float32 vectors, not 32×): "
+                    f"`bitrag reindex` moves them to disk; the keyword index{halves} are on disk, in the registry")
+        return (f"chunk text and metadata{halves} and the keyword index are on disk, in the registry; Milvus holds "
+                "the 1-bit codes with their ids and audiences")
 
 
 def human_bytes(size: int) -> str:

@@ -13,6 +13,12 @@ so a text's vector moved with the other texts in its pass (batched questions wer
 questions alone) — int8 now embeds each text in a pass of its own (`OnnxEmbedder._pass_size`); and quantizing the
 feed-forward output projections cost 1.6 % NDCG@10 on Python docstrings — they stay float32 (rag/onnx_export.py).
 On a GPU the default stays torch.
+
+Some models are trained with a marker before each text: the E5 family reads "query: " before a question and
+"passage: " before a document, and ranks worse without them (the model card: "otherwise you will see a performance
+degradation"). Each embedder carries its `query_prefix` and `passage_prefix` — from `EMBED_QUERY_PREFIX` /
+`EMBED_PASSAGE_PREFIX`, else the model's own sentence-transformers `prompts`, else the E5 rule (`model_prefixes`) —
+and every caller marks its texts with `as_queries` / `as_passages`; `embed` itself embeds texts as given.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import asyncio
 import copy
 import json
 import os
+import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +52,8 @@ class Embedder(Protocol):
     encoder_id: str  # the model and the runtime computing it: what cached embeddings are keyed by
     dim: int
     max_tokens: int  # longest input the model reads, in its own tokens
+    query_prefix: str  # put before a question ("query: " for E5 models), "" for most models
+    passage_prefix: str  # put before a document's chunk ("passage: " for E5 models)
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32, unit length."""
@@ -53,6 +62,42 @@ class Embedder(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
     async def aclose(self) -> None: ...
+
+
+E5_MODEL = re.compile(r"(^|[/_-])(multilingual-)?e5-(small|base|large)(-v2)?(?!-instruct)", re.IGNORECASE)
+
+
+def model_prefixes(model_name: str, model_dir: Path | None = None) -> tuple[str, str]:
+    """(query prefix, passage prefix) a model was trained with: its sentence-transformers `prompts` (in
+    config_sentence_transformers.json) when its folder names them, else "query: " / "passage: " for the E5 family
+    (intfloat/e5-*, multilingual-e5-*; not the -instruct models, which take an instruction), else none."""
+    if model_dir is not None:
+        prompts = _read_json(model_dir / "config_sentence_transformers.json").get("prompts") or {}
+        if prompts.get("query") or prompts.get("passage") or prompts.get("document"):
+            return str(prompts.get("query", "")), str(prompts.get("passage", prompts.get("document", "")))
+    if E5_MODEL.search(model_name):
+        return "query: ", "passage: "
+    return "", ""
+
+
+def as_queries(embedder: Embedder, texts: Sequence[str]) -> list[str]:
+    """Questions as the model reads them (with its query prefix)."""
+    return [embedder.query_prefix + text for text in texts]
+
+
+def as_passages(embedder: Embedder, texts: Sequence[str]) -> list[str]:
+    """Documents' chunks and sentences as the model reads them (with its passage prefix)."""
+    return [embedder.passage_prefix + text for text in texts]
+
+
+def set_prefixes(embedder: Any, settings: RagSettings, model_dir: Path | None) -> None:
+    """The embedder's prefixes from the settings (None: the model's own), and its `encoder_id` marked with them
+    (cached embeddings made with other prefixes are other vectors)."""
+    own_query, own_passage = model_prefixes(settings.resolved_embed_model, model_dir)
+    embedder.query_prefix = own_query if settings.embed_query_prefix is None else settings.embed_query_prefix
+    embedder.passage_prefix = own_passage if settings.embed_passage_prefix is None else settings.embed_passage_prefix
+    if embedder.query_prefix or embedder.passage_prefix:
+        embedder.encoder_id += f"|{embedder.query_prefix}|{embedder.passage_prefix}"
 
 
 def _normalize(vectors: np.ndarray) -> np.ndarray:
@@ -118,6 +163,8 @@ class LocalEncoder:
 
     device = "cpu"
     precision = "float32"
+    query_prefix = ""
+    passage_prefix = ""
     runtime: str
     model_id: str
     encoder_id: str
@@ -274,6 +321,8 @@ def _pooling(model_dir: Path, runtime: str) -> str:
     config = _read_json(model_dir / folder / "config.json")
     modes = {key.removeprefix("pooling_mode_").removesuffix("_token").removesuffix("_tokens")
              for key, on in config.items() if key.startswith("pooling_mode_") and on}
+    if isinstance(config.get("pooling_mode"), str):  # how sentence-transformers 5 saves it: {"pooling_mode": "mean"}
+        modes.add(config["pooling_mode"].removesuffix("_token").removesuffix("_tokens"))
     if modes in ({"mean"}, {"cls"}):
         return modes.pop()
     if not config:  # no pooling module: sentence-transformers' own default for a plain transformer is mean
@@ -300,6 +349,7 @@ class OpenAIEmbedder:
         self._client = AsyncOpenAI(api_key=api_key or "not-needed", base_url=base_url, max_retries=max_retries)
         self._model = model
         self._dimensions = dimensions
+        self.query_prefix = self.passage_prefix = ""
         self.model_id = f"openai/{model}" + (f"@{dimensions}" if dimensions else "")
         self.encoder_id = self.model_id
         known = dimensions or OPENAI_DIMENSIONS.get(model)
@@ -346,11 +396,16 @@ def _tiktoken_counter() -> Callable[[str], int]:
 def create_local_embedder(settings: RagSettings) -> LocalEmbedder | OnnxEmbedder:
     """The local model in the runtime `EMBED_RUNTIME` resolves to (blocking: loading takes from 0.1 s to seconds)."""
     runtime = resolve_runtime(settings.embed_runtime, settings.embed_device, settings.embed_precision)
+    embedder: LocalEmbedder | OnnxEmbedder
     if runtime == "torch":
-        return LocalEmbedder(settings.resolved_embed_model, settings.embed_batch_size, settings.embed_device,
-                             settings.embed_precision)
-    cache_dir = Path(settings.embed_cache_dir) if settings.embed_cache_dir else default_cache_dir()
-    return OnnxEmbedder(settings.resolved_embed_model, settings.embed_batch_size, runtime, cache_dir)
+        embedder = LocalEmbedder(settings.resolved_embed_model, settings.embed_batch_size, settings.embed_device,
+                                 settings.embed_precision)
+    else:
+        cache_dir = Path(settings.embed_cache_dir) if settings.embed_cache_dir else default_cache_dir()
+        embedder = OnnxEmbedder(settings.resolved_embed_model, settings.embed_batch_size, runtime, cache_dir)
+    folder = Path(_local_model_path(settings.resolved_embed_model))
+    set_prefixes(embedder, settings, folder if folder.is_dir() else None)
+    return embedder
 
 
 async def create_embedder(settings: RagSettings) -> Embedder:
@@ -360,5 +415,6 @@ async def create_embedder(settings: RagSettings) -> Embedder:
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
     embedder = OpenAIEmbedder(settings.resolved_embed_model, key, settings.openai_base_url,
                               settings.embed_dimensions, max_retries=settings.llm_max_retries)
+    set_prefixes(embedder, settings, None)
     await embedder.probe_dimension()
     return embedder

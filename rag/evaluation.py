@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.embed import Embedder
+from rag.embed import Embedder, as_passages, as_queries
 from rag.keywords import analyze_chunks
 from rag.milvus import DataType, MilvusClient
 from rag.quantize import binarize, vector_bytes
@@ -118,9 +118,11 @@ def percentile_ms(samples: list[float], q: float) -> float:
 # --- embedding (cached) -------------------------------------------------------------------------------------
 
 async def embed_cached(embedder: Embedder, texts: list[str], cache: Path | None, key: str,
-                       progress: Callable[[int, int], None] | None = None, batch: int = 256) -> np.ndarray:
-    """Embeddings of `texts`, read from `cache/<encoder>-<key>.npy` when present (keyed by the model, the runtime
-    computing it and the content)."""
+                       progress: Callable[[int, int], None] | None = None, batch: int = 256,
+                       queries: bool = False) -> np.ndarray:
+    """Embeddings of `texts` — documents, or `queries` — read from `cache/<encoder>-<key>.npy` when present (keyed
+    by the model, the runtime computing it, its prefixes and the content)."""
+    texts = as_queries(embedder, texts) if queries else as_passages(embedder, texts)
     path = None
     if cache is not None:
         slug = embedder.encoder_id.replace("/", "_")
@@ -152,7 +154,8 @@ async def evaluate(data: BeirData, embedder: Embedder, settings: RagSettings, ca
         return (lambda done, total: progress(label, done, total)) if progress else None
 
     docs = await embed_cached(embedder, data.doc_texts, cache, f"docs-{data.fingerprint}", step("embed corpus"))
-    queries = await embed_cached(embedder, data.query_texts, cache, query_cache_key(data), step("embed queries"))
+    queries = await embed_cached(embedder, data.query_texts, cache, query_cache_key(data), step("embed queries"),
+                                 queries=True)
 
     with tempfile.TemporaryDirectory(prefix="bitrag-eval-") as tmp:
         uri = settings.milvus_uri if not settings.milvus_is_lite else str(Path(tmp) / "eval.db")
@@ -246,10 +249,11 @@ async def _load_binary(store: MilvusStore, registry: Registry, data: BeirData, d
     """The corpus as one registry document with one chunk per BEIR document, inserted like `ingest` does."""
     analyzed = await asyncio.to_thread(analyze_chunks, data.doc_texts)
     document, ids = await asyncio.to_thread(registry.begin, TENANT, data.fingerprint, data.name, data.name, None,
-                                            len(data.doc_ids), docs if precise else None, None, analyzed)
+                                            len(data.doc_ids), docs if precise else None, None, analyzed,
+                                            [(text, {}) for text in data.doc_texts])
     bits = binarize(docs)
-    records = [ChunkRecord(id=cid, tenant=TENANT, doc_id=doc_id, source=data.name, text=text, bits=bits[i].tobytes())
-               for i, (cid, doc_id, text) in enumerate(zip(ids, data.doc_ids, data.doc_texts, strict=True))]
+    records = [ChunkRecord(id=cid, tenant=TENANT, bits=bits[i].tobytes(), doc_id=data.fingerprint, source=data.name,
+                           text=text) for i, (cid, text) in enumerate(zip(ids, data.doc_texts, strict=True))]
     await store.insert(records)
     await asyncio.to_thread(registry.commit, document)
     report = step("index")

@@ -32,7 +32,7 @@ import numpy as np
 
 from rag.abstain import checkable
 from rag.analyze import model_covers, script_of, terms
-from rag.embed import Embedder
+from rag.embed import Embedder, as_passages, as_queries
 from rag.retrieve import Hit
 
 NOTICE = "No language model is configured, so this is an extractive answer: the passages that best match."
@@ -138,7 +138,8 @@ async def extract(question: str, hits: Sequence[Hit], embedder: Embedder, max_se
         return lead
     if not model_covers(embedder.model_id, script_of(question)):
         return render(pool, rank(question, hits, pool, None), max_sentences, lead)
-    vectors = await embedder.embed([question, *(sentence for _, sentence in pool), *in_context(hits, pool)])
+    vectors = await embedder.embed([*as_queries(embedder, [question]), *as_passages(
+        embedder, [*(sentence for _, sentence in pool), *in_context(hits, pool)])])
     similarity = vectors[1:] @ vectors[0]
     alone, framed = similarity[:len(pool)], similarity[len(pool):]
     return render(pool, rank(question, hits, pool, (alone + framed) / 2), max_sentences, lead)

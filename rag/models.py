@@ -203,6 +203,7 @@ class IndexStats:
     rescore: str
     answers_by: str  # groq, openai-compatible or extractive
     retrieval: str = "dense"  # the store's keyword_note: hybrid, or dense and why
+    text_in_milvus: bool = False  # a collection made before the registry held chunk text (until `bitrag reindex`)
 
     @property
     def binary_bytes(self) -> int:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.batching import BatchInfo, MicroBatcher
-from rag.embed import Embedder
+from rag.embed import Embedder, as_queries
 from rag.errors import BusyError
 from rag.retrieve import Hit, Retriever
 from rag.settings import RagSettings
@@ -73,7 +73,7 @@ class QueryPipeline:
             _add_wait(timings, info)
             return vector
         started = time.perf_counter()
-        vector = (await self._embedder.embed([text]))[0]
+        vector = (await self._embedder.embed(as_queries(self._embedder, [text])))[0]
         timings["embed"] = (time.perf_counter() - started) * 1000
         return vector
 
@@ -99,7 +99,7 @@ class QueryPipeline:
         await self._searches.aclose()
 
     async def _embed_batch(self, texts: list[str]) -> list[np.ndarray]:
-        return list(await self._embedder.embed(texts))
+        return list(await self._embedder.embed(as_queries(self._embedder, texts)))
 
     async def _search_batch(self, searches: list[_Search]) -> list[list[Hit]]:
         """One retrieval per (scope, top_k) group; each search gets its group's stage times."""

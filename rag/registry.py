@@ -13,13 +13,22 @@ columns are added and old rows keep NULL, read as "origin unknown".
 
 The keyword index (`keywords.py`) is registry rows too, written in the transaction that records the document; a
 document's `keyword_terms` is NULL while it is not in it.
+
+So is each chunk's text and metadata (`chunks.text`, `chunks.meta`), on disk: Milvus Lite keeps every scalar field
+of a collection in RAM, and at 1M real-text chunks the text and metadata were 1,579 of the 1,623 bytes per chunk
+that its process held (benchmarks/README.md, "Memory per chunk") — 1-bit vectors saved 32x on 48 bytes of them.
+Milvus now holds the 1-bit codes with their ids and tenants, and an answer reads the text of the few chunks it
+keeps here by primary key. Chunks recorded before (text NULL) are read from a collection that still holds text,
+until `bitrag reindex` moves it here (`reindex.py`).
 """
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +56,9 @@ CREATE INDEX IF NOT EXISTS documents_by_key ON documents (tenant, source_key);
 CREATE TABLE IF NOT EXISTS chunks (
     id {bigint} PRIMARY KEY,         -- the Milvus primary key of the chunk
     document {bigint} NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
-    vector {bytes}                   -- float16 copy for precise rescoring, NULL in other modes
+    vector {bytes},                  -- float16 copy for precise rescoring, NULL in other modes
+    text TEXT,                       -- the chunk's text, NULL when recorded before the registry held it
+    meta TEXT                        -- its metadata (location, link, ...) as JSON
 );
 CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks (document);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value {bigint} NOT NULL);
@@ -67,6 +78,16 @@ CREATE TABLE IF NOT EXISTS audit (
 ORIGIN_COLUMNS = {"owner": "TEXT", "origin_platform": "TEXT", "origin_conversation": "TEXT", "origin_kind": "TEXT"}
 COLUMNS = "id, tenant, doc_id, source, source_key, link, state, chunks, created_at, " + ", ".join(ORIGIN_COLUMNS)
 AUDIT_COLUMNS = "at, actor, platform, action, audience, doc_id, source, place, detail"
+ChunkText = tuple[str, dict[str, Any]]  # a chunk's text and metadata
+
+
+def _text(value: str) -> str:
+    return value.replace("\x00", "")  # PostgreSQL's TEXT cannot hold NUL (some PDFs' text has them)
+
+
+def _chunk(doc_id: str, source: str, text: str, meta: str | None) -> dict[str, Any]:
+    """A chunk as answers read it (the shape of `MilvusStore.fetch`)."""
+    return {"doc_id": doc_id, "source": source, "text": text, "meta": json.loads(meta) if meta else {}}
 
 
 @dataclass(frozen=True)
@@ -107,6 +128,7 @@ class Registry:
         self._db.add_columns("documents", ORIGIN_COLUMNS)  # registries written before origins were recorded
         # Registries written before the keyword index: NULL = "not in the keyword index yet" (`bitrag reindex`).
         self._db.add_columns("documents", {"keyword_terms": "BIGINT"})
+        self._db.add_columns("chunks", {"text": "TEXT", "meta": "TEXT"})  # registries from before it held text
         self._db.create(keywords.SCHEMA)
         self.keywords = KeywordIndex()
 
@@ -128,9 +150,11 @@ class Registry:
 
     def begin(self, tenant: str, doc_id: str, source: str, source_key: str, link: str | None,
               n_chunks: int, vectors: np.ndarray | None, origin: Origin | None = None,
-              analyzed: AnalyzedChunks | None = None) -> tuple[DocumentRow, list[int]]:
-        """Record a `pending` document and reserve ids for its chunks (never reused), with its keyword postings
-        (`analyzed`, from `keywords.analyze_chunks` of the chunk texts) in the same transaction."""
+              analyzed: AnalyzedChunks | None = None,
+              texts: Sequence[ChunkText] | None = None) -> tuple[DocumentRow, list[int]]:
+        """Record a `pending` document and reserve ids for its chunks (never reused), with their text and metadata
+        (`texts`, in chunk order) and keyword postings (`analyzed`, from `keywords.analyze_chunks` of the chunk
+        texts) in the same transaction."""
         now = time.time()
         where = (origin.owner, origin.platform, origin.conversation, origin.kind) if origin else (None,) * 4
         with self._db.transaction() as db:
@@ -145,8 +169,10 @@ class Registry:
                                  (1 + n_chunks, n_chunks))[0][0])
             ids = list(range(end - n_chunks, end))
             halves = vectors.astype(np.float16) if vectors is not None else None
-            db.executemany("INSERT INTO chunks (id, document, vector) VALUES (?, ?, ?)",
-                           ((cid, pk, None if halves is None else halves[i].tobytes()) for i, cid in enumerate(ids)))
+            db.executemany("INSERT INTO chunks (id, document, vector, text, meta) VALUES (?, ?, ?, ?, ?)",
+                           ((cid, pk, None if halves is None else halves[i].tobytes(),
+                             *((_text(texts[i][0]), json.dumps(texts[i][1])) if texts is not None else (None, None)))
+                            for i, cid in enumerate(ids)))
             if analyzed is not None:
                 db.executemany("INSERT INTO keyword_postings (term, tenant, document, postings) VALUES (?, ?, ?, ?)",
                                keywords.posting_rows(analyzed, tenant, pk, ids))
@@ -180,6 +206,24 @@ class Registry:
         if not blobs or any(b is None for b in blobs):
             return None
         return np.frombuffer(b"".join(bytes(b) for b in blobs), dtype=np.float16).reshape(len(blobs), -1)
+
+    def texts(self, document: DocumentRow) -> list[tuple[int, ChunkText | None]]:
+        """A document's chunks in id order, each with its text and metadata (None: recorded before the registry
+        held text)."""
+        return [(int(cid), None if text is None else (text, json.loads(meta) if meta else {}))
+                for cid, text, meta in self._db.execute(
+                    "SELECT id, text, meta FROM chunks WHERE document = ? ORDER BY id", (document.pk,))]
+
+    def without_text(self) -> list[DocumentRow]:
+        """Ready documents with chunks whose text is not here yet (recorded before the registry held it)."""
+        return self._rows("WHERE state = 'ready' AND id IN (SELECT document FROM chunks WHERE text IS NULL) "
+                          "ORDER BY id")
+
+    def add_texts(self, document: DocumentRow, texts: Iterable[tuple[int, ChunkText]]) -> None:
+        """Record the text and metadata of a document's chunks (by chunk id), in one transaction."""
+        with self._db.transaction() as db:
+            db.executemany("UPDATE chunks SET text = ?, meta = ? WHERE id = ? AND document = ?",
+                           ((_text(text), json.dumps(meta), cid, document.pk) for cid, (text, meta) in texts))
 
     def remove(self, document: DocumentRow) -> None:
         with self._db.transaction() as db:
@@ -255,6 +299,18 @@ class Registry:
             f"SELECT c.id, {column} FROM chunks c JOIN documents d ON d.id = c.document WHERE d.tenant IN "
             f"({tenant_marks}) AND d.state = 'ready' AND c.id IN ({marks})", (*tenants, *ids))
         return {int(cid): None if blob is None else bytes(blob) for cid, blob in rows}
+
+    def chunks(self, tenants: Sequence[str], ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """doc_id, source, text and meta of the chunks among `ids` that belong to ready documents of `tenants` and
+        whose text is here (a primary-key read per chunk)."""
+        if not ids or not tenants:
+            return {}
+        marks, tenant_marks = ",".join("?" * len(ids)), ",".join("?" * len(tenants))
+        rows = self._db.execute(
+            f"SELECT c.id, d.doc_id, d.source, c.text, c.meta FROM chunks c JOIN documents d ON d.id = c.document "
+            f"WHERE d.tenant IN ({tenant_marks}) AND d.state = 'ready' AND c.text IS NOT NULL AND c.id IN ({marks})",
+            (*tenants, *ids))
+        return {int(cid): _chunk(doc_id, source, text, meta) for cid, doc_id, source, text, meta in rows}
 
     def keyword_search(self, tenants: Sequence[str], text: str, limit: int) -> list[tuple[int, float]]:
         """(chunk id, BM25 score) of the best `limit` chunks of the tenants' ready documents for `text`."""

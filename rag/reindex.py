@@ -1,21 +1,25 @@
-"""`bitrag reindex`: put every document into the registry's keyword index and rebuild the Milvus collection with
-today's schema, from what is stored, without re-embedding anything.
+"""`bitrag reindex`: move chunk text into the registry, put every document into the registry's keyword index, and
+rebuild the Milvus collection with today's schema, from what is stored, without re-embedding anything.
 
-0. Documents not in the keyword index (added before it existed, or under RETRIEVAL=dense) are analyzed from their
-   chunk text in Milvus and indexed where the service wants them (`RagService.needs_keywords`), one document per
+0. Documents whose chunk text is not in the registry yet (recorded before it held text) get it from the collection,
+   one document per transaction (interrupted: the next run goes on with those still missing). Nothing is dropped
+   before this is done: the rebuild that follows makes a collection without text (`store.py`, schema 2).
+1. Documents not in the keyword index (added before it existed, or under RETRIEVAL=dense) are analyzed from their
+   chunk text and indexed where the service wants them (`RagService.needs_keywords`), one document per
    transaction (interrupted: the next run goes on with the documents still missing).
 
 Milvus Lite can neither rename a collection nor give it an alias, so the rebuild goes through a second collection
 and back, and every step can be interrupted:
 
-1. Every chunk of the registry's ready documents is copied (bits, text, metadata) into `<collection>__rebuild`,
-   made with the new schema. Interrupted: the original is untouched; the next run drops the partial copy.
-2. The registry records that the copy is complete (one row, one transaction).
-3. The original is dropped, made again with the new schema and filled from the copy; then the copy is dropped and
-   the mark cleared. Interrupted: the next start of bitrag (`RagService.open`) or the next `reindex` finishes step 3
+2. Every chunk of the registry's ready documents is copied (bits, and text where the new schema holds it) into
+   `<collection>__rebuild`, made with the new schema. Interrupted: the original is untouched; the next run drops the
+   partial copy.
+3. The registry records that the copy is complete (one row, one transaction).
+4. The original is dropped, made again with the new schema and filled from the copy; then the copy is dropped and
+   the mark cleared. Interrupted: the next start of bitrag (`RagService.open`) or the next `reindex` finishes step 4
    from the copy before anything else reads or writes.
 
-Run it with bitrag stopped: documents added to the original during step 1 would not be in the copy.
+Run it with bitrag stopped: documents added to the original during step 2 would not be in the copy.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from rag.keywords import analyze_chunks
 from rag.registry import Registry
@@ -44,6 +49,7 @@ async def reindex(store: MilvusStore, registry: Registry, progress: ReindexProgr
                   needs_keywords: Callable[[list[str]], bool] = lambda texts: True) -> int:
     """Index keywords, then rebuild `store`'s collection; returns the number of chunks it holds afterwards."""
     await finish_interrupted(store, registry, progress)  # after it, no copy exists
+    await move_texts(store, registry, progress)
     await index_keywords(store, registry, progress, needs_keywords)
     copy = store.collection + SUFFIX
     ids = await asyncio.to_thread(registry.ready_chunk_ids)
@@ -54,21 +60,43 @@ async def reindex(store: MilvusStore, registry: Registry, progress: ReindexProgr
     return len(ids)
 
 
+async def move_texts(store: MilvusStore, registry: Registry, progress: ReindexProgress | None = None) -> int:
+    """Step 0: the text and metadata of every ready document's chunks into the registry, from the collection;
+    returns how many documents got it."""
+    documents = await asyncio.to_thread(registry.without_text)
+    for done, document in enumerate(documents, start=1):
+        texts = await _milvus_texts(store, [cid for cid, text in await asyncio.to_thread(registry.texts, document)
+                                            if text is None])
+        await asyncio.to_thread(registry.add_texts, document, texts.items())
+        if progress is not None:
+            progress("texts", done, len(documents))
+    return len(documents)
+
+
+async def _milvus_texts(store: MilvusStore, ids: list[int]) -> dict[int, tuple[str, dict[str, Any]]]:
+    found: dict[int, tuple[str, dict[str, Any]]] = {}
+    if store.holds_text:
+        for start in range(0, len(ids), BATCH):
+            found.update({r.id: (r.text, r.meta) for r in await store.get_records(ids[start:start + BATCH])})
+    return found
+
+
 async def index_keywords(store: MilvusStore, registry: Registry, progress: ReindexProgress | None = None,
                          needs_keywords: Callable[[list[str]], bool] = lambda texts: True) -> int:
-    """Step 0: every ready document not yet in the keyword index that `needs_keywords` (of its chunk texts), from
-    its chunk text in Milvus; returns how many were indexed."""
+    """Step 1: every ready document not yet in the keyword index that `needs_keywords` (of its chunk texts), from
+    its chunk text (the registry's; the collection's for chunks whose text is not there); returns how many were
+    indexed."""
     documents = await asyncio.to_thread(registry.unindexed)
     indexed = 0
     for done, document in enumerate(documents, start=1):
-        ids = await asyncio.to_thread(registry.chunk_ids, document)
-        texts: dict[int, str] = {}
-        for start in range(0, len(ids), BATCH):
-            texts.update({r.id: r.text for r in await store.get_records(ids[start:start + BATCH])})
-        if len(texts) < len(ids):
-            log.warning("%s: %d of its %d chunks are missing from Milvus; indexed what is there", document.source,
-                        len(ids) - len(texts), len(ids))
-        chunk_texts = [texts.get(i, "") for i in ids]
+        chunks = await asyncio.to_thread(registry.texts, document)
+        texts = {cid: text for cid, (text, _) in
+                 (await _milvus_texts(store, [cid for cid, text in chunks if text is None])).items()}
+        texts.update({cid: text[0] for cid, text in chunks if text is not None})
+        if len(texts) < len(chunks):
+            log.warning("%s: the text of %d of its %d chunks is missing; indexed what is there", document.source,
+                        len(chunks) - len(texts), len(chunks))
+        chunk_texts = [texts.get(cid, "") for cid, _ in chunks]
         if needs_keywords(chunk_texts):
             analyzed = await asyncio.to_thread(analyze_chunks, chunk_texts)
             await asyncio.to_thread(registry.add_keywords, document, analyzed)
@@ -91,7 +119,7 @@ async def finish_interrupted(store: MilvusStore, registry: Registry, progress: R
 
 
 async def _restore(store: MilvusStore, registry: Registry, ids: list[int], progress: ReindexProgress | None) -> None:
-    """Step 3: the original made again from the complete copy."""
+    """Step 4: the original made again from the complete copy."""
     copy = store.collection + SUFFIX
     if await store.has_collection(store.collection):
         await store.drop_collection(store.collection)

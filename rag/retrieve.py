@@ -110,9 +110,10 @@ class Retriever:
         hybrid = any(w < 1.0 for w in weights) and self.keywords_searchable
         limit = top_k * (self.oversample if self.mode != "none" or hybrid else 1)
         codes = binarize(queries)
-        # A lone question gets its candidates' text with the search; a batch gets ids only and then the text of the
-        # chunks it keeps (decoding ~1 KB for each of `limit` candidates held the GIL the event loop needs).
-        inline = len(queries) == 1
+        # The text of the chunks kept is read from the registry by primary key. A collection that still holds text
+        # (made before the registry held it) gives a lone question its candidates' text with the search instead;
+        # a batch gets ids only (decoding ~1 KB for each of `limit` candidates held the GIL the loop needs).
+        inline = len(queries) == 1 and self._store.holds_text
         searches = [self._store.search_many(tenants, [code.tobytes() for code in codes], limit, inline)]
         if hybrid:
             searches.append(self.keyword_search_many(tenants, [t if w < 1.0 else "" for t, w in
@@ -137,8 +138,10 @@ class Retriever:
             order = np.argsort(-ranking, kind="stable")[:top_k] if len(candidates) else []
             chosen.append([(candidates[i], float(scores[i])) for i in order])
         missing = [c.id for hits in chosen for c, _ in hits if not c.doc_id]
-        if missing:  # ids only (a batch, or the keyword index): fetch the text of the chunks kept
-            chunks = await self._store.fetch(tenants, missing)
+        if missing:
+            chunks = await asyncio.to_thread(self._registry.chunks, tenants, missing)
+            if len(chunks) < len(set(missing)):  # recorded before the registry held text: in the collection
+                chunks.update(await self._store.fetch(tenants, [i for i in missing if i not in chunks]))
             chosen = [[(replace(c, **chunks[c.id]) if not c.doc_id else c, score) for c, score in hits
                        if c.doc_id or c.id in chunks] for hits in chosen]
         timings["rescore"] = (time.perf_counter() - searched) * 1000

@@ -17,7 +17,7 @@ import numpy as np
 from rag.abstain import off_topic, refers_back, unnamed
 from rag.analyze import model_covers, script_of
 from rag.citations import renumber
-from rag.embed import Embedder, create_embedder
+from rag.embed import Embedder, as_passages, create_embedder
 from rag.errors import BitragError, LLMError, NotAllowedError
 from rag.extractive import LLM_FAILED, extract
 from rag.generate import ChatGenerator, create_generator
@@ -126,6 +126,10 @@ class RagService:
             log.warning("%d document(s) are not in the keyword index (added before it existed, or under "
                         "RETRIEVAL=dense): hybrid retrieval's keyword search cannot find them until `bitrag reindex` "
                         "indexes them (no re-embedding)", len(unindexed))
+        if store.text_to_move:
+            log.warning("Collection %s keeps every chunk's text in Milvus's memory (made before the registry held "
+                        "it): `bitrag reindex` moves it to the registry, on disk (~1.6 KB of RAM per chunk at 1M "
+                        "chunks), without re-embedding", store.collection)
         unknown = await asyncio.to_thread(registry.unknown_origins)
         if unknown:
             log.warning("%d document(s) were added before bitrag recorded who added them and where: they stay "
@@ -403,17 +407,17 @@ class RagService:
         previous = await asyncio.to_thread(self.registry.current_version, tenant, prepared.key)
         precise = self.settings.rescore == "precise"
         analyzed = await self._analyzed([chunk.text for chunk in chunks])
+        texts = [(chunk.text, {**chunk.meta, "location": chunk.location, "link": file.link}) for chunk in chunks]
         document, ids = await asyncio.to_thread(
             self.registry.begin, tenant, doc_id, file.name, prepared.key, file.link, len(chunks),
-            vectors if precise else None, origin, analyzed)
+            vectors if precise else None, origin, analyzed, texts)
         try:
             quantizing = time.perf_counter()
             bits = binarize(vectors)
             timings["quantize"] = _ms(quantizing)
-            records = [ChunkRecord(id=cid, tenant=tenant, doc_id=doc_id, source=file.name, text=chunk.text,
-                                   bits=bits[i].tobytes(),
-                                   meta={**chunk.meta, "location": chunk.location, "link": file.link})
-                       for i, (cid, chunk) in enumerate(zip(ids, chunks, strict=True))]
+            records = [ChunkRecord(id=cid, tenant=tenant, bits=bits[i].tobytes(), doc_id=doc_id, source=file.name,
+                                   text=text, meta=meta)
+                       for i, (cid, (text, meta)) in enumerate(zip(ids, texts, strict=True))]
             await self.store.insert(records)
             retired = await asyncio.to_thread(self.registry.commit, document)
         except BaseException:
@@ -431,7 +435,7 @@ class RagService:
         step = self.settings.embed_batch_size  # one batch per call: a question waits for at most one batch
         parts = []
         for start in range(0, len(texts), step):
-            parts.append(await self.embedder.embed(texts[start:start + step]))
+            parts.append(await self.embedder.embed(as_passages(self.embedder, texts[start:start + step])))
             if progress is not None:
                 progress(name, min(start + step, len(texts)), len(texts))
         return np.concatenate(parts) if parts else np.zeros((0, self.embedder.dim), dtype=np.float32)
@@ -478,7 +482,7 @@ class RagService:
         return IndexStats(documents=len(documents), scope_chunks=sum(d.chunks for d in documents),
                           index_chunks=await self.store.count(), dim=self.embedder.dim, model=self.embedder.model_id,
                           milvus=self.store.description, rescore=self.settings.rescore, answers_by=self._mode,
-                          retrieval=await self.retrieval_note())
+                          retrieval=await self.retrieval_note(), text_in_milvus=self.store.text_to_move)
 
     async def retrieval_note(self) -> str:
         """How questions are searched, for status pages: hybrid or dense, and what keyword search covers."""
@@ -555,17 +559,22 @@ class RagService:
         """Done like an ingestion, so a crash leaves either the old or the new document, never both or neither: the
         chunks are copied (texts, bits and float16 copies, no re-embedding) under new ids into a `pending`
         document of `audience`, committed, and only then is the old one removed."""
-        records = sorted(await self.store.get_records(await asyncio.to_thread(self.registry.chunk_ids, old)),
-                         key=lambda r: r.id)
+        chunks = await asyncio.to_thread(self.registry.texts, old)  # in id order, like `vectors`
+        records = {r.id: r for r in await self.store.get_records([cid for cid, _ in chunks])}
+        present = [i for i, (cid, _) in enumerate(chunks) if cid in records]
+        # Text from the registry; from Milvus for chunks recorded before the registry held it (until a reindex).
+        kept = [(records[cid], text or (records[cid].text, records[cid].meta)) for cid, text in
+                (chunks[i] for i in present)]
         vectors = await asyncio.to_thread(self.registry.vectors, old)
-        analyzed = await self._analyzed([r.text for r in records])
+        vectors = vectors[present] if vectors is not None else None
+        analyzed = await self._analyzed([text for _, (text, _) in kept])
         document, ids = await asyncio.to_thread(
-            self.registry.begin, audience, old.doc_id, old.source, old.source_key, old.link, len(records), vectors,
-            origin, analyzed)
+            self.registry.begin, audience, old.doc_id, old.source, old.source_key, old.link, len(kept), vectors,
+            origin, analyzed, [text for _, text in kept])
         try:
-            await self.store.insert([ChunkRecord(id=cid, tenant=audience, doc_id=r.doc_id, source=r.source,
-                                                 text=r.text, bits=r.bits, meta=r.meta)
-                                     for cid, r in zip(ids, records, strict=True)])
+            await self.store.insert([ChunkRecord(id=cid, tenant=audience, bits=r.bits, doc_id=old.doc_id,
+                                                 source=old.source, text=text, meta=meta)
+                                     for cid, (r, (text, meta)) in zip(ids, kept, strict=True)])
             await asyncio.to_thread(self.registry.commit, document)
         except BaseException:
             await asyncio.shield(self._discard(document, quiet=True))

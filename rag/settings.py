@@ -74,6 +74,9 @@ class RagSettings(BaseSettings):
     embed_precision: Literal["float32", "float16"] = "float32"  # float16 halves GPU memory and time; GPU only
     # local model: auto = torch on a CUDA GPU, else ONNX Runtime in float32 (rag/embed.py resolve_runtime)
     embed_runtime: Literal["auto", "torch", "onnx", "onnx-int8"] = "auto"
+    # put before questions / chunks when embedding; unset: the model's own ("query: " / "passage: " for E5 models)
+    embed_query_prefix: str | None = None
+    embed_passage_prefix: str | None = None
     embed_cache_dir: str | None = None  # where ONNX exports are kept; default ~/.cache/bitrag/encoders
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None

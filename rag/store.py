@@ -13,6 +13,11 @@ the registry says are ready, and `count()` asks for Strong.
 The binary field is never returned by `search()` (Lite retries for minutes and fails); `get_bits()` fetches it
 by primary key instead.
 
+A collection holds the 1-bit codes, their ids and tenants, nothing else (schema 2): chunk text and metadata live in
+the registry, on disk (`registry.py` says why: at 1M chunks they were 97 % of Milvus Lite's RAM). A collection made
+before (schema 1, with `doc_id`, `source`, `text`, `meta` fields) keeps working: `holds_text` says so, new chunks
+are written with their text there too, and answers read it from there until `bitrag reindex` rebuilds it.
+
 Keyword search is the registry's BM25 index by default (`keywords.py`); with `KEYWORD_INDEX=milvus` and
 `RETRIEVAL=hybrid` it is Milvus's own BM25, kept to measure the two side by side: the chunk text,
 already stored for answers, is analyzed (`BM25_ANALYZER`) and a BM25 function fills a sparse vector field with a
@@ -20,7 +25,7 @@ already stored for answers, is analyzed (`BM25_ANALYZER`) and a BM25 function fi
 a dense-only collection and `keyword_note` says why. A collection made without BM25 stays dense-only until
 `bitrag reindex` rebuilds it (`reindex.py`). It is not the default because of what it costs: on real text its
 index takes more RAM per chunk (~2 KB) than the float32 vectors that 1-bit quantization saves (benchmarks/README.md,
-"Memory per chunk").
+"Memory per chunk"), and it needs the text in Milvus: its collections keep schema 1's text fields.
 """
 
 from __future__ import annotations
@@ -45,12 +50,12 @@ from rag.tenants import Scope, tenant_filter, validate_tenant
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 1: chunk text and metadata in Milvus too
+TEXT_FIELDS = ["doc_id", "source", "text", "meta"]  # schema 1's fields (and Milvus BM25's collections')
 MAX_TEXT_BYTES = 60_000  # VARCHAR max_length is 65,535 bytes
 INSERT_BATCH_BYTES = 2 << 20  # pymilvus inserts slow down sharply past a few MB per call (15k → 105 rows/s)
 DELETE_BATCH = 2_000
 KEYWORD_FIELD = "keywords"  # BM25's sparse vector of the chunk text, filled by Milvus
-CHUNK_FIELDS = ["doc_id", "source", "text", "meta"]  # what an answer needs of a chunk
 FETCH_BATCH = 10_000  # ids per `fetch` request (a search returns at most 16,384 rows)
 MAX_QUERY_CHARS = 4_000  # keyword search of a question (a follow-up carries the previous question too)
 T = TypeVar("T")
@@ -60,10 +65,10 @@ T = TypeVar("T")
 class ChunkRecord:
     id: int
     tenant: str
-    doc_id: str
-    source: str
-    text: str
     bits: bytes
+    doc_id: str = ""  # these four go to Milvus only where the collection holds text
+    source: str = ""
+    text: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -131,7 +136,9 @@ def _let_go(uri: str) -> None:
 class MilvusStore:
     """Async facade over the synchronous `MilvusClient`: every call runs in a worker thread."""
 
-    def __init__(self, settings: RagSettings) -> None:
+    def __init__(self, settings: RagSettings, text_in_milvus: bool = False) -> None:
+        """`text_in_milvus` makes new collections of schema 1, as bitrag did before the registry held chunk text
+        (for tests and benchmarks of upgrades); Milvus's BM25 (`KEYWORD_INDEX=milvus`) always needs it."""
         self._uri = settings.milvus_uri
         self._token = settings.milvus_token.get_secret_value() if settings.milvus_token else ""
         self._is_lite = settings.milvus_is_lite
@@ -147,6 +154,8 @@ class MilvusStore:
         self._want_keywords = settings.retrieval == "hybrid" and settings.keyword_index == "milvus"
         self._analyzer = settings.bm25_analyzer
         self.keywords = False  # the open collection has a BM25 index
+        self._with_text = text_in_milvus or self._want_keywords  # whether a collection made now holds chunk text
+        self.holds_text = False  # the open collection holds chunk text (schema 1, or Milvus BM25)
         self.keyword_note = ""  # whether keyword search is on, and why not, for status pages
         self._known_version = ""  # the server's, once asked
         self.dim = 0
@@ -156,6 +165,11 @@ class MilvusStore:
     def client(self) -> Any:
         """The underlying `MilvusClient` (for evaluation and benchmarks that add their own collections)."""
         return self._client
+
+    @property
+    def text_to_move(self) -> bool:
+        """The open collection holds chunk text that a collection made now would not (`bitrag reindex` moves it)."""
+        return self.holds_text and not self._with_text
 
     @property
     def mode(self) -> str:
@@ -245,11 +259,16 @@ class MilvusStore:
             self._index_type = self._client.describe_index(self.collection, "vector").get("index_type",
                                                                                           self._index_type)
             self._client.load_collection(self.collection)
-            indexed = has_keyword_index(self._client.describe_collection(self.collection))
-            self._set_keywords(indexed)
+            self._describe(self._client.describe_collection(self.collection))
         else:
             self._set_keywords(self._want_keywords and self._supports_bm25())
+            self.holds_text = self._with_text
             self._client.create_collection(self.collection, **self.collection_spec(model_id, dim))
+
+    def _describe(self, description: dict[str, Any]) -> None:
+        """Read what the open collection has: a keyword index, chunk text."""
+        self._set_keywords(has_keyword_index(description))
+        self.holds_text = any(f.get("name") == "text" for f in description.get("fields", []))
 
     def _set_keywords(self, available: bool) -> None:
         """Keyword search is on when wanted (RETRIEVAL=hybrid) and the collection has its index; else the note says
@@ -294,17 +313,19 @@ class MilvusStore:
 
     def collection_spec(self, model_id: str, dim: int) -> dict[str, Any]:
         """The keyword arguments of `create_collection` for a bitrag collection (with BM25 when wanted and there)."""
-        description = json.dumps({"bitrag_schema": SCHEMA_VERSION, "model": model_id, "dim": dim})
+        description = json.dumps({"bitrag_schema": 1 if self._with_text else SCHEMA_VERSION, "model": model_id,
+                                  "dim": dim})
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False, description=description)
         schema.add_field("id", DataType.INT64, is_primary=True)
         schema.add_field("tenant", DataType.VARCHAR, max_length=128, is_partition_key=not self._is_lite)
-        schema.add_field("doc_id", DataType.VARCHAR, max_length=64)
-        schema.add_field("source", DataType.VARCHAR, max_length=1024)
         schema.add_field("vector", DataType.BINARY_VECTOR, dim=dim)
         keywords = self._want_keywords and self._supports_bm25()
-        analyzed = {"enable_analyzer": True, "analyzer_params": {"type": self._analyzer}} if keywords else {}
-        schema.add_field("text", DataType.VARCHAR, max_length=65_535, **analyzed)
-        schema.add_field("meta", DataType.JSON)
+        if self._with_text:
+            analyzed = {"enable_analyzer": True, "analyzer_params": {"type": self._analyzer}} if keywords else {}
+            schema.add_field("doc_id", DataType.VARCHAR, max_length=64)
+            schema.add_field("source", DataType.VARCHAR, max_length=1024)
+            schema.add_field("text", DataType.VARCHAR, max_length=65_535, **analyzed)
+            schema.add_field("meta", DataType.JSON)
         index = self._client.prepare_index_params()
         params = {"nlist": self._nlist} if self._index_type == "BIN_IVF_FLAT" else {}
         index.add_index(field_name="vector", index_type=self._index_type, metric_type="HAMMING", params=params)
@@ -317,16 +338,24 @@ class MilvusStore:
         return {"schema": schema, "index_params": index,
                 "consistency_level": "Strong" if self._is_lite else "Session", **extra}
 
+    def _text_in(self, collection: str) -> bool:
+        """Whether `collection` holds chunk text: the open one as described, any other (a rebuild's copy) as made
+        now."""
+        return self.holds_text if collection == self.collection else self._with_text
+
     async def insert(self, records: Sequence[ChunkRecord], collection: str | None = None) -> None:
-        """Insert chunks (into this store's collection, or `collection`, e.g. a rebuild's copy)."""
+        """Insert chunks (into this store's collection, or `collection`, e.g. a rebuild's copy); their text only
+        where the collection holds text (the registry has it: `Registry.begin`)."""
         collection = collection or self.collection
-        rows = [{"id": r.id, "tenant": validate_tenant(r.tenant), "doc_id": r.doc_id, "source": r.source[:1000],
-                 "vector": r.bits, "text": _clip_utf8(r.text), "meta": r.meta} for r in records]
+        text = self._text_in(collection)
+        rows = [{"id": r.id, "tenant": validate_tenant(r.tenant), "vector": r.bits,
+                 **({"doc_id": r.doc_id, "source": r.source[:1000], "text": _clip_utf8(r.text), "meta": r.meta}
+                    if text else {})} for r in records]
         batch: list[dict[str, Any]] = []
         size = 0
         for row in rows:
             batch.append(row)
-            size += len(row["vector"]) + len(row["text"].encode()) + 200
+            size += len(row["vector"]) + len(row.get("text", "").encode()) + 200
             if size >= INSERT_BATCH_BYTES:
                 await self._call("insert", collection, batch)
                 batch, size = [], 0
@@ -340,7 +369,8 @@ class MilvusStore:
     async def search_many(self, scope: Scope, queries: Sequence[bytes], limit: int,
                           fields: bool = True) -> list[list[Candidate]]:
         """`search` for several query vectors in one request (one filter, one round trip; see `batching.py`).
-        `fields=False` returns ids and distances only; `fetch` then gets the few chunks kept."""
+        `fields=False`, or a collection without text, returns ids and distances only; the registry (or `fetch`)
+        then gives the few chunks kept."""
         if not queries:
             return []
         params: dict[str, Any] = {"metric_type": "HAMMING"}
@@ -370,28 +400,31 @@ class MilvusStore:
 
     def _candidates(self, keyword: bool, fields: bool, **search: Any) -> list[list[Candidate]]:
         """One `search` request, its rows parsed in the worker thread (thousands per batch: not on the loop)."""
-        hits = self._invoke("search", (self.collection,), {**search, "output_fields": CHUNK_FIELDS if fields else []})
+        fields = fields and self.holds_text
+        hits = self._invoke("search", (self.collection,), {**search, "output_fields": TEXT_FIELDS if fields else []})
         return [[Candidate(id=int(h["id"]), hamming=None if keyword else int(h["distance"]),
                            keyword=float(h["distance"]) if keyword else 0.0, **(_chunk(h["entity"]) if fields else {}))
                  for h in query] for query in hits]
 
     async def fetch(self, scope: Scope, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-        """doc_id, source, text and meta of chunks of the scope, by id. A server looks the ids up in its primary-key
-        index (`query`); Lite answers `get`/`query` by scanning every row (1M chunks: 77–107 ms for 5–100 ids), so
-        there it is an exact search filtered to the ids (~6 ms; BIN_FLAT, the only index Lite has, so none is
-        missed)."""
+        """doc_id, source, text and meta of chunks of the scope, by id, from a collection that holds text (none
+        from one that does not). A server looks the ids up in its primary-key index (`query`); Lite answers
+        `get`/`query` by scanning every row (1M chunks: 77–107 ms for 5–100 ids), so there it is an exact search
+        filtered to the ids (~6 ms; BIN_FLAT, the only index Lite has, so none is missed)."""
         found: dict[int, dict[str, Any]] = {}
+        if not self.holds_text:
+            return found
         wanted = list(dict.fromkeys(ids))
         for start in range(0, len(wanted), FETCH_BATCH):
             part = wanted[start:start + FETCH_BATCH]
             where = f"({tenant_filter(scope)}) and id in {part}"
             if self._is_lite:
                 hits = await self._call("search", self.collection, data=[bytes(self.dim // 8)], anns_field="vector",
-                                        limit=len(part), filter=where, output_fields=CHUNK_FIELDS,
+                                        limit=len(part), filter=where, output_fields=TEXT_FIELDS,
                                         search_params={"metric_type": "HAMMING"})
                 found.update({int(h["id"]): _chunk(h["entity"]) for h in hits[0]})
             else:
-                rows = await self._call("query", self.collection, filter=where, output_fields=CHUNK_FIELDS)
+                rows = await self._call("query", self.collection, filter=where, output_fields=TEXT_FIELDS)
                 found.update({int(r["id"]): _chunk(r) for r in rows})
         return found
 
@@ -402,14 +435,16 @@ class MilvusStore:
         return {int(r["id"]): bytes(_first(r["vector"])) for r in rows}
 
     async def get_records(self, ids: Sequence[int], collection: str | None = None) -> list[ChunkRecord]:
-        """Whole chunks by primary key (to copy a document into another tenant, or the collection, without
-        re-embedding)."""
+        """Chunks by primary key (to copy a document into another tenant, or the collection, without
+        re-embedding): bits and tenant, with text and metadata where the collection holds them (else empty)."""
         if not ids:
             return []
-        rows = await self._call("get", collection or self.collection, ids=list(ids),
-                                output_fields=["tenant", "doc_id", "source", "text", "meta", "vector"])
-        return [ChunkRecord(id=int(r["id"]), tenant=r["tenant"], doc_id=r["doc_id"], source=r["source"], text=r["text"],
-                            bits=bytes(_first(r["vector"])), meta=r["meta"] or {}) for r in rows]
+        collection = collection or self.collection
+        text = self._text_in(collection)
+        rows = await self._call("get", collection, ids=list(ids),
+                                output_fields=["tenant", "vector", *(TEXT_FIELDS if text else [])])
+        return [ChunkRecord(id=int(r["id"]), tenant=r["tenant"], bits=bytes(_first(r["vector"])),
+                            **(_chunk(r) if text else {})) for r in rows]
 
     async def has_collection(self, name: str) -> bool:
         return bool(await self._call("has_collection", name))
@@ -420,12 +455,14 @@ class MilvusStore:
     async def create_collection(self, name: str) -> None:
         """A new, empty collection `name` with the schema this store would create now (BM25 when wanted and there)."""
         await self._call("create_collection", name, **self.collection_spec(self.model_id, self.dim))
+        if name == self.collection:
+            self.holds_text = self._with_text
 
     async def refresh_schema(self) -> None:
-        """Read again whether this store's collection has a keyword index (after a rebuild)."""
+        """Read again what this store's collection has (after a rebuild)."""
         description = await self._call("describe_collection", self.collection)
         await self._call("load_collection", self.collection)
-        self._set_keywords(has_keyword_index(description))
+        self._describe(description)
 
     async def delete(self, ids: Sequence[int]) -> None:
         for start in range(0, len(ids), DELETE_BATCH):
@@ -458,7 +495,7 @@ class MilvusStore:
 
 
 def _chunk(row: dict[str, Any]) -> dict[str, Any]:
-    """A chunk's `CHUNK_FIELDS` from a search hit's entity or a query row (`meta` is never None)."""
+    """A chunk's `TEXT_FIELDS` from a search hit's entity or a query row (`meta` is never None)."""
     return {"doc_id": row["doc_id"], "source": row["source"], "text": row["text"], "meta": row["meta"] or {}}
 
 

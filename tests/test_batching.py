@@ -226,6 +226,7 @@ class CountingEmbedder:
         self.inner, self.calls, self.hold = inner, [], hold_first_until
         self.model_id, self.dim, self.max_tokens = inner.model_id, inner.dim, inner.max_tokens
         self.encoder_id = inner.encoder_id
+        self.query_prefix, self.passage_prefix = inner.query_prefix, inner.passage_prefix
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         if self.hold is not None and not self.calls:  # busy with its first pass until the event

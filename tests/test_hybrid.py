@@ -50,7 +50,7 @@ async def keyword_sources(service: RagService, scope: str | list[str], text: str
     """The sources of what keyword search alone returns for `text` in `scope`, best first."""
     tenants = scope_tenants(scope)
     found = (await service.retriever.keyword_search_many(tenants, [text], limit, fields=False))[0]
-    chunks = await service.store.fetch(tenants, [c.id for c in found])
+    chunks = await asyncio.to_thread(service.registry.chunks, tenants, [c.id for c in found])
     return [chunks[c.id]["source"] for c in found if c.id in chunks]
 
 
@@ -119,7 +119,8 @@ async def test_keyword_search_keeps_tenants_apart(hybrid: RagService, tmp_path: 
     for scope in ("acme", ["acme", "globex"], "globex"):
         assert "vault.md" not in await keyword_sources(service, scope, question, 100)
         answer = await service.ask(question, scope)
-        assert "ZEBRA" not in answer.text and all(s.source != "vault.md" for s in answer.sources)
+        # (A refusal may repeat the question's own names — "never mention "ZEBRA"" — but nothing of the secret.)
+        assert "lives in the red binder" not in answer.text and all(s.source != "vault.md" for s in answer.sources)
 
 
 async def test_a_keyword_only_match_is_rescored_and_the_dont_know_threshold_still_holds(hybrid: RagService) -> None:

@@ -174,9 +174,11 @@ async def test_a_half_ingested_document_is_invisible_and_cleaned_up_on_restart(m
     service = await open_service(settings, embedder)
     await ingest_samples(service)
     vectors = await embedder.embed(["The Hydra launch code is 7-alpha-9."] * 3)
-    _pending, ids = service.registry.begin("acme", "f" * 64, "crashed.md", "crashed.md", None, 3, vectors)
-    await service.store.insert([ChunkRecord(id=i, tenant="acme", doc_id="f" * 64, source="crashed.md",
-                                            text="The Hydra launch code is 7-alpha-9.", bits=binarize(v)[0].tobytes())
+    text = "The Hydra launch code is 7-alpha-9."
+    _pending, ids = service.registry.begin("acme", "f" * 64, "crashed.md", "crashed.md", None, 3, vectors,
+                                           texts=[(text, {})] * 3)
+    await service.store.insert([ChunkRecord(id=i, tenant="acme", bits=binarize(v)[0].tobytes(), doc_id="f" * 64,
+                                            source="crashed.md", text=text)
                                 for i, v in zip(ids, vectors, strict=True)])
     answer = await service.ask("What is the Hydra launch code?", "acme")
     assert all(s.source != "crashed.md" for s in answer.sources)  # never visible before commit

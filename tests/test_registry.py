@@ -82,6 +82,39 @@ def test_document_lifecycle(registry_url: str) -> None:
         registry.close()
 
 
+def test_chunk_text_is_read_only_for_ready_documents_of_the_scope(registry_url: str) -> None:
+    """Answers read chunk text from the registry by id: the ids of a pending, retired or other tenant's document
+    give nothing; the same ids in the right scope give the text, its metadata and its document."""
+    registry = Registry(registry_url)
+    try:
+        secret = [("The vault passphrase is ZEBRA-QUOKKA.\x00", {"location": "Vault", "link": None}),
+                  ("Rotate it every month.", {})]
+        document, ids = registry.begin("globex:private", "vault", "vault.md", "vault", None, 2, None, texts=secret)
+        assert registry.chunks(["globex:private"], ids) == {}  # pending
+        registry.commit(document)
+        found = registry.chunks(["globex:private"], ids)  # the control
+        assert found[ids[0]] == {"doc_id": "vault", "source": "vault.md", "meta": {"location": "Vault", "link": None},
+                                 "text": "The vault passphrase is ZEBRA-QUOKKA."}  # NUL dropped (PostgreSQL's TEXT)
+        for scope in (["globex"], ["acme"], ["acme", "globex:other"]):
+            assert registry.chunks(scope, ids) == {}
+        assert registry.texts(document) == [(cid, (text.replace("\x00", ""), meta))
+                                            for cid, (text, meta) in zip(ids, secret, strict=True)]
+        registry.mark_deleting(document)
+        assert registry.chunks(["globex:private"], ids) == {}  # being forgotten
+        # A registry from before it held text: NULL until `add_texts` (what `bitrag reindex` does).
+        old, old_ids = registry.begin("acme", "old", "old.md", "old", None, 2, None)
+        registry.commit(old)
+        assert registry.chunks(["acme"], old_ids) == {} and registry.without_text() == [registry.find("acme", "old")]
+        registry.add_texts(old, [(old_ids[0], ("first", {})), (old_ids[1], ("second", {"location": "B"}))])
+        assert registry.without_text() == []
+        moved = registry.chunks(["acme"], old_ids)
+        assert [moved[i]["text"] for i in old_ids] == ["first", "second"] and moved[old_ids[1]]["meta"] == {
+            "location": "B"}
+        assert registry.chunks(["globex:private"], old_ids) == {}
+    finally:
+        registry.close()
+
+
 def add(registry: Registry, tenant: str, doc_id: str, texts: list[str], commit: bool = True) -> list[int]:
     document, ids = registry.begin(tenant, doc_id, f"{doc_id}.md", doc_id, None, len(texts), None,
                                    analyzed=analyze_chunks(texts))
