@@ -14,9 +14,9 @@ The binary field is never returned by `search()` (Lite retries for minutes and f
 by primary key instead.
 
 A collection holds the 1-bit codes, their ids and tenants, nothing else (schema 2): chunk text and metadata live in
-the registry, on disk (`registry.py` says why: at 1M chunks they were 97 % of Milvus Lite's RAM). A collection made
-before (schema 1, with `doc_id`, `source`, `text`, `meta` fields) keeps working: `holds_text` says so, new chunks
-are written with their text there too, and answers read it from there until `bitrag reindex` rebuilds it.
+the registry, on disk (`registry.py` says why: at 1M chunks they were 87 % of what the process held). A collection
+made before (schema 1, with `doc_id`, `source`, `text`, `meta` fields) keeps working: `holds_text` says so, new
+chunks are written with their text there too, and answers read it from there until `bitrag reindex` rebuilds it.
 
 Keyword search is the registry's BM25 index by default (`keywords.py`); with `KEYWORD_INDEX=milvus` and
 `RETRIEVAL=hybrid` it is Milvus's own BM25, kept to measure the two side by side: the chunk text,

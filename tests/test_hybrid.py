@@ -171,18 +171,7 @@ async def test_reindex_adds_keyword_search_without_reembedding(make_settings: Ca
         before = await service.ask("How long must passwords be?", "acme")
         documents = await service.sources("acme")
 
-        embedded: list[str] = []  # reindex must not embed anything
-        original = service.embedder.embed
-
-        async def counting(texts: list[str]) -> np.ndarray:
-            embedded.extend(texts)
-            return await original(texts)
-
-        service.embedder.embed = counting  # type: ignore[method-assign]
-        steps: list[str] = []
-        assert await service.reindex(lambda step, done, total: steps.append(step)) == chunks
-        service.embedder.embed = original  # type: ignore[method-assign]
-        assert embedded == [] and set(steps) == {"keywords", "copy", "restore"}
+        assert await reindex_without_embedding(service) == (chunks, {"keywords", "copy", "restore"})
         assert service.retriever.hybrid and (await service.stats("acme")).retrieval.startswith("hybrid")
         assert await service.store.count() == chunks
         assert await service.sources("acme") == documents
@@ -193,6 +182,25 @@ async def test_reindex_adds_keyword_search_without_reembedding(make_settings: Ca
         assert await keyword_sources(service, "globex", "passwords characters") == []  # the tenant filter held
     finally:
         await service.close()
+
+
+async def reindex_without_embedding(service: RagService) -> tuple[int, set[str]]:
+    """`service.reindex()`, checked to embed nothing; returns the chunks it rebuilt and the steps it reported."""
+    embedded: list[str] = []
+    original = service.embedder.embed
+
+    async def counting(texts: list[str]) -> np.ndarray:
+        embedded.extend(texts)
+        return await original(texts)
+
+    service.embedder.embed = counting  # type: ignore[method-assign]
+    steps: set[str] = set()
+    try:
+        chunks = await service.reindex(lambda step, done, total: steps.add(step))
+    finally:
+        service.embedder.embed = original  # type: ignore[method-assign]
+    assert embedded == []
+    return chunks, steps
 
 
 class Interrupted(Exception):

@@ -10,7 +10,6 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import rag.reindex
@@ -23,7 +22,7 @@ from rag.registry import ChunkText
 from rag.service import RagService
 from rag.store import ChunkRecord, MilvusStore
 from tests.conftest import SAMPLE_DOCS
-from tests.test_hybrid import Interrupted, forget_keywords, interrupt_at
+from tests.test_hybrid import Interrupted, forget_keywords, interrupt_at, reindex_without_embedding
 
 PRIVATE = "globex:private"
 VAULT = "The vault passphrase is ZEBRA-QUOKKA. Rotate it on the first of every month."
@@ -116,19 +115,8 @@ async def test_text_in_milvus_keeps_answering_until_reindex_moves_it(make_settin
         assert not (await service.ingest(files, "acme")).failed
         assert (await service.ask("Where do bicycles park?", "acme")).sources[0].source == "parking.md"
 
-        embedded: list[str] = []  # reindex embeds nothing
-        original = service.embedder.embed
-
-        async def counting(batch: list[str]) -> np.ndarray:
-            embedded.extend(batch)
-            return await original(batch)
-
-        service.embedder.embed = counting  # type: ignore[method-assign]
-        steps: list[str] = []
         chunks = await service.store.count()
-        assert await service.reindex(lambda step, done, total: steps.append(step)) == chunks
-        service.embedder.embed = original  # type: ignore[method-assign]
-        assert embedded == [] and "texts" in steps and {"copy", "restore"} <= set(steps)
+        assert await reindex_without_embedding(service) == (chunks, {"texts", "keywords", "copy", "restore"})
 
         assert not service.store.holds_text and "text" not in collection_fields(service)
         assert collection_fields(service) == {"id", "tenant", "vector"}
