@@ -36,6 +36,7 @@ import psutil
 from benchmarks.ask_latency import QUESTIONS
 from benchmarks.common import ROOT, SCIFACT, save
 from benchmarks.recombined import sentence_bank
+from benchmarks.scale import folder_size, lite_server_rss
 from bot.adapters.slack.render import answer_messages
 from bot.core import BotCore, Conversation
 from bot.settings import get_settings
@@ -62,10 +63,11 @@ async def add_filler(service: RagService, n: int, scifact: Path) -> float:
         count = min(FILLER_BATCH, n - start)
         texts, vectors = await asyncio.to_thread(bank.chunks, start, count)
         analyzed = await asyncio.to_thread(analyze_chunks, texts) if service.needs_keywords(texts) else None
-        document, ids = await asyncio.to_thread(service.registry.begin, TENANT, f"filler-{start}", "filler.md",
-                                                f"filler-{start}", None, count, vectors, None, analyzed,
-                                                [(text, {"location": None}) for text in texts])
         bits = binarize(vectors)
+        document, ids = await asyncio.to_thread(service.registry.begin, TENANT, f"filler-{start}", "filler.md",
+                                                f"filler-{start}", None, count,
+                                                vectors if service.settings.rescore == "precise" else None, None,
+                                                analyzed, [(text, {"location": None}) for text in texts], bits)
         await service.store.insert([ChunkRecord(id=cid, tenant=TENANT, bits=bits[i].tobytes(), doc_id=document.doc_id,
                                                 source="filler.md", text=texts[i], meta={"location": None})
                                     for i, cid in enumerate(ids)])
@@ -174,6 +176,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         print(service.embedder.encoder_id, name, level, flush=True)
                 runs[service.embedder.encoder_id] = configurations
                 keyword_note = await service.retrieval_note()
+                if n == 0:  # what the whole process holds with this many chunks, after answering
+                    memory = {"milvus_lite_rss_bytes": lite_server_rss(Path(settings.milvus_uri)),
+                              "bitrag_rss_bytes": psutil.Process().memory_info().rss,
+                              "disk_bytes": folder_size(Path(tmp))}
             finally:
                 await service.close()
     first = next(iter(runs.values()))
@@ -181,7 +187,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "filler_insert_rows_per_s": round(insert_rate), "llm": "groq client → instant local fake (own process)",
             "milvus": "lite (BIN_FLAT)", "retrieval": keyword_note, "rescore": settings.rescore,
             "top_k": settings.top_k, "oversample": settings.oversample, "llm_concurrency": settings.llm_concurrency,
-            "ask_batch_max": settings.ask_batch_max, "batching": first,
+            "ask_batch_max": settings.ask_batch_max, "memory": memory, "batching": first,
             **({"encoders": runs} if len(runs) > 1 else {})}
 
 

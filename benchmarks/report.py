@@ -271,6 +271,13 @@ def e2e(result: dict[str, Any]) -> list[str]:
                              f"{level['total_ms_p99']} | {level['loop_lag_ms_p99']} | {level['mean_batch'] or '—'} | "
                              f"{s['queue']} | {s['embed']} | {s['search']} | {s['rescore']} | {s['generate']} | "
                              f"{cpu.get('bitrag', '—')} / {cpu.get('milvus', '—')} |")
+    if memory := result.get("memory"):
+        n = result["chunks_in_collection"]
+        lines += ["", f"Held after answering: Milvus Lite {memory['milvus_lite_rss_bytes'] / 2**30:.2f} GiB RSS "
+                  f"({memory['milvus_lite_rss_bytes'] / n:.0f} B per chunk), bitrag's process "
+                  f"{memory['bitrag_rss_bytes'] / 2**30:.2f} GiB (the model, the benchmark's sentence bank); disk "
+                  f"{memory['disk_bytes'] / 2**30:.1f} GiB ({memory['disk_bytes'] / n:,.0f} B per chunk). "
+                  f"Rescoring: {result.get('rescore', '—')}."]
     return [*lines, "", provenance(result)]
 
 
@@ -316,7 +323,8 @@ def main() -> None:
                  memory_text_in_milvus(m) if (m := load("memory-text-in-milvus")) else [],
                  extractive(x) if (x := load("extractive")) else [],
                  latency(load("ask-latency-extractive"), load("slack-ack-latency")),
-                 *(e2e(e) for name in ("e2e-dense", "e2e-dense-300k", "e2e-hybrid", "e2e-encoders")
+                 *(e2e(e) for name in ("e2e-dense", "e2e-dense-300k", "e2e-hybrid", "e2e-encoders",
+                                       "e2e-dense-schema2", "e2e-dense-asymmetric", "e2e-dense-10m")
                    if (e := load(name)) and "batching" in e),
                  *(ingest(i) for name in ("ingest", "ingest-files", "ingest-files-before") if (i := load(name))),
                  encoders(load("encoders-speed"), load("encoders-quality")),

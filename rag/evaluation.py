@@ -248,10 +248,10 @@ async def _load_binary(store: MilvusStore, registry: Registry, data: BeirData, d
                        step: Callable[[str], Callable[[int, int], None] | None]) -> list[int]:
     """The corpus as one registry document with one chunk per BEIR document, inserted like `ingest` does."""
     analyzed = await asyncio.to_thread(analyze_chunks, data.doc_texts)
+    bits = binarize(docs)
     document, ids = await asyncio.to_thread(registry.begin, TENANT, data.fingerprint, data.name, data.name, None,
                                             len(data.doc_ids), docs if precise else None, None, analyzed,
-                                            [(text, {}) for text in data.doc_texts])
-    bits = binarize(docs)
+                                            [(text, {}) for text in data.doc_texts], bits)
     records = [ChunkRecord(id=cid, tenant=TENANT, bits=bits[i].tobytes(), doc_id=data.fingerprint, source=data.name,
                            text=text) for i, (cid, text) in enumerate(zip(ids, data.doc_texts, strict=True))]
     await store.insert(records)

@@ -1,5 +1,5 @@
-"""The document registry: which documents exist per tenant, their state, their chunk ids, and the float16
-copies of chunk vectors used by precise rescoring.
+"""The document registry: which documents exist per tenant, their state, their chunks (ids, text, metadata, 1-bit
+codes) and the float16 copies of chunk vectors used by precise rescoring.
 
 It is what makes ingestion atomic per document. Milvus has no multi-row transactions, so a document's chunks
 are inserted while its registry row is `pending`, and only the flip to `ready` (one transaction, which
@@ -20,6 +20,8 @@ that the whole process held — 1-bit vectors saved 32x on 48 bytes of them. Mil
 their ids and tenants (210 B per chunk for the whole process, against float32's 3,131: benchmarks/README.md, "Memory
 per chunk"), and an answer reads the text of the few chunks it keeps here by primary key. Chunks recorded before
 (text NULL) are read from a collection that still holds text, until `bitrag reindex` moves it here (`reindex.py`).
+The 1-bit codes are kept here too (48 B per chunk at 384-d): asymmetric rescoring reads them with the visibility
+check, where Milvus Lite's `get` scans every row (measured at 10M chunks: ~175 ms of a 293 ms question).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     id {bigint} PRIMARY KEY,         -- the Milvus primary key of the chunk
     document {bigint} NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
     vector {bytes},                  -- float16 copy for precise rescoring, NULL in other modes
+    bits {bytes},                    -- the 1-bit code, as in Milvus (asymmetric rescoring reads it here)
     text TEXT,                       -- the chunk's text, NULL when recorded before the registry held it
     meta TEXT                        -- its metadata (location, link, ...) as JSON
 );
@@ -128,7 +131,8 @@ class Registry:
         self._db.add_columns("documents", ORIGIN_COLUMNS)  # registries written before origins were recorded
         # Registries written before the keyword index: NULL = "not in the keyword index yet" (`bitrag reindex`).
         self._db.add_columns("documents", {"keyword_terms": "BIGINT"})
-        self._db.add_columns("chunks", {"text": "TEXT", "meta": "TEXT"})  # registries from before it held text
+        # Registries from before they held chunk text and codes: NULL = read from the collection.
+        self._db.add_columns("chunks", {"text": "TEXT", "meta": "TEXT", "bits": "{bytes}"})
         self._db.create(keywords.SCHEMA)
         self.keywords = KeywordIndex()
 
@@ -150,11 +154,11 @@ class Registry:
 
     def begin(self, tenant: str, doc_id: str, source: str, source_key: str, link: str | None,
               n_chunks: int, vectors: np.ndarray | None, origin: Origin | None = None,
-              analyzed: AnalyzedChunks | None = None,
-              texts: Sequence[ChunkText] | None = None) -> tuple[DocumentRow, list[int]]:
+              analyzed: AnalyzedChunks | None = None, texts: Sequence[ChunkText] | None = None,
+              bits: np.ndarray | None = None) -> tuple[DocumentRow, list[int]]:
         """Record a `pending` document and reserve ids for its chunks (never reused), with their text and metadata
-        (`texts`, in chunk order) and keyword postings (`analyzed`, from `keywords.analyze_chunks` of the chunk
-        texts) in the same transaction."""
+        (`texts`, in chunk order), 1-bit codes (`bits`, packed rows) and keyword postings (`analyzed`, from
+        `keywords.analyze_chunks` of the chunk texts) in the same transaction."""
         now = time.time()
         where = (origin.owner, origin.platform, origin.conversation, origin.kind) if origin else (None,) * 4
         with self._db.transaction() as db:
@@ -169,9 +173,10 @@ class Registry:
                                  (1 + n_chunks, n_chunks))[0][0])
             ids = list(range(end - n_chunks, end))
             halves = vectors.astype(np.float16) if vectors is not None else None
-            db.executemany("INSERT INTO chunks (id, document, vector, text, meta) VALUES (?, ?, ?, ?, ?)",
+            db.executemany("INSERT INTO chunks (id, document, vector, text, meta, bits) VALUES (?, ?, ?, ?, ?, ?)",
                            ((cid, pk, None if halves is None else halves[i].tobytes(),
-                             *((_text(texts[i][0]), json.dumps(texts[i][1])) if texts is not None else (None, None)))
+                             *((_text(texts[i][0]), json.dumps(texts[i][1])) if texts is not None else (None, None)),
+                             None if bits is None else bits[i].tobytes())
                             for i, cid in enumerate(ids)))
             if analyzed is not None:
                 db.executemany("INSERT INTO keyword_postings (term, tenant, document, postings) VALUES (?, ?, ?, ?)",
@@ -219,11 +224,12 @@ class Registry:
         return self._rows("WHERE state = 'ready' AND id IN (SELECT document FROM chunks WHERE text IS NULL) "
                           "ORDER BY id")
 
-    def add_texts(self, document: DocumentRow, texts: Iterable[tuple[int, ChunkText]]) -> None:
-        """Record the text and metadata of a document's chunks (by chunk id), in one transaction."""
+    def add_texts(self, document: DocumentRow, texts: Iterable[tuple[int, ChunkText, bytes | None]]) -> None:
+        """Record the text, metadata and 1-bit code of a document's chunks (by chunk id), in one transaction."""
         with self._db.transaction() as db:
-            db.executemany("UPDATE chunks SET text = ?, meta = ? WHERE id = ? AND document = ?",
-                           ((_text(text), json.dumps(meta), cid, document.pk) for cid, (text, meta) in texts))
+            db.executemany("UPDATE chunks SET text = ?, meta = ?, bits = COALESCE(?, bits) WHERE id = ? AND "
+                           "document = ?", ((_text(text), json.dumps(meta), bits, cid, document.pk)
+                                            for cid, (text, meta), bits in texts))
 
     def remove(self, document: DocumentRow) -> None:
         with self._db.transaction() as db:
@@ -289,16 +295,19 @@ class Registry:
 
     # --- retrieval -------------------------------------------------------------------------------------------
 
-    def visible(self, tenants: Sequence[str], ids: Sequence[int], with_vectors: bool) -> dict[int, bytes | None]:
-        """The subset of `ids` that belong to ready documents of `tenants`, with their float16 vectors."""
+    def visible(self, tenants: Sequence[str], ids: Sequence[int],
+                with_vectors: bool) -> dict[int, tuple[bytes | None, bytes | None]]:
+        """The subset of `ids` that belong to ready documents of `tenants`, each with its float16 vector (when
+        asked for) and its 1-bit code (None where not recorded here)."""
         if not ids:
             return {}
         marks, tenant_marks = ",".join("?" * len(ids)), ",".join("?" * len(tenants))
         column = "c.vector" if with_vectors else "NULL"
         rows = self._db.execute(
-            f"SELECT c.id, {column} FROM chunks c JOIN documents d ON d.id = c.document WHERE d.tenant IN "
+            f"SELECT c.id, {column}, c.bits FROM chunks c JOIN documents d ON d.id = c.document WHERE d.tenant IN "
             f"({tenant_marks}) AND d.state = 'ready' AND c.id IN ({marks})", (*tenants, *ids))
-        return {int(cid): None if blob is None else bytes(blob) for cid, blob in rows}
+        return {int(cid): (None if half is None else bytes(half), None if code is None else bytes(code))
+                for cid, half, code in rows}
 
     def chunks(self, tenants: Sequence[str], ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         """doc_id, source, text and meta of the chunks among `ids` that belong to ready documents of `tenants` and

@@ -27,11 +27,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from rag.keywords import analyze_chunks
 from rag.registry import Registry
-from rag.store import MilvusStore
+from rag.store import ChunkRecord, MilvusStore
 
 log = logging.getLogger(__name__)
 
@@ -61,23 +60,25 @@ async def reindex(store: MilvusStore, registry: Registry, progress: ReindexProgr
 
 
 async def move_texts(store: MilvusStore, registry: Registry, progress: ReindexProgress | None = None) -> int:
-    """Step 0: the text and metadata of every ready document's chunks into the registry, from the collection;
-    returns how many documents got it."""
+    """Step 0: the text, metadata and 1-bit code of every ready document's chunks into the registry, from the
+    collection; returns how many documents got them."""
     documents = await asyncio.to_thread(registry.without_text)
     for done, document in enumerate(documents, start=1):
-        texts = await _milvus_texts(store, [cid for cid, text in await asyncio.to_thread(registry.texts, document)
-                                            if text is None])
-        await asyncio.to_thread(registry.add_texts, document, texts.items())
+        ids = [cid for cid, text in await asyncio.to_thread(registry.texts, document) if text is None]
+        records = await _milvus_records(store, ids)
+        await asyncio.to_thread(registry.add_texts, document,
+                                [(r.id, (r.text, r.meta), r.bits) for r in records.values()])
         if progress is not None:
             progress("texts", done, len(documents))
     return len(documents)
 
 
-async def _milvus_texts(store: MilvusStore, ids: list[int]) -> dict[int, tuple[str, dict[str, Any]]]:
-    found: dict[int, tuple[str, dict[str, Any]]] = {}
+async def _milvus_records(store: MilvusStore, ids: list[int]) -> dict[int, ChunkRecord]:
+    """The chunks `ids` as the collection holds them, when it holds their text (none otherwise)."""
+    found: dict[int, ChunkRecord] = {}
     if store.holds_text:
         for start in range(0, len(ids), BATCH):
-            found.update({r.id: (r.text, r.meta) for r in await store.get_records(ids[start:start + BATCH])})
+            found.update({r.id: r for r in await store.get_records(ids[start:start + BATCH])})
     return found
 
 
@@ -90,8 +91,8 @@ async def index_keywords(store: MilvusStore, registry: Registry, progress: Reind
     indexed = 0
     for done, document in enumerate(documents, start=1):
         chunks = await asyncio.to_thread(registry.texts, document)
-        texts = {cid: text for cid, (text, _) in
-                 (await _milvus_texts(store, [cid for cid, text in chunks if text is None])).items()}
+        texts = {cid: r.text for cid, r in
+                 (await _milvus_records(store, [cid for cid, text in chunks if text is None])).items()}
         texts.update({cid: text[0] for cid, text in chunks if text is not None})
         if len(texts) < len(chunks):
             log.warning("%s: the text of %d of its %d chunks is missing; indexed what is there", document.source,

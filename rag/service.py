@@ -408,13 +408,13 @@ class RagService:
         precise = self.settings.rescore == "precise"
         analyzed = await self._analyzed([chunk.text for chunk in chunks])
         texts = [(chunk.text, {**chunk.meta, "location": chunk.location, "link": file.link}) for chunk in chunks]
+        quantizing = time.perf_counter()
+        bits = binarize(vectors)
+        timings["quantize"] = _ms(quantizing)
         document, ids = await asyncio.to_thread(
             self.registry.begin, tenant, doc_id, file.name, prepared.key, file.link, len(chunks),
-            vectors if precise else None, origin, analyzed, texts)
+            vectors if precise else None, origin, analyzed, texts, bits)
         try:
-            quantizing = time.perf_counter()
-            bits = binarize(vectors)
-            timings["quantize"] = _ms(quantizing)
             records = [ChunkRecord(id=cid, tenant=tenant, bits=bits[i].tobytes(), doc_id=doc_id, source=file.name,
                                    text=text, meta=meta)
                        for i, (cid, (text, meta)) in enumerate(zip(ids, texts, strict=True))]
@@ -570,7 +570,8 @@ class RagService:
         analyzed = await self._analyzed([text for _, (text, _) in kept])
         document, ids = await asyncio.to_thread(
             self.registry.begin, audience, old.doc_id, old.source, old.source_key, old.link, len(kept), vectors,
-            origin, analyzed, [text for _, text in kept])
+            origin, analyzed, [text for _, text in kept],
+            np.frombuffer(b"".join(r.bits for r, _ in kept), dtype=np.uint8).reshape(len(kept), -1))
         try:
             await self.store.insert([ChunkRecord(id=cid, tenant=audience, bits=r.bits, doc_id=old.doc_id,
                                                  source=old.source, text=text, meta=meta)

@@ -54,14 +54,16 @@ def test_document_lifecycle(registry_url: str) -> None:
     registry = Registry(registry_url)
     try:
         vectors = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
-        first, ids = registry.begin("acme", "doc-1", "a.md", "key-a", None, 3, vectors)
+        codes = np.packbits(vectors > 0, axis=1)
+        first, ids = registry.begin("acme", "doc-1", "a.md", "key-a", None, 3, vectors, bits=codes)
         assert ids == [1, 2, 3] and first.state == "pending"
         assert registry.visible(["acme"], ids, with_vectors=True) == {}  # pending: invisible
         assert registry.abandoned() == [first]
 
         assert registry.commit(first) == []
         visible = registry.visible(["acme"], ids, with_vectors=True)
-        assert np.array_equal(np.frombuffer(visible[2], np.float16), vectors[1].astype(np.float16))
+        assert np.array_equal(np.frombuffer(visible[2][0], np.float16), vectors[1].astype(np.float16))
+        assert visible[2][1] == codes[1].tobytes()  # the 1-bit code, for asymmetric rescoring
         assert registry.visible(["globex"], ids, with_vectors=False) == {}
 
         second, new_ids = registry.begin("acme", "doc-2", "a.md", "key-a", "https://x/a", 2, None)
@@ -69,7 +71,7 @@ def test_document_lifecycle(registry_url: str) -> None:
         retired = registry.commit(second)
         assert [d.doc_id for d in retired] == ["doc-1"] and retired[0].state == "ready"
         assert [d.doc_id for d in registry.documents(["acme"])] == ["doc-2"]
-        assert registry.visible(["acme"], [*ids, *new_ids], with_vectors=True) == {4: None, 5: None}
+        assert registry.visible(["acme"], [*ids, *new_ids], with_vectors=True) == {4: (None, None), 5: (None, None)}
         assert [d.state for d in registry.abandoned()] == ["deleting"]
 
         assert registry.resolve(["acme"], "a.md").doc_id == "doc-2"
@@ -105,12 +107,15 @@ def test_chunk_text_is_read_only_for_ready_documents_of_the_scope(registry_url: 
         old, old_ids = registry.begin("acme", "old", "old.md", "old", None, 2, None)
         registry.commit(old)
         assert registry.chunks(["acme"], old_ids) == {} and registry.without_text() == [registry.find("acme", "old")]
-        registry.add_texts(old, [(old_ids[0], ("first", {})), (old_ids[1], ("second", {"location": "B"}))])
+        registry.add_texts(old, [(old_ids[0], ("first", {}), b"\x01"), (old_ids[1], ("second", {"location": "B"}),
+                                                                            None)])
         assert registry.without_text() == []
         moved = registry.chunks(["acme"], old_ids)
         assert [moved[i]["text"] for i in old_ids] == ["first", "second"] and moved[old_ids[1]]["meta"] == {
             "location": "B"}
         assert registry.chunks(["globex:private"], old_ids) == {}
+        assert [code for _, code in registry.visible(["acme"], old_ids, False).values()] in ([b"\x01", None],
+                                                                                             [None, b"\x01"])
     finally:
         registry.close()
 

@@ -64,7 +64,7 @@ async def legacy_knowledge_base(make_settings: Callable[..., Settings], embedder
         await legacy.close()
     db = sqlite3.connect(settings.registry_url.removeprefix("sqlite:///"))
     with db:
-        db.execute("UPDATE chunks SET text = NULL, meta = NULL")
+        db.execute("UPDATE chunks SET text = NULL, meta = NULL, bits = NULL")
     db.close()
     forget_keywords(settings.registry_url)
     return {cid: text for cid, (_, text) in chunks.items() if text is not None}
@@ -124,6 +124,9 @@ async def test_text_in_milvus_keeps_answering_until_reindex_moves_it(make_settin
         assert await asyncio.to_thread(service.registry.without_text) == []
         moved = await registry_texts(service)
         assert {cid: moved[cid] for cid in texts} == texts  # every chunk's text and metadata, unchanged
+        codes = await asyncio.to_thread(service.registry.visible, ["acme", PRIVATE], list(texts), False)
+        assert {cid: code for cid, (_, code) in codes.items()} == {
+            r.id: r.bits for r in await service.store.get_records(list(texts))}  # and its 1-bit code
         await answers_as_before(service)  # now from the registry
         assert (await service.ask("Where do bicycles park?", "acme")).sources[0].source == "parking.md"
     finally:
@@ -181,3 +184,35 @@ async def test_a_reindex_interrupted_after_moving_text_loses_nothing(
         assert collection_fields(reopened) == {"id", "tenant", "vector"}
     finally:
         await reopened.close()
+
+
+async def test_asymmetric_rescoring_reads_codes_from_the_registry_and_older_chunks_from_milvus(
+        make_settings: Callable[..., Settings], embedder: LocalEncoder) -> None:
+    """Milvus Lite's `get` scans every row (~175 ms per question at 10M chunks), so the codes asymmetric rescoring
+    needs come from the registry; chunks recorded before it held them still come from Milvus, with the same answer."""
+    settings = make_settings(rescore="asymmetric")
+    service = await open_service(settings, embedder)
+    asked: list[int] = []
+    original = service.store.get_bits
+
+    async def counting(ids: list[int]) -> dict[int, bytes]:  # instrumentation: every call goes to Milvus
+        asked.extend(ids)
+        return await original(ids)
+
+    service.store.get_bits = counting  # type: ignore[method-assign]
+    try:
+        files, _ = discover([SAMPLE_DOCS])
+        assert not (await service.ingest(files, "acme")).failed
+        before = await service.ask("How long must passwords be?", "acme")
+        assert before.sources[0].source == "security-policy.pdf" and "14 characters" in before.text
+        assert asked == []  # every code from the registry
+        db = sqlite3.connect(settings.registry_url.removeprefix("sqlite:///"))
+        with db:
+            db.execute("UPDATE chunks SET bits = NULL")  # as a registry from before it held them
+        db.close()
+        after = await service.ask("How long must passwords be?", "acme")
+        assert asked  # the control: the same question now reads the codes from Milvus
+        assert [s.source for s in after.sources] == [s.source for s in before.sources]
+        assert [round(s.score, 6) for s in after.sources] == [round(s.score, 6) for s in before.sources]
+    finally:
+        await service.close()
