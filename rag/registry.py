@@ -295,30 +295,29 @@ class Registry:
 
     # --- retrieval -------------------------------------------------------------------------------------------
 
+    def _ready_chunks(self, columns: str, tenants: Sequence[str], ids: Sequence[int],
+                      condition: str = "TRUE") -> list[tuple]:
+        """`columns` of the chunks among `ids` that belong to ready documents of `tenants` (and meet `condition`):
+        the one audience filter every chunk read of retrieval goes through."""
+        if not ids or not tenants:
+            return []
+        marks, tenant_marks = ",".join("?" * len(ids)), ",".join("?" * len(tenants))
+        return self._db.execute(
+            f"SELECT c.id, {columns} FROM chunks c JOIN documents d ON d.id = c.document WHERE d.tenant IN "
+            f"({tenant_marks}) AND d.state = 'ready' AND c.id IN ({marks}) AND {condition}", (*tenants, *ids))
+
     def visible(self, tenants: Sequence[str], ids: Sequence[int],
                 with_vectors: bool) -> dict[int, tuple[bytes | None, bytes | None]]:
         """The subset of `ids` that belong to ready documents of `tenants`, each with its float16 vector (when
         asked for) and its 1-bit code (None where not recorded here)."""
-        if not ids:
-            return {}
-        marks, tenant_marks = ",".join("?" * len(ids)), ",".join("?" * len(tenants))
-        column = "c.vector" if with_vectors else "NULL"
-        rows = self._db.execute(
-            f"SELECT c.id, {column}, c.bits FROM chunks c JOIN documents d ON d.id = c.document WHERE d.tenant IN "
-            f"({tenant_marks}) AND d.state = 'ready' AND c.id IN ({marks})", (*tenants, *ids))
+        rows = self._ready_chunks(f"{'c.vector' if with_vectors else 'NULL'}, c.bits", tenants, ids)
         return {int(cid): (None if half is None else bytes(half), None if code is None else bytes(code))
                 for cid, half, code in rows}
 
     def chunks(self, tenants: Sequence[str], ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         """doc_id, source, text and meta of the chunks among `ids` that belong to ready documents of `tenants` and
         whose text is here (a primary-key read per chunk)."""
-        if not ids or not tenants:
-            return {}
-        marks, tenant_marks = ",".join("?" * len(ids)), ",".join("?" * len(tenants))
-        rows = self._db.execute(
-            f"SELECT c.id, d.doc_id, d.source, c.text, c.meta FROM chunks c JOIN documents d ON d.id = c.document "
-            f"WHERE d.tenant IN ({tenant_marks}) AND d.state = 'ready' AND c.text IS NOT NULL AND c.id IN ({marks})",
-            (*tenants, *ids))
+        rows = self._ready_chunks("d.doc_id, d.source, c.text, c.meta", tenants, ids, "c.text IS NOT NULL")
         return {int(cid): _chunk(doc_id, source, text, meta) for cid, doc_id, source, text, meta in rows}
 
     def keyword_search(self, tenants: Sequence[str], text: str, limit: int) -> list[tuple[int, float]]:

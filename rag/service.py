@@ -123,9 +123,7 @@ class RagService:
         await service.recover()
         if service.retriever.keyword_index == "registry" and service.retriever.hybrid and (
                 unindexed := await asyncio.to_thread(registry.unindexed)):
-            log.warning("%d document(s) are not in the keyword index (added before it existed, or under "
-                        "RETRIEVAL=dense): hybrid retrieval's keyword search cannot find them until `bitrag reindex` "
-                        "indexes them (no re-embedding)", len(unindexed))
+            log.warning("%s", _unindexed(len(unindexed)))
         if store.text_to_move:
             log.warning("Collection %s keeps every chunk's text in Milvus's memory (made before the registry held "
                         "it): `bitrag reindex` moves it to the registry, on disk (~1.6 KB of RAM per chunk at 1M "
@@ -494,8 +492,7 @@ class RagService:
         note = ("hybrid: 1-bit dense + BM25 keyword search (registry index, on disk; Korean, Chinese and Japanese "
                 "by character pairs)")
         if unindexed := await asyncio.to_thread(self.registry.unindexed):
-            note += (f"; {len(unindexed)} document(s) are not in the keyword index (added before it existed, or "
-                     "under RETRIEVAL=dense): run `bitrag reindex`")
+            note += f"; {_unindexed(len(unindexed))}"
         return note
 
     async def forget(self, tenant: Scope, ref: str, actor: Origin | None = None,
@@ -628,6 +625,11 @@ class _ChunkBudget:
         async with self._room:
             self._used -= chunks
             self._room.notify_all()
+
+
+def _unindexed(count: int) -> str:
+    return (f"{count} document(s) are not in the keyword index (added before it existed, or under RETRIEVAL=dense): "
+            "hybrid retrieval's keyword search cannot find them until you run `bitrag reindex` (no re-embedding)")
 
 
 def _source(n: int, hit: Hit) -> Source:
