@@ -130,24 +130,13 @@ class KeywordIndex:
         stats = self.stats(db, tenants)
         if not stats.chunks:
             return []
-        ids, scores = [], []
-        for blobs in self._postings(db, tenants, wanted).values():
-            postings = np.frombuffer(b"".join(blobs), dtype=POSTING)
-            df = len(postings)
-            idf = math.log(1 + (stats.chunks - df + 0.5) / (df + 0.5))
-            tf = postings["tf"].astype(np.float64)
-            norm = K1 * (1 - B + B * postings["length"] / max(stats.mean_length, 1.0))
-            ids.append(postings["chunk"])
-            scores.append(idf * tf * (K1 + 1) / (tf + norm))
-        if not ids:
+        found = {term: np.frombuffer(b"".join(blobs), dtype=POSTING)
+                 for term, blobs in self._postings(db, tenants, wanted).items()}
+        if not found:
             return []
-        chunk_ids, total = _sum_by_chunk(np.concatenate(ids), np.concatenate(scores))
-        if len(total) > limit:  # the best `limit` without sorting every match
-            top = np.argpartition(-total, limit - 1)[:limit]
-            best = top[np.argsort(-total[top], kind="stable")]
-        else:
-            best = np.argsort(-total, kind="stable")
-        return [(int(chunk_ids[i]), float(total[i])) for i in best]
+        chunk_ids, total = _sum_by_chunk(np.concatenate([p["chunk"] for p in found.values()]),
+                                         np.concatenate([_bm25(p, stats) for p in found.values()]))
+        return _best(chunk_ids, total, limit)
 
     @staticmethod
     def _postings(db: Database, tenants: Sequence[str], words: Sequence[str]) -> dict[str, list[bytes]]:
@@ -166,13 +155,35 @@ class KeywordIndex:
                 for term, blobs in self._postings(db, tenants, words).items()}
 
 
+def _bm25(postings: np.ndarray, stats: ScopeStats) -> np.ndarray:
+    """Each posting's BM25 score for its term (whose document frequency is its number of postings)."""
+    df = len(postings)
+    idf = math.log(1 + (stats.chunks - df + 0.5) / (df + 0.5))
+    tf = postings["tf"].astype(np.float64)
+    norm = K1 * (1 - B + B * postings["length"] / max(stats.mean_length, 1.0))
+    return idf * tf * (K1 + 1) / (tf + norm)
+
+
 def _sum_by_chunk(ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each chunk's summed score over the query terms. Chunk ids are dense within a knowledge base, so a count over
-    their range is O(postings), where sorting them (`np.unique`) was most of a question's time at 1M chunks."""
+    """Each chunk's summed score over the query terms, by chunk id. Chunk ids are dense within a knowledge base, so
+    a count over their range is O(postings), where sorting them (`np.unique`) was most of a question's time at 1M
+    chunks; and the chunks found are picked out with a comparison first (`flatnonzero` of the float sums themselves
+    took 7.5 ms at 1M)."""
     low, high = int(ids.min()), int(ids.max())
     if high - low < 4 * len(ids) + 1_000_000:
         total = np.bincount(ids - low, weights=scores, minlength=high - low + 1)
-        present = np.flatnonzero(total)  # every posting scores > 0 (idf > 0, tf ≥ 1)
+        present = np.flatnonzero(total > 0)  # every posting scores > 0 (idf > 0, tf ≥ 1)
         return present + low, total[present]
     chunk_ids, inverse = np.unique(ids, return_inverse=True)
     return chunk_ids, np.bincount(inverse, weights=scores)
+
+
+def _best(chunk_ids: np.ndarray, total: np.ndarray, limit: int) -> list[tuple[int, float]]:
+    """The `limit` best (chunk id, score), best first; ties go to the older chunk. The `limit`-th best score is found
+    by a partition, then only the chunks at or above it are sorted."""
+    if len(total) > limit:
+        chosen = np.flatnonzero(total >= np.partition(total, len(total) - limit)[len(total) - limit])
+    else:
+        chosen = np.arange(len(total))
+    best = chosen[np.argsort(-total[chosen], kind="stable")][:limit]
+    return [(int(chunk_ids[i]), float(total[i])) for i in best]
