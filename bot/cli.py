@@ -171,7 +171,8 @@ def insights(tenant: SpaceOption = None) -> None:
 @app.command()
 def reindex() -> None:
     """Move chunk text out of an older collection into the registry, put documents added before the keyword index
-    into it, and rebuild the Milvus collection with the current schema, without re-embedding. Stop bitrag first."""
+    into it, and rebuild the Milvus collection from the registry with the current schema, without re-embedding (also
+    after moving MILVUS_URI to a server, or losing Milvus's data). Stop bitrag first."""
 
     async def work(core: BotCore, settings: Settings) -> str:
         bars, progress = chunk_bars()

@@ -21,6 +21,7 @@ from rag.embed import Embedder, LocalEncoder, create_embedder
 from rag.errors import BitragError
 from rag.generate import create_generator
 from rag.registry import Registry
+from rag.reindex import missing_note
 from rag.store import MilvusStore
 
 
@@ -38,6 +39,27 @@ async def _check(part: str, probe: Callable[[], Awaitable[str]]) -> Check:
         return Check(part, False, str(exc))
     except Exception as exc:  # an unexpected failure is still a finding, not a crash of the doctor
         return Check(part, False, f"{type(exc).__name__}: {str(exc)[:300]}")
+
+
+async def _ready_chunks(settings: Settings) -> int | None:
+    """The chunks of the registry's ready documents; None where no registry exists yet (a check creates nothing) or
+    it cannot be read (the registry's own check says why)."""
+    if dialect_of(settings.registry_url) == "sqlite" and not Path(sqlite_path(settings.registry_url)).exists():
+        return None
+    try:
+        registry = await asyncio.to_thread(Registry, settings.registry_url)
+    except Exception:  # reported by the registry check
+        return None
+    try:
+        return await asyncio.to_thread(registry.ready_chunk_count)
+    finally:
+        registry.close()
+
+
+async def _all_held(settings: Settings, where: str, collection: str, held: int) -> None:
+    """Fail the Milvus check when the collection holds fewer chunks than the registry's ready documents have."""
+    if (ready := await _ready_chunks(settings)) and (missing := missing_note(collection, held, ready)):
+        raise BitragError(f"{where}: {missing}")
 
 
 async def diagnose(settings: Settings) -> list[Check]:
@@ -62,6 +84,7 @@ async def diagnose(settings: Settings) -> list[Check]:
         if settings.milvus_is_lite:
             database = Path(settings.milvus_uri).expanduser()
             if not database.exists():  # a check creates nothing: the first start makes the file and its folder
+                await _all_held(settings, f"lite at {database}", settings.milvus_collection, 0)
                 return f"lite at {database}: not created yet (the first `bitrag run` or `ingest` creates it)"
             if _serving(settings):
                 return f"lite at {database}: open in the running bitrag, which CLI commands go through"
@@ -75,6 +98,7 @@ async def diagnose(settings: Settings) -> list[Check]:
             keywords = f"; {store.keyword_note}" if settings.keyword_index == "milvus" else ""
             text = ("; it keeps chunk text in Milvus's RAM (made before the registry held it): `bitrag reindex` "
                     "moves it to disk" if store.text_to_move else "")
+            await _all_held(settings, f"{store.mode} at {where}", store.collection, chunks)
             return f"{store.mode} at {where}, collection {store.collection}: {chunks} chunks{keywords}{text}"
         finally:
             await store.close()

@@ -247,6 +247,23 @@ class Registry:
         return [r[0] for r in self._db.execute(
             "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document WHERE d.state = 'ready' ORDER BY c.id")]
 
+    def ready_chunk_count(self) -> int:
+        """How many chunks the ready documents of every tenant have (what the collection should hold at least)."""
+        return int(self._db.execute("SELECT COALESCE(SUM(chunks), 0) FROM documents WHERE state = 'ready'")[0][0])
+
+    def chunk_rows(self, ids: Sequence[int]) -> list[tuple[int, str, bytes | None, str, str, ChunkText | None]]:
+        """What a collection holds of the chunks among `ids` that belong to ready documents: id, tenant, 1-bit code
+        and text (None where not recorded here), with their document's doc_id and source (what a rebuild writes)."""
+        if not ids:
+            return []
+        rows = self._db.execute(
+            "SELECT c.id, d.tenant, c.bits, d.doc_id, d.source, c.text, c.meta FROM chunks c JOIN documents d ON "
+            f"d.id = c.document WHERE d.state = 'ready' AND c.id IN ({','.join('?' * len(ids))}) ORDER BY c.id",
+            tuple(ids))
+        return [(int(cid), tenant, None if code is None else bytes(code), doc_id, source,
+                 None if text is None else (text, json.loads(meta) if meta else {}))
+                for cid, tenant, code, doc_id, source, text, meta in rows]
+
     def unindexed(self) -> list[DocumentRow]:
         """Ready documents that are not in the keyword index (added before it existed, or under RETRIEVAL=dense)."""
         return self._rows("WHERE state = 'ready' AND keyword_terms IS NULL ORDER BY id")

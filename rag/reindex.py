@@ -11,9 +11,13 @@ rebuild the Milvus collection with today's schema, from what is stored, without 
 Milvus Lite can neither rename a collection nor give it an alias, so the rebuild goes through a second collection
 and back, and every step can be interrupted:
 
-2. Every chunk of the registry's ready documents is copied (bits, and text where the new schema holds it) into
-   `<collection>__rebuild`, made with the new schema. Interrupted: the original is untouched; the next run drops the
-   partial copy.
+2. Every chunk of the registry's ready documents is written into `<collection>__rebuild`, made with the new schema,
+   from the registry: its tenant, its 1-bit code (and its text where the new schema holds text). The registry is the
+   durable truth and Milvus an index derived from it, so a collection that was lost, emptied or never filled (a new
+   `MILVUS_URI`: moving from Milvus Lite to a server) is rebuilt the same way. Only chunks recorded before the
+   registry kept codes take theirs from the original collection; a chunk whose code is in neither is left out and
+   its document named, to be added again. Interrupted: the original is untouched; the next run drops the partial
+   copy.
 3. The registry records that the copy is complete (one row, one transaction).
 4. The original is dropped, made again with the new schema and filled from the copy; then the copy is dropped and
    the mark cleared. Interrupted: the next start of bitrag (`RagService.open`) or the next `reindex` finishes step 4
@@ -40,6 +44,16 @@ BATCH = 2_000  # chunks read and written per call
 ReindexProgress = Callable[[str, int, int], None]  # (step, done, total)
 
 
+def missing_note(collection: str, held: int, ready: int) -> str | None:
+    """What to say when the collection holds fewer chunks than the registry's ready documents have (a new
+    `MILVUS_URI`, a lost or emptied Milvus): answers cannot find the rest until a rebuild; None when it holds them."""
+    if held >= ready:
+        return None
+    return (f"collection {collection} holds {held:,} of the {ready:,} chunks of the registry's ready documents (a new "
+            "MILVUS_URI, or Milvus data lost?): answers miss the rest until `bitrag reindex` rebuilds it from the "
+            "registry, without re-embedding")
+
+
 def _mark(store: MilvusStore) -> str:
     return f"reindex:{store.collection}"
 
@@ -53,10 +67,10 @@ async def reindex(store: MilvusStore, registry: Registry, progress: ReindexProgr
     copy = store.collection + SUFFIX
     ids = await asyncio.to_thread(registry.ready_chunk_ids)
     await store.create_collection(copy)
-    await _copy(store, ids, store.collection, copy, "copy", progress)
+    lost = await _copy_from_registry(store, registry, ids, copy, progress)
     await asyncio.to_thread(registry.set_marker, _mark(store), 1)
     await _restore(store, registry, ids, progress)
-    return len(ids)
+    return len(ids) - lost
 
 
 async def move_texts(store: MilvusStore, registry: Registry, progress: ReindexProgress | None = None) -> int:
@@ -129,6 +143,32 @@ async def _restore(store: MilvusStore, registry: Registry, ids: list[int], progr
     await store.refresh_schema()
     await store.drop_collection(copy)
     await asyncio.to_thread(registry.set_marker, _mark(store), 0)
+
+
+async def _copy_from_registry(store: MilvusStore, registry: Registry, ids: list[int], target: str,
+                              progress: ReindexProgress | None) -> int:
+    """Step 2: the chunks `ids` into `target` from the registry (codes it lacks from the original collection);
+    returns how many had a code in neither, and were left out."""
+    lost: dict[str, int] = {}
+    for start in range(0, len(ids), BATCH):
+        rows = await asyncio.to_thread(registry.chunk_rows, ids[start:start + BATCH])
+        older = await store.get_bits([cid for cid, _, code, *_ in rows if code is None])
+        records = []
+        for cid, tenant, code, doc_id, source, text in rows:
+            if (code := code or older.get(cid)) is None:
+                lost[source] = lost.get(source, 0) + 1
+                continue
+            text, meta = text or ("", {})
+            records.append(ChunkRecord(id=cid, tenant=tenant, bits=code, doc_id=doc_id, source=source, text=text,
+                                       meta=meta))
+        await store.insert(records, target)
+        if progress is not None:
+            progress("copy", min(start + BATCH, len(ids)), len(ids))
+    if lost:
+        log.warning("%d chunk(s) of %d document(s) have no 1-bit code in the registry or in %s, and are left out of "
+                    "the rebuilt collection: add these documents again (`bitrag sources` lists them): %s",
+                    sum(lost.values()), len(lost), store.collection, ", ".join(sorted(lost)))
+    return sum(lost.values())
 
 
 async def _copy(store: MilvusStore, ids: list[int], source: str, target: str, step: str,

@@ -43,7 +43,7 @@ from rag.prompt import build_messages
 from rag.quantize import binarize
 from rag.queries import QueryPipeline
 from rag.registry import DocumentRow, Registry
-from rag.reindex import ReindexProgress, finish_interrupted, reindex
+from rag.reindex import ReindexProgress, finish_interrupted, missing_note, reindex
 from rag.retrieve import Hit, Retriever
 from rag.settings import RagSettings
 from rag.store import ChunkRecord, MilvusStore
@@ -121,6 +121,9 @@ class RagService:
             raise
         service.owns_embedder = owned
         await service.recover()
+        ready = await asyncio.to_thread(registry.ready_chunk_count)
+        if ready and (missing := missing_note(store.collection, await store.count(), ready)):
+            log.warning("The %s", missing)
         if service.retriever.keyword_index == "registry" and service.retriever.hybrid and (
                 unindexed := await asyncio.to_thread(registry.unindexed)):
             log.warning("%s", _unindexed(len(unindexed)))

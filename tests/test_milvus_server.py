@@ -16,7 +16,9 @@ from ingest.discover import discover
 from rag.embed import LocalEncoder
 from rag.errors import ConfigError
 from tests.conftest import MILVUS_SERVER_TOKEN, SAMPLE_DOCS
+from tests.test_hybrid import reindex_without_embedding
 from tests.test_pipeline import QUESTIONS, ingest_samples
+from tests.test_upgrade import answers_as_before, private_and_sample_documents
 
 
 async def test_ivf_index_partition_key_and_reopening(milvus_server_uri: str, make_settings: Callable[..., Settings],
@@ -118,4 +120,21 @@ async def test_questions_batched_on_a_server_with_an_ivf_index(milvus_server_uri
             assert all(s.text for s in answer.sources)
     finally:
         await asyncio.to_thread(service.store.client.drop_collection, collection)
+        await service.close()
+
+
+async def test_moving_from_milvus_lite_to_a_server_rebuilds_from_the_registry(
+        milvus_server_uri: str, make_settings: Callable[..., Settings], embedder: LocalEncoder, tmp_path: Path) -> None:
+    """A knowledge base built on Milvus Lite, then MILVUS_URI set to a server: `bitrag reindex` fills the server's
+    collection from the registry alone (no re-embedding, every chunk under its own audience)."""
+    chunks = await private_and_sample_documents(make_settings, embedder, tmp_path)
+    collection = f"test_moved_{uuid.uuid4().hex[:12]}"
+    service = await open_service(make_settings(milvus_uri=milvus_server_uri, milvus_token=MILVUS_SERVER_TOKEN,
+                                               milvus_collection=collection), embedder)
+    try:
+        assert await service.store.count() == 0
+        assert (await reindex_without_embedding(service))[0] == chunks == await service.store.count()
+        await answers_as_before(service)
+        await asyncio.to_thread(service.store.client.drop_collection, collection)
+    finally:
         await service.close()

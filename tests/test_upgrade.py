@@ -216,3 +216,94 @@ async def test_asymmetric_rescoring_reads_codes_from_the_registry_and_older_chun
         assert [round(s.score, 6) for s in after.sources] == [round(s.score, 6) for s in before.sources]
     finally:
         await service.close()
+
+
+async def private_and_sample_documents(make_settings: Callable[..., Settings], embedder: LocalEncoder,
+                                       tmp_path: Path) -> int:
+    """Today's knowledge base: the sample documents for "acme" and a private one for another audience; returns the
+    chunks of its ready documents."""
+    service = await open_service(make_settings(), embedder)
+    try:
+        files, _ = discover([SAMPLE_DOCS])
+        assert not (await service.ingest(files, "acme")).failed
+        (tmp_path / "private").mkdir()
+        (tmp_path / "private" / "vault.md").write_text(f"# Vault\n\n{VAULT}\n")
+        files, _ = discover([tmp_path / "private"])
+        assert not (await service.ingest(files, PRIVATE)).failed
+        return await asyncio.to_thread(service.registry.ready_chunk_count)
+    finally:
+        await service.close()
+
+
+async def test_a_new_milvus_is_filled_from_the_registry_alone(make_settings: Callable[..., Settings],
+                                                              embedder: LocalEncoder, tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """The registry is the truth and the collection derived from it: pointed at an empty Milvus (a new MILVUS_URI, or
+    its data lost), bitrag says what is missing and `bitrag reindex` rebuilds it from the registry, embedding nothing,
+    every chunk under its own audience."""
+    chunks = await private_and_sample_documents(make_settings, embedder, tmp_path)
+    moved = make_settings(milvus_uri=str(tmp_path / "new-milvus.db"))
+    doctor = next(c for c in await diagnose(moved) if c.part.lower().startswith("milvus"))
+    assert not doctor.ok and f"holds 0 of the {chunks} chunks" in doctor.detail and "bitrag reindex" in doctor.detail
+    caplog.clear()
+    service = await open_service(moved, embedder)
+    try:
+        assert f"holds 0 of the {chunks} chunks" in caplog.text and "`bitrag reindex`" in caplog.text
+        missing = await service.ask("How long must passwords be?", "acme")
+        assert all(s.source != "security-policy.pdf" for s in missing.sources)  # nothing to find in the new Milvus
+
+        rebuilt, steps = await reindex_without_embedding(service)
+        assert rebuilt == chunks == await service.store.count() and {"copy", "restore"} <= steps
+        assert "texts" not in steps  # every text is in the registry already
+        await answers_as_before(service)
+        documents = await asyncio.to_thread(service.registry.documents, ["acme", PRIVATE])
+        audiences = {cid: d.tenant for d in documents for cid in await asyncio.to_thread(service.registry.chunk_ids, d)}
+        assert {r.id: r.tenant for r in await service.store.get_records(list(audiences))} == audiences
+    finally:
+        await service.close()
+    caplog.clear()
+    reopened = await open_service(moved, embedder)  # the control: the same start, nothing missing now
+    try:
+        assert "bitrag reindex" not in caplog.text
+    finally:
+        await reopened.close()
+    assert (await doctor_on_milvus(moved)).endswith(f"{chunks} chunks")
+
+
+async def test_codes_missing_from_the_registry_come_from_the_old_collection_or_their_document_is_named(
+        make_settings: Callable[..., Settings], embedder: LocalEncoder, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A chunk recorded before the registry kept 1-bit codes takes its code from the collection it is in; a chunk
+    whose code is nowhere (that collection lost too) is left out and its document named, never answered wrongly."""
+    chunks = await private_and_sample_documents(make_settings, embedder, tmp_path)
+    registry = make_settings().registry_url.removeprefix("sqlite:///")
+
+    def drop_vault_codes() -> None:
+        db = sqlite3.connect(registry)
+        with db:
+            db.execute("UPDATE chunks SET bits = NULL WHERE document IN (SELECT id FROM documents WHERE source = "
+                       "'vault.md')")
+        db.close()
+
+    drop_vault_codes()
+    service = await open_service(make_settings(), embedder)
+    try:
+        assert (await reindex_without_embedding(service))[0] == chunks
+        await answers_as_before(service)  # the vault's codes came from the old collection
+    finally:
+        await service.close()
+
+    drop_vault_codes()
+    caplog.clear()
+    service = await open_service(make_settings(milvus_uri=str(tmp_path / "new-milvus.db")), embedder)
+    try:
+        vault = (await asyncio.to_thread(service.registry.documents, [PRIVATE]))[0]
+        rebuilt = await service.reindex()
+        assert rebuilt == chunks - vault.chunks == await service.store.count()
+        assert "add these documents again" in caplog.text and ": vault.md" in caplog.text
+        passwords = await service.ask("How long must passwords be?", "acme")
+        assert passwords.sources[0].source == "security-policy.pdf"  # every other document rebuilt
+        asked = await service.ask("What is the vault passphrase?", PRIVATE)
+        assert "ZEBRA" not in asked.text and all(s.source != "vault.md" for s in asked.sources)
+    finally:
+        await service.close()
