@@ -28,6 +28,16 @@ PRIVATE = "globex:private"
 VAULT = "The vault passphrase is ZEBRA-QUOKKA. Rotate it on the first of every month."
 
 
+async def ingest_samples_and_vault(service: RagService, tmp_path: Path) -> None:
+    """The sample documents for "acme" and a private one for another audience."""
+    files, _ = discover([SAMPLE_DOCS])
+    assert not (await service.ingest(files, "acme")).failed
+    (tmp_path / "private").mkdir()
+    (tmp_path / "private" / "vault.md").write_text(f"# Vault\n\n{VAULT}\n")
+    files, _ = discover([tmp_path / "private"])
+    assert not (await service.ingest(files, PRIVATE)).failed
+
+
 async def legacy_knowledge_base(make_settings: Callable[..., Settings], embedder: LocalEncoder,
                                 tmp_path: Path) -> dict[int, ChunkText]:
     """What an older bitrag leaves: chunk text and metadata in a schema-1 collection, none in the registry, no
@@ -36,12 +46,7 @@ async def legacy_knowledge_base(make_settings: Callable[..., Settings], embedder
     settings = make_settings()
     service = await open_service(settings, embedder)
     try:
-        files, _ = discover([SAMPLE_DOCS])
-        assert not (await service.ingest(files, "acme")).failed
-        (tmp_path / "private").mkdir()
-        (tmp_path / "private" / "vault.md").write_text(f"# Vault\n\n{VAULT}\n")
-        files, _ = discover([tmp_path / "private"])
-        assert not (await service.ingest(files, PRIVATE)).failed
+        await ingest_samples_and_vault(service, tmp_path)
         documents = await asyncio.to_thread(service.registry.documents, ["acme", PRIVATE])
         chunks = {cid: (document, text) for document in documents
                   for cid, text in await asyncio.to_thread(service.registry.texts, document)}
@@ -224,12 +229,7 @@ async def private_and_sample_documents(make_settings: Callable[..., Settings], e
     chunks of its ready documents."""
     service = await open_service(make_settings(), embedder)
     try:
-        files, _ = discover([SAMPLE_DOCS])
-        assert not (await service.ingest(files, "acme")).failed
-        (tmp_path / "private").mkdir()
-        (tmp_path / "private" / "vault.md").write_text(f"# Vault\n\n{VAULT}\n")
-        files, _ = discover([tmp_path / "private"])
-        assert not (await service.ingest(files, PRIVATE)).failed
+        await ingest_samples_and_vault(service, tmp_path)
         return await asyncio.to_thread(service.registry.ready_chunk_count)
     finally:
         await service.close()
