@@ -44,6 +44,17 @@ def rss_mb() -> float:
 
 def build(registry: Registry, bank: Any, size: int, doc_chunks: int) -> dict[str, float]:
     started, analyzing = time.perf_counter(), 0.0
+    merging: list[float] = []  # each merge transaction (`Registry._merge_once`): other registry users wait for it
+    merge_once = registry._merge_once
+
+    def timed_merge(tenant: str) -> bool:
+        began = time.perf_counter()
+        merged = merge_once(tenant)
+        if merged:
+            merging.append(time.perf_counter() - began)
+        return merged
+
+    registry._merge_once = timed_merge  # type: ignore[method-assign]
     for start in range(0, size, doc_chunks):
         count = min(doc_chunks, size - start)
         texts = [bank.chunk(i)[0] for i in range(start, start + count)]
@@ -56,7 +67,9 @@ def build(registry: Registry, bank: Any, size: int, doc_chunks: int) -> dict[str
         if (start // doc_chunks) % max(1, 100_000 // doc_chunks) == 0:
             print(f"  {start + count:,}/{size:,}", flush=True)
     total = time.perf_counter() - started
-    return {"write_chunks_per_s": round(size / total), "analyze_share": round(analyzing / total, 3)}
+    return {"write_chunks_per_s": round(size / total), "analyze_share": round(analyzing / total, 3),
+            "merges": len(merging), "merge_share": round(sum(merging) / total, 3),
+            "merge_s_max": round(max(merging, default=0.0), 2)}
 
 
 def search(registry: Registry, questions: list[str]) -> dict[str, float]:
@@ -90,7 +103,8 @@ async def main() -> None:
             print(f"{size:,} chunks in documents of {doc_chunks:,}", flush=True)
             written = build(registry, bank, size, doc_chunks)
             searched = search(registry, questions)
-            rows = registry._db.execute("SELECT COUNT(*) FROM keyword_postings")[0][0]
+            rows = sum(registry._db.execute(f"SELECT COUNT(*) FROM {table}")[0][0]
+                       for table in ("keyword_postings", "keyword_segments"))
             registry.close()
             disk = sum(f.stat().st_size for f in Path(tmp).iterdir())
             run = {"chunks": size, "chunks_per_document": doc_chunks, **written, **searched,

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from rag import keywords
-from rag.database import Database
+from rag.database import Database, Executor
 from rag.errors import DocumentNotFoundError
 from rag.keywords import AnalyzedChunks, KeywordIndex
 from rag.models import AuditEntry, DocumentInfo, Origin
@@ -88,6 +88,33 @@ def _text(value: str) -> str:
     return value.replace("\x00", "")  # PostgreSQL's TEXT cannot hold NUL (some PDFs' text has them)
 
 
+def _up_to(sized: Sequence[tuple], total: int) -> list[int]:
+    """The ids of the first (id, size) rows whose sizes add up to at most `total` (at least two)."""
+    chosen, size = [], 0
+    for key, count in sized:
+        if len(chosen) >= 2 and size + count > total:
+            break
+        chosen.append(int(key))
+        size += int(count)
+    return chosen
+
+
+def _cut_from_segment(db: Executor, document: DocumentRow, segment: int) -> None:
+    """Take a document's postings out of the keyword segment they were merged into (its chunk ids are consecutive)."""
+    first, last = db.execute("SELECT MIN(id), MAX(id) FROM chunks WHERE document = ?", (document.pk,))[0]
+    if first is None:
+        return
+    for term, postings in db.execute("SELECT term, postings FROM keyword_segments WHERE tenant = ? AND segment = ?",
+                                     (document.tenant, segment)):
+        kept = keywords.without_chunks(postings, int(first), int(last))
+        if not kept:
+            db.execute("DELETE FROM keyword_segments WHERE term = ? AND tenant = ? AND segment = ?",
+                       (term, document.tenant, segment))
+        elif len(kept) < len(postings):
+            db.execute("UPDATE keyword_segments SET postings = ? WHERE term = ? AND tenant = ? AND segment = ?",
+                       (kept, term, document.tenant, segment))
+
+
 def _chunk(doc_id: str, source: str, text: str, meta: str | None) -> dict[str, Any]:
     """A chunk as answers read it (the shape of `MilvusStore.fetch`)."""
     return {"doc_id": doc_id, "source": source, "text": text, "meta": json.loads(meta) if meta else {}}
@@ -134,6 +161,8 @@ class Registry:
         # Registries from before they held chunk text and codes: NULL = read from the collection.
         self._db.add_columns("chunks", {"text": "TEXT", "meta": "TEXT", "bits": "{bytes}"})
         self._db.create(keywords.SCHEMA)
+        # The keyword segment a document's postings were merged into; NULL: rows of its own (`merge_keywords`).
+        self._db.add_columns("documents", {"keyword_segment": "BIGINT"})
         self.keywords = KeywordIndex()
 
     def close(self) -> None:
@@ -195,6 +224,7 @@ class Registry:
             db.execute("UPDATE documents SET state = 'ready' WHERE id = ?", (document.pk,))
             db.executemany("UPDATE documents SET state = 'deleting' WHERE id = ?", ((d.pk,) for d in older))
         self.keywords.changed()
+        self.merge_keywords(document.tenant, most=2)  # an older registry's backlog is merged a little at a time
         return older
 
     def mark_deleting(self, document: DocumentRow) -> None:
@@ -233,6 +263,10 @@ class Registry:
 
     def remove(self, document: DocumentRow) -> None:
         with self._db.transaction() as db:
+            db.lock(f"keywords/{document.tenant}")  # a merge moving its postings waits, or has finished
+            segment = db.execute("SELECT keyword_segment FROM documents WHERE id = ?", (document.pk,))
+            if segment and segment[0][0] is not None:
+                _cut_from_segment(db, document, int(segment[0][0]))
             db.execute("DELETE FROM keyword_postings WHERE document = ?", (document.pk,))
             db.execute("DELETE FROM chunks WHERE document = ?", (document.pk,))
             db.execute("DELETE FROM documents WHERE id = ?", (document.pk,))
@@ -264,6 +298,10 @@ class Registry:
                  None if text is None else (text, json.loads(meta) if meta else {}))
                 for cid, tenant, code, doc_id, source, text, meta in rows]
 
+    def documents_in_keyword_rows(self) -> list[DocumentRow]:
+        """Ready documents whose keyword postings are rows of their own (not merged into a segment yet)."""
+        return self._rows("WHERE state = 'ready' AND keyword_terms IS NOT NULL AND keyword_segment IS NULL")
+
     def unindexed(self) -> list[DocumentRow]:
         """Ready documents that are not in the keyword index (added before it existed, or under RETRIEVAL=dense)."""
         return self._rows("WHERE state = 'ready' AND keyword_terms IS NULL ORDER BY id")
@@ -278,6 +316,58 @@ class Registry:
                            keywords.posting_rows(analyzed, document.tenant, document.pk, ids))
             db.execute("UPDATE documents SET keyword_terms = ? WHERE id = ?", (analyzed.total_terms, document.pk))
         self.keywords.changed()
+
+    def merge_keywords(self, tenant: str, most: int | None = None) -> int:
+        """Merge a tenant's keyword rows into fewer, larger ones; returns how many merges were made.
+
+        A document's postings are rows of its own (one per term), written with it; a question reads every row of its
+        terms, so a knowledge base of many small documents made questions read tens of thousands of rows (100k
+        chunks in documents of 50: 12 ms, against 2 ms in documents of 5,000; benchmarks/README.md, "Keyword
+        search"). Once `MERGE_DOCUMENTS` small ready documents have rows of their own, their rows become one row per
+        term of a segment; `MERGE_SEGMENTS` small segments become one, up to `SEGMENT_CHUNKS` chunks. Each merge is
+        one transaction (at most `most` of them); a document of a segment that stops being ready is left out of
+        searches at once and cut out of the segment when it is removed (`remove`)."""
+        merges = 0
+        while (most is None or merges < most) and self._merge_once(tenant):
+            merges += 1
+        if merges:
+            self.keywords.changed()
+        return merges
+
+    def _merge_once(self, tenant: str) -> bool:
+        small = keywords.SEGMENT_CHUNKS // keywords.MERGE_SEGMENTS
+        with self._db.transaction() as db:
+            db.lock(f"keywords/{tenant}")
+            documents = db.execute(
+                "SELECT id, chunks FROM documents WHERE tenant = ? AND state = 'ready' AND keyword_terms IS NOT NULL "
+                "AND keyword_segment IS NULL AND chunks < ? ORDER BY id", (tenant, small))
+            of_documents = len(documents) >= keywords.MERGE_DOCUMENTS
+            if of_documents:
+                chosen = _up_to(documents, keywords.SEGMENT_CHUNKS)
+                marks = ",".join("?" * len(chosen))
+                rows = db.execute(f"SELECT term, postings FROM keyword_postings WHERE document IN ({marks}) "
+                                  "ORDER BY term, document", chosen)
+                db.execute(f"DELETE FROM keyword_postings WHERE document IN ({marks})", chosen)
+            else:
+                segments = db.execute(
+                    "SELECT keyword_segment, SUM(chunks) FROM documents WHERE tenant = ? AND keyword_segment IS NOT "
+                    "NULL GROUP BY keyword_segment HAVING SUM(chunks) < ? ORDER BY 2, 1",
+                    (tenant, keywords.SEGMENT_CHUNKS // 2))
+                if len(segments) < keywords.MERGE_SEGMENTS:
+                    return False
+                chosen = _up_to(segments[:keywords.MERGE_SEGMENTS], keywords.SEGMENT_CHUNKS)
+                marks = ",".join("?" * len(chosen))
+                rows = db.execute(f"SELECT term, postings FROM keyword_segments WHERE tenant = ? AND segment IN "
+                                  f"({marks}) ORDER BY term, segment", (tenant, *chosen))
+                db.execute(f"DELETE FROM keyword_segments WHERE tenant = ? AND segment IN ({marks})",
+                           (tenant, *chosen))
+            segment = int(db.execute("INSERT INTO counters (name, value) VALUES ('keyword_segment', 1) ON CONFLICT "
+                                     "(name) DO UPDATE SET value = counters.value + 1 RETURNING value")[0][0])
+            db.executemany("INSERT INTO keyword_segments (term, tenant, segment, postings) VALUES (?, ?, ?, ?)",
+                           ((term, tenant, segment, blob) for term, blob in keywords.merged_rows(rows).items()))
+            column = "id" if of_documents else "keyword_segment"
+            db.execute(f"UPDATE documents SET keyword_segment = ? WHERE {column} IN ({marks})", (segment, *chosen))
+        return True
 
     # --- maintenance markers (e.g. how far a collection rebuild got) ----------------------------------------------
 

@@ -6,7 +6,8 @@ rebuild the Milvus collection with today's schema, from what is stored, without 
    before this is done: the rebuild that follows makes a collection without text (`store.py`, schema 2).
 1. Documents not in the keyword index (added before it existed, or under RETRIEVAL=dense) are analyzed from their
    chunk text and indexed where the service wants them (`RagService.needs_keywords`), one document per
-   transaction (interrupted: the next run goes on with the documents still missing).
+   transaction (interrupted: the next run goes on with the documents still missing); then every tenant's small
+   documents are merged into keyword segments (`Registry.merge_keywords`).
 
 Milvus Lite can neither rename a collection nor give it an alias, so the rebuild goes through a second collection
 and back, and every step can be interrupted:
@@ -118,6 +119,8 @@ async def index_keywords(store: MilvusStore, registry: Registry, progress: Reind
             indexed += 1
         if progress is not None:
             progress("keywords", done, len(documents))
+    for tenant in sorted({d.tenant for d in await asyncio.to_thread(registry.documents_in_keyword_rows)}):
+        await asyncio.to_thread(registry.merge_keywords, tenant)
     return indexed
 
 

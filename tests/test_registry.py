@@ -4,6 +4,7 @@ sharing a PostgreSQL registry and a Milvus server, as in a Kubernetes deployment
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,6 +18,8 @@ from bot.feedback import FeedbackStore
 from bot.settings import Settings
 from bot.wiring import open_service
 from ingest.discover import discover
+from rag import keywords
+from rag.analyze import terms
 from rag.embed import LocalEncoder
 from rag.errors import ConfigError, DocumentNotFoundError
 from rag.keywords import analyze_chunks
@@ -172,6 +175,76 @@ def test_keyword_statistics_come_from_the_searched_audience_only(registry_url: s
         assert {cid: after.get(cid) for cid, _ in before} != dict(before)  # the control: the scope's own do
     finally:
         registry.close()
+
+
+def knowledge_base(registry: Registry, tenant: str, documents: int) -> dict[str, list[int]]:
+    """`documents` small documents of shared words, each with a word of its own ("uniq<n>"); returns their ids."""
+    rng = random.Random(7)
+    words = ["badge", "lobby", "visitor", "parking", "laptop", "expense", "hotel", "meal", "password", "vpn"]
+    return {f"doc{n}": add(registry, tenant, f"doc{n}", [" ".join(rng.choices(words, k=12)) + f" uniq{n}."
+                                                         for _ in range(1 + n % 3)]) for n in range(documents)}
+
+
+QUERIES = ["badge lobby", "hotel meal expense", "password vpn laptop", "uniq3 parking", "uniq17 visitor"]
+
+
+def results(registry: Registry, tenants: list[str]) -> list[list[tuple[int, float]]]:
+    return [[(cid, round(score, 9)) for cid, score in registry.keyword_search(tenants, q, 1000)] for q in QUERIES]
+
+
+def test_merged_keyword_segments_find_what_the_rows_they_replace_found(registry_url: str, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small documents' keyword rows are merged into segments (then small segments into larger ones): the same
+    chunks and scores as rows of their own; a merged document being replaced or forgotten is found no more, at
+    once; another audience's merged documents are never found (each checked against its control)."""
+    monkeypatch.setattr(keywords, "MERGE_DOCUMENTS", 10**9)
+    plain = Registry(f"sqlite:///{tmp_path / 'plain.sqlite3'}")
+    monkeypatch.setattr(keywords, "MERGE_DOCUMENTS", 4)
+    monkeypatch.setattr(keywords, "MERGE_SEGMENTS", 3)
+    monkeypatch.setattr(keywords, "SEGMENT_CHUNKS", 48)
+    registry = Registry(registry_url)
+    try:
+        monkeypatch.setattr(keywords, "MERGE_DOCUMENTS", 10**9)
+        knowledge_base(plain, "acme", 30)
+        monkeypatch.setattr(keywords, "MERGE_DOCUMENTS", 4)
+        ids = knowledge_base(registry, "acme", 30)
+        segments = registry._db.execute("SELECT COUNT(DISTINCT segment) FROM keyword_segments")[0][0]
+        merged = registry._db.execute("SELECT COUNT(*) FROM documents WHERE keyword_segment IS NOT NULL")[0][0]
+        assert merged >= 24 and 1 < segments < merged / 4  # documents merged, then segments merged
+        assert registry._db.execute("SELECT COUNT(*) FROM keyword_postings")[0][0] < \
+            plain._db.execute("SELECT COUNT(*) FROM keyword_postings")[0][0] / 4
+        assert results(registry, ["acme"]) == results(plain, ["acme"])
+        counted = list(terms("badge uniq3"))
+        assert registry.document_frequencies(["acme"], counted) == plain.document_frequencies(["acme"], counted)
+
+        knowledge_base(registry, "globex:private", 12)  # another audience, merged as well
+        assert set(found(registry, ["globex:private"], "uniq3")) != set()  # the control: in its own audience
+        assert set(found(registry, ["acme"], "uniq3")) == set(ids["doc3"])
+        assert results(registry, ["acme"]) == results(plain, ["acme"])  # its statistics move nothing here
+
+        doc3 = registry.find("acme", "doc3")
+        assert doc3 is not None and registry._db.execute(
+            "SELECT keyword_segment FROM documents WHERE id = ?", (doc3.pk,))[0][0] is not None
+        registry.mark_deleting(doc3)  # forgotten: out of every search at once, before it is removed
+        assert found(registry, ["acme"], "uniq3") == []
+        assert registry.document_frequencies(["acme"], list(terms("uniq3"))) == {}
+        registry.remove(doc3)
+        held = np.frombuffer(b"".join(bytes(r[0]) for r in registry._db.execute(
+            "SELECT postings FROM keyword_segments WHERE tenant = 'acme'")), dtype=keywords.POSTING)["chunk"]
+        assert not set(ids["doc3"]) & set(held.tolist()) and set(ids["doc4"]) <= set(held.tolist())
+        plain.mark_deleting(plain.find("acme", "doc3"))  # type: ignore[arg-type]
+        assert results(registry, ["acme"]) == results(plain, ["acme"])
+        assert plain.merge_keywords("acme") >= 2  # a registry written before segments: its backlog, merged
+        assert results(plain, ["acme"]) == results(registry, ["acme"])
+
+        assert set(found(registry, ["acme"], "uniq17")) == set(ids["doc17"])  # the control
+        new, _ = registry.begin("acme", "doc17-v2", "doc17.md", "doc17", None, 1, None,
+                                analyzed=analyze_chunks(["A new version: uniq99 only."]))
+        registry.commit(new)  # the old version, in a segment, is retired
+        assert found(registry, ["acme"], "uniq17") == [] and len(found(registry, ["acme"], "uniq99")) == 1
+    finally:
+        registry.close()
+        plain.close()
 
 
 def test_korean_text_is_searched_by_its_morphemes(registry_url: str) -> None:
