@@ -152,14 +152,14 @@ async def _copy_from_registry(store: MilvusStore, registry: Registry, ids: list[
                               progress: ReindexProgress | None) -> int:
     """Step 2: the chunks `ids` into `target` from the registry (codes it lacks from the original collection);
     returns how many had a code in neither, and were left out."""
-    lost: dict[str, int] = {}
+    lost: dict[str, list[str]] = {}  # doc_id → sources of its chunks left out
     for start in range(0, len(ids), BATCH):
         rows = await asyncio.to_thread(registry.chunk_rows, ids[start:start + BATCH])
         older = await store.get_bits([cid for cid, _, code, *_ in rows if code is None])
         records = []
         for cid, tenant, code, doc_id, source, text in rows:
             if (code := code or older.get(cid)) is None:
-                lost[source] = lost.get(source, 0) + 1
+                lost.setdefault(doc_id, []).append(source)
                 continue
             text, meta = text or ("", {})
             records.append(ChunkRecord(id=cid, tenant=tenant, bits=code, doc_id=doc_id, source=source, text=text,
@@ -167,11 +167,12 @@ async def _copy_from_registry(store: MilvusStore, registry: Registry, ids: list[
         await store.insert(records, target)
         if progress is not None:
             progress("copy", min(start + BATCH, len(ids)), len(ids))
+    chunks = sum(len(sources) for sources in lost.values())
     if lost:
         log.warning("%d chunk(s) of %d document(s) have no 1-bit code in the registry or in %s, and are left out of "
-                    "the rebuilt collection: add these documents again (`bitrag sources` lists them): %s",
-                    sum(lost.values()), len(lost), store.collection, ", ".join(sorted(lost)))
-    return sum(lost.values())
+                    "the rebuilt collection: add these documents again (`bitrag sources` lists them): %s", chunks,
+                    len(lost), store.collection, ", ".join(sorted({sources[0] for sources in lost.values()})))
+    return chunks
 
 
 async def _copy(store: MilvusStore, ids: list[int], source: str, target: str, step: str,
