@@ -12,7 +12,8 @@ and forget is appended to the `audit` table. Registries written before origins e
 columns are added and old rows keep NULL, read as "origin unknown".
 
 The keyword index (`keywords.py`) is registry rows too, written in the transaction that records the document; a
-document's `keyword_terms` is NULL while it is not in it.
+document's `keyword_terms` is NULL while it is not in it, and `keyword_segment` names the segment its rows were
+merged into (`merge_keywords`).
 
 So is each chunk's text and metadata (`chunks.text`, `chunks.meta`), on disk: Milvus Lite keeps every scalar field
 of a collection in RAM, and at 1M real-text chunks the text and metadata were 1,441 of the 1,651 bytes per chunk
@@ -21,7 +22,9 @@ their ids and tenants (210 B per chunk for the whole process, against float32's 
 per chunk"), and an answer reads the text of the few chunks it keeps here by primary key. Chunks recorded before
 (text NULL) are read from a collection that still holds text, until `bitrag reindex` moves it here (`reindex.py`).
 The 1-bit codes are kept here too (48 B per chunk at 384-d): asymmetric rescoring reads them with the visibility
-check, where Milvus Lite's `get` scans every row (measured at 10M chunks: ~175 ms of a 293 ms question).
+check, where Milvus Lite's `get` scans every row (measured at 10M chunks: ~175 ms of a 293 ms question). With the
+codes, tenants and text here, the Milvus collection is derived from the registry: `bitrag reindex` rebuilds it from
+these rows alone (`chunk_rows`), e.g. on a new `MILVUS_URI`.
 """
 
 from __future__ import annotations
