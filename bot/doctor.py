@@ -41,10 +41,18 @@ async def _check(part: str, probe: Callable[[], Awaitable[str]]) -> Check:
         return Check(part, False, f"{type(exc).__name__}: {str(exc)[:300]}")
 
 
+def _registry_exists(settings: Settings) -> bool:
+    """False for a SQLite registry whose file is not there yet (a check creates nothing); True otherwise."""
+    if dialect_of(settings.registry_url) != "sqlite":
+        return True
+    path = sqlite_path(settings.registry_url)
+    return path == ":memory:" or Path(path).exists()
+
+
 async def _ready_chunks(settings: Settings) -> int | None:
     """The chunks of the registry's ready documents; None where no registry exists yet (a check creates nothing) or
     it cannot be read (the registry's own check says why)."""
-    if dialect_of(settings.registry_url) == "sqlite" and not Path(sqlite_path(settings.registry_url)).exists():
+    if not _registry_exists(settings):
         return None
     try:
         registry = await asyncio.to_thread(Registry, settings.registry_url)
@@ -104,10 +112,8 @@ async def diagnose(settings: Settings) -> list[Check]:
             await store.close()
 
     async def registry() -> str:
-        if dialect_of(settings.registry_url) == "sqlite":
-            path = sqlite_path(settings.registry_url)
-            if path != ":memory:" and not Path(path).exists():
-                return f"{path}: not created yet (the first start creates it)"
+        if not _registry_exists(settings):
+            return f"{sqlite_path(settings.registry_url)}: not created yet (the first start creates it)"
         db = await asyncio.to_thread(Registry, settings.registry_url)
         try:
             leftovers = len(await asyncio.to_thread(db.abandoned))

@@ -202,8 +202,7 @@ def merged_rows(rows: Iterable[tuple[str, bytes]]) -> dict[str, bytes]:
 
 def without_chunks(postings: bytes, first: int, last: int) -> bytes:
     """A segment row's postings without those of chunks `first`..`last` (one document's: its ids are consecutive)."""
-    array = np.frombuffer(postings, dtype=POSTING)
-    return array[(array["chunk"] < first) | (array["chunk"] > last)].tobytes()
+    return _outside(np.frombuffer(postings, dtype=POSTING), [(first, last)]).tobytes()
 
 
 def _outside(postings: np.ndarray, ranges: Sequence[tuple[int, int]]) -> np.ndarray:

@@ -301,9 +301,11 @@ class Registry:
                  None if text is None else (text, json.loads(meta) if meta else {}))
                 for cid, tenant, code, doc_id, source, text, meta in rows]
 
-    def documents_in_keyword_rows(self) -> list[DocumentRow]:
-        """Ready documents whose keyword postings are rows of their own (not merged into a segment yet)."""
-        return self._rows("WHERE state = 'ready' AND keyword_terms IS NOT NULL AND keyword_segment IS NULL")
+    def tenants_with_keyword_rows(self) -> list[str]:
+        """Tenants with ready documents whose keyword postings are rows of their own (not merged into a segment)."""
+        return [r[0] for r in self._db.execute(
+            "SELECT DISTINCT tenant FROM documents WHERE state = 'ready' AND keyword_terms IS NOT NULL AND "
+            "keyword_segment IS NULL ORDER BY tenant")]
 
     def unindexed(self) -> list[DocumentRow]:
         """Ready documents that are not in the keyword index (added before it existed, or under RETRIEVAL=dense)."""

@@ -119,7 +119,7 @@ async def index_keywords(store: MilvusStore, registry: Registry, progress: Reind
             indexed += 1
         if progress is not None:
             progress("keywords", done, len(documents))
-    for tenant in sorted({d.tenant for d in await asyncio.to_thread(registry.documents_in_keyword_rows)}):
+    for tenant in await asyncio.to_thread(registry.tenants_with_keyword_rows):
         await asyncio.to_thread(registry.merge_keywords, tenant)
     return indexed
 
@@ -142,7 +142,10 @@ async def _restore(store: MilvusStore, registry: Registry, ids: list[int], progr
     if await store.has_collection(store.collection):
         await store.drop_collection(store.collection)
     await store.create_collection(store.collection)
-    await _copy(store, ids, copy, store.collection, "restore", progress)
+    for start in range(0, len(ids), BATCH):
+        await store.insert(await store.get_records(ids[start:start + BATCH], copy))
+        if progress is not None:
+            progress("restore", min(start + BATCH, len(ids)), len(ids))
     await store.refresh_schema()
     await store.drop_collection(copy)
     await asyncio.to_thread(registry.set_marker, _mark(store), 0)
@@ -152,14 +155,16 @@ async def _copy_from_registry(store: MilvusStore, registry: Registry, ids: list[
                               progress: ReindexProgress | None) -> int:
     """Step 2: the chunks `ids` into `target` from the registry (codes it lacks from the original collection);
     returns how many had a code in neither, and were left out."""
-    lost: dict[str, list[str]] = {}  # doc_id → sources of its chunks left out
+    lost: dict[str, str] = {}  # doc_id → source of the documents with chunks left out
+    left_out = 0
     for start in range(0, len(ids), BATCH):
         rows = await asyncio.to_thread(registry.chunk_rows, ids[start:start + BATCH])
         older = await store.get_bits([cid for cid, _, code, *_ in rows if code is None])
         records = []
         for cid, tenant, code, doc_id, source, text in rows:
             if (code := code or older.get(cid)) is None:
-                lost.setdefault(doc_id, []).append(source)
+                lost[doc_id] = source
+                left_out += 1
                 continue
             text, meta = text or ("", {})
             records.append(ChunkRecord(id=cid, tenant=tenant, bits=code, doc_id=doc_id, source=source, text=text,
@@ -167,18 +172,8 @@ async def _copy_from_registry(store: MilvusStore, registry: Registry, ids: list[
         await store.insert(records, target)
         if progress is not None:
             progress("copy", min(start + BATCH, len(ids)), len(ids))
-    chunks = sum(len(sources) for sources in lost.values())
     if lost:
         log.warning("%d chunk(s) of %d document(s) have no 1-bit code in the registry or in %s, and are left out of "
-                    "the rebuilt collection: add these documents again (`bitrag sources` lists them): %s", chunks,
-                    len(lost), store.collection, ", ".join(sorted({sources[0] for sources in lost.values()})))
-    return chunks
-
-
-async def _copy(store: MilvusStore, ids: list[int], source: str, target: str, step: str,
-                progress: ReindexProgress | None) -> None:
-    for start in range(0, len(ids), BATCH):
-        records = await store.get_records(ids[start:start + BATCH], source)
-        await store.insert(records, target)
-        if progress is not None:
-            progress(step, min(start + BATCH, len(ids)), len(ids))
+                    "the rebuilt collection: add these documents again (`bitrag sources` lists them): %s", left_out,
+                    len(lost), store.collection, ", ".join(sorted(set(lost.values()))))
+    return left_out
