@@ -4,9 +4,11 @@ sharing a PostgreSQL registry and a Milvus server, as in a Kubernetes deployment
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from bot.settings import Settings
 from bot.wiring import open_service
 from ingest.discover import discover
 from rag import keywords
-from rag.analyze import terms
+from rag.analyze import question_terms, terms
 from rag.embed import LocalEncoder
 from rag.errors import ConfigError, DocumentNotFoundError
 from rag.keywords import analyze_chunks
@@ -245,6 +247,67 @@ def test_merged_keyword_segments_find_what_the_rows_they_replace_found(registry_
     finally:
         registry.close()
         plain.close()
+
+
+def reference_bm25(chunks: dict[int, str], question: str, limit: int) -> list[tuple[int, float]]:
+    """BM25 as Lucene defines it, over every chunk, written out plainly: the ranking the index must return."""
+    counts = {cid: Counter(terms(text)) for cid, text in chunks.items()}
+    lengths = {cid: sum(c.values()) for cid, c in counts.items()}
+    mean = sum(lengths.values()) / len(chunks)
+    scores: dict[int, float] = {}
+    for term in sorted(set(question_terms(question))):
+        holding = [cid for cid in chunks if counts[cid][term]]
+        idf = math.log(1 + (len(chunks) - len(holding) + 0.5) / (len(holding) + 0.5))
+        for cid in holding:
+            tf = counts[cid][term]
+            norm = keywords.K1 * (1 - keywords.B + keywords.B * lengths[cid] / mean)
+            scores[cid] = scores.get(cid, 0.0) + idf * tf * (keywords.K1 + 1) / (tf + norm)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
+
+
+def test_keyword_scores_are_bm25_over_the_scope(registry_url: str) -> None:
+    """Every keyword search returns exactly BM25's best chunks, ties to the older chunk, whichever way the index
+    sums them: common words (postings on most chunks), rare ones (a few), one word, many, small merged documents and
+    a large one. Words repeat from a small vocabulary, so many chunks tie."""
+    rng = random.Random(11)
+    vocabulary = ["badge"] * 8 + ["lobby"] * 5 + ["visitor"] * 3 + ["parking", "laptop", "hotel", "meal", "vpn"]
+    registry = Registry(registry_url)
+    try:
+        chunks: dict[int, str] = {}
+        for n in range(40):  # small documents: merged into a segment
+            texts = [" ".join(rng.choices(vocabulary, k=rng.randint(3, 9))) for _ in range(3)]
+            chunks.update(zip(add(registry, "acme", f"small{n}", texts), texts, strict=True))
+        texts = [" ".join(rng.choices(vocabulary, k=rng.randint(3, 9))) + (" zebra" if i % 97 == 0 else "")
+                 for i in range(600)]
+        chunks.update(zip(add(registry, "acme", "large", texts), texts, strict=True))
+        add(registry, "globex", "other", ["zebra badge lobby"] * 50)  # another audience: moves nothing here
+        assert registry._db.execute("SELECT COUNT(*) FROM keyword_segments")[0][0] > 0
+        for question in ["badge", "zebra", "lobby visitor", "zebra parking badge", "hotel meal vpn laptop",
+                         "badge lobby visitor parking laptop hotel meal vpn zebra"]:
+            for limit in (5, 40, 1000):
+                got = [(cid, round(score, 9)) for cid, score in registry.keyword_search(["acme"], question, limit)]
+                assert got == [(cid, round(score, 9)) for cid, score in reference_bm25(chunks, question, limit)]
+    finally:
+        registry.close()
+
+
+def test_top_chunks_are_summed_exactly_however_their_ids_spread() -> None:
+    """`keywords._top` picks the best chunks at the postings when few, over the id range when many, and by sorting
+    when ids are far apart: each is checked against plain sums, with ties."""
+    rng = np.random.default_rng(3)
+    for spread, per_term in [(200, 150), (100_000, 50), (50_000_000, 40), (10, 8)]:
+        for terms_asked, tied in [(1, True), (2, True), (5, True), (2, False), (5, False)]:
+            pool = rng.choice(spread, size=min(2 * per_term, spread), replace=False)  # terms share chunks
+            parts = [rng.choice(pool, size=min(per_term, len(pool)), replace=False) for _ in range(terms_asked)]
+            ids = np.concatenate(parts).astype(np.int64) + 1_000
+            scores = np.concatenate([np.full(len(p), float(rng.integers(1, 4))) if tied else rng.random(len(p))
+                                     for p in parts])
+            sums: dict[int, float] = {}
+            for cid, score in zip(ids.tolist(), scores.tolist(), strict=True):
+                sums[cid] = sums.get(cid, 0.0) + score
+            for limit in (1, 7, 10_000):
+                expected = sorted(sums.items(), key=lambda item: (-item[1], item[0]))[:limit]
+                assert keywords._top(ids, scores, terms_asked, limit) == expected
 
 
 def test_korean_text_is_searched_by_its_morphemes(registry_url: str) -> None:
