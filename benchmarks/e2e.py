@@ -17,7 +17,7 @@ The same service answers every configuration in one run, on the same collection:
 
 `--keep DIR` builds the knowledge base in DIR and keeps it; a later run with the same DIR measures the same collection
 again without filling it (1M chunks take ~10 minutes to fill). On this 2-core machine one run's asks/s at 50 askers
-varies by about ±6 % from the next, so compare several runs, not two single ones.
+varies by up to ±8 % from the next, so compare several runs, not two single ones.
 """
 
 from __future__ import annotations
