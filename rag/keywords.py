@@ -42,8 +42,6 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import groupby
-from operator import itemgetter
 
 import numpy as np
 
@@ -177,8 +175,7 @@ class KeywordIndex:
             f"IN ({words_at}) AND p.tenant IN ({tenants_at}) AND d.state = 'ready' UNION ALL SELECT term, postings "
             f"FROM keyword_segments WHERE term IN ({words_at}) AND tenant IN ({tenants_at}) ORDER BY 1",
             (*words, *tenants, *words, *tenants))
-        found = {term: np.frombuffer(b"".join(bytes(r[1]) for r in group), dtype=POSTING)
-                 for term, group in groupby(rows, key=itemgetter(0))}
+        found = {term: np.frombuffer(blob, dtype=POSTING) for term, blob in merged_rows(rows).items()}
         if leaving:
             found = {term: kept for term, postings in found.items() if len(kept := _outside(postings, leaving))}
         return found
