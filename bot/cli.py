@@ -261,7 +261,8 @@ def serve(platform: Annotated[str, typer.Argument(help="slack or discord")],
 
 async def _beside(core: BotCore, settings: Settings, serving: Awaitable[None]) -> None:
     """Run `serving` with what every serving bitrag offers beside it: /metrics and /healthz on METRICS_PORT (0
-    turns them off) and the control socket that runs CLI commands in this process (`bot/control.py`)."""
+    turns them off), the control socket that runs CLI commands in this process (`bot/control.py`), and the keyword
+    indexing of documents hybrid retrieval cannot find by keywords yet (`RagService.index_missing_keywords`)."""
     from bot.control import ControlServer
     from bot.metrics import start_metrics_server
 
@@ -274,12 +275,22 @@ async def _beside(core: BotCore, settings: Settings, serving: Awaitable[None]) -
                                                 settings.metrics_port, exc.strerror)
     control = ControlServer(core, settings)
     await control.start()
+    indexing = asyncio.create_task(_index_missing_keywords(core))
     try:
         await serving
     finally:
+        indexing.cancel()
         await control.close()
         if runner is not None:
             await runner.cleanup()
+
+
+async def _index_missing_keywords(core: BotCore) -> None:
+    try:
+        await core.service.index_missing_keywords()
+    except Exception as exc:  # serving goes on; what was indexed stays, the rest waits for the next start
+        logging.getLogger(__name__).warning("Keyword indexing stopped (%s); the next start or `bitrag reindex` goes "
+                                            "on where it stopped", exc)
 
 
 async def _serve_discord(core: BotCore, settings: Settings) -> None:

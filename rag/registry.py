@@ -311,16 +311,22 @@ class Registry:
         """Ready documents that are not in the keyword index (added before it existed, or under RETRIEVAL=dense)."""
         return self._rows("WHERE state = 'ready' AND keyword_terms IS NULL ORDER BY id")
 
-    def add_keywords(self, document: DocumentRow, analyzed: AnalyzedChunks) -> None:
+    def add_keywords(self, document: DocumentRow, analyzed: AnalyzedChunks) -> bool:
         """Put a document that is not in the keyword index into it (`analyzed`: its chunks in id order), in one
-        transaction."""
+        transaction; False (nothing written) when it is no longer a ready document outside the index. A running
+        bitrag indexes while documents are forgotten and replaced (`RagService.index_missing_keywords`): postings
+        written for a document being removed would outlive it."""
         ids = self.chunk_ids(document)
         with self._db.transaction() as db:
-            db.execute("DELETE FROM keyword_postings WHERE document = ?", (document.pk,))
-            db.executemany("INSERT INTO keyword_postings (term, tenant, document, postings) VALUES (?, ?, ?, ?)",
-                           keywords.posting_rows(analyzed, document.tenant, document.pk, ids))
-            db.execute("UPDATE documents SET keyword_terms = ? WHERE id = ?", (analyzed.total_terms, document.pk))
-        self.keywords.changed()
+            claimed = db.execute("UPDATE documents SET keyword_terms = ? WHERE id = ? AND state = 'ready' AND "
+                                 "keyword_terms IS NULL RETURNING id", (analyzed.total_terms, document.pk))
+            if claimed:
+                db.execute("DELETE FROM keyword_postings WHERE document = ?", (document.pk,))
+                db.executemany("INSERT INTO keyword_postings (term, tenant, document, postings) VALUES (?, ?, ?, ?)",
+                               keywords.posting_rows(analyzed, document.tenant, document.pk, ids))
+        if claimed:
+            self.keywords.changed()
+        return bool(claimed)
 
     def merge_keywords(self, tenant: str, most: int | None = None) -> int:
         """Merge a tenant's keyword rows into fewer, larger ones; returns how many merges were made.

@@ -101,7 +101,7 @@ async def index_keywords(store: MilvusStore, registry: Registry, progress: Reind
                          needs_keywords: Callable[[list[str]], bool] = lambda texts: True) -> int:
     """Step 1: every ready document not yet in the keyword index that `needs_keywords` (of its chunk texts), from
     its chunk text (the registry's; the collection's for chunks whose text is not there); returns how many were
-    indexed."""
+    indexed (a document forgotten or replaced meanwhile is left out: `Registry.add_keywords`)."""
     documents = await asyncio.to_thread(registry.unindexed)
     indexed = 0
     for done, document in enumerate(documents, start=1):
@@ -115,8 +115,7 @@ async def index_keywords(store: MilvusStore, registry: Registry, progress: Reind
         chunk_texts = [texts.get(cid, "") for cid, _ in chunks]
         if needs_keywords(chunk_texts):
             analyzed = await asyncio.to_thread(analyze_chunks, chunk_texts)
-            await asyncio.to_thread(registry.add_keywords, document, analyzed)
-            indexed += 1
+            indexed += await asyncio.to_thread(registry.add_keywords, document, analyzed)
         if progress is not None:
             progress("keywords", done, len(documents))
     for tenant in await asyncio.to_thread(registry.tenants_with_keyword_rows):

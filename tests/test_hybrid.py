@@ -17,6 +17,8 @@ import pytest
 import pytest_asyncio
 
 import rag.reindex
+from bot import cli
+from bot.core import BotCore
 from bot.settings import Settings
 from bot.wiring import open_service
 from ingest.discover import discover
@@ -166,7 +168,7 @@ async def test_reindex_adds_keyword_search_without_reembedding(make_settings: Ca
     chunks = await dense_only_knowledge_base(make_settings, embedder)
     service = await open_service(make_settings(retrieval="hybrid"), embedder)
     try:
-        assert "run `bitrag reindex`" in (await service.stats("acme")).retrieval
+        assert "`bitrag reindex`" in (await service.stats("acme")).retrieval
         assert await keyword_sources(service, "acme", "passwords characters") == []  # not in the keyword index
         before = await service.ask("How long must passwords be?", "acme")
         documents = await service.sources("acme")
@@ -181,6 +183,59 @@ async def test_reindex_adds_keyword_search_without_reembedding(make_settings: Ca
         assert (await keyword_sources(service, "acme", "passwords characters", 3))[0] == "security-policy.pdf"
         assert await keyword_sources(service, "globex", "passwords characters") == []  # the tenant filter held
     finally:
+        await service.close()
+
+
+async def test_a_serving_bitrag_indexes_what_keyword_search_cannot_find_yet(
+        make_settings: Callable[..., Settings], embedder: LocalEncoder, tmp_path: Path) -> None:
+    """An upgrade to hybrid needs no manual step: `bitrag run` (any serving command: `cli._beside`) indexes the
+    documents written under RETRIEVAL=dense from their stored text while it serves, embedding nothing."""
+    await dense_only_knowledge_base(make_settings, embedder)
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "vault.md").write_text("The break-glass passphrase is ZEBRA-QUOKKA-77 and lives in the red binder.\n")
+    dense = await open_service(make_settings(retrieval="dense"), embedder)
+    try:
+        assert not (await dense.ingest(discover([secret])[0], "globex:private")).failed
+    finally:
+        await dense.close()
+    settings = make_settings(retrieval="hybrid", metrics_port=0, bitrag_home=tmp_path / "home")
+    service = await open_service(settings, embedder)
+    indexed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    indexing = service.index_missing_keywords
+
+    async def reporting() -> int:  # the real method, its result handed to the test
+        try:
+            indexed.set_result(await indexing())
+        except BaseException as exc:
+            indexed.set_exception(exc)
+            raise
+        return indexed.result()
+
+    service.index_missing_keywords = reporting  # type: ignore[method-assign]
+    embedded: list[str] = []
+    original = service.embedder.embed
+
+    async def counting(texts: list[str]) -> np.ndarray:
+        embedded.extend(texts)
+        return await original(texts)
+
+    service.embedder.embed = counting  # type: ignore[method-assign]
+    secret_words = "ZEBRA-QUOKKA-77 break-glass passphrase red binder"
+    try:
+        documents = len(await asyncio.to_thread(service.registry.unindexed))
+        assert documents == len(await service.sources("acme")) + 1  # the sample documents and the vault
+        assert await keyword_sources(service, "acme", "passwords characters") == []  # not in the index yet
+        await cli._beside(BotCore(service), settings, asyncio.shield(indexed))  # serving until indexing is done
+        assert indexed.result() == documents
+        assert await asyncio.to_thread(service.registry.unindexed) == [] and embedded == []
+        assert (await keyword_sources(service, "acme", "passwords characters", 3))[0] == "security-policy.pdf"
+        assert await keyword_sources(service, "globex:private", secret_words) == ["vault.md"]  # the control
+        for scope in ("acme", "globex", ["acme", "globex"]):
+            assert "vault.md" not in await keyword_sources(service, scope, secret_words, 100)
+        assert "not in the keyword index" not in (await service.stats("acme")).retrieval
+    finally:
+        service.embedder.embed = original  # type: ignore[method-assign]
         await service.close()
 
 

@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -157,6 +158,40 @@ def test_keyword_search_sees_what_dense_search_sees(registry_url: str) -> None:
         assert found(registry, ["acme"], "vault Mondays") == []
         registry.remove(document)
         assert registry.document_frequencies(["acme"], ["vault", "password"]) == {"password": 1}
+    finally:
+        registry.close()
+
+
+def test_keywords_added_later_go_only_to_a_ready_document_outside_the_index(registry_url: str) -> None:
+    """What a serving bitrag's background indexing relies on (`RagService.index_missing_keywords`): a document
+    forgotten, replaced or still pending meanwhile gets no postings that would outlive it, and none is indexed twice."""
+    registry = Registry(registry_url)
+    texts = ["The vault of drafts opens on Mondays."]
+
+    def unindexed(doc_id: str, commit: bool = True) -> tuple[Any, list[int]]:
+        document, ids = registry.begin("acme", doc_id, f"{doc_id}.md", doc_id, None, len(texts), None)
+        if commit:
+            registry.commit(document)
+        return document, ids
+
+    def postings(document: Any) -> int:
+        return int(registry._db.execute("SELECT count(*) FROM keyword_postings WHERE document = ?",
+                                         (document.pk,))[0][0])
+
+    try:
+        kept, kept_ids = unindexed("kept")
+        gone, _ = unindexed("gone")
+        pending, _ = unindexed("pending", commit=False)
+        assert found(registry, ["acme"], "vault Mondays") == []  # nothing in the keyword index yet
+        registry.mark_deleting(gone)
+        assert not registry.add_keywords(gone, analyze_chunks(texts))
+        assert not registry.add_keywords(pending, analyze_chunks(texts))
+        assert postings(gone) == postings(pending) == 0
+        registry.remove(gone)
+        assert registry.add_keywords(kept, analyze_chunks(texts))  # the control: a ready document is indexed
+        assert postings(kept) > 0 and found(registry, ["acme"], "vault Mondays") == kept_ids
+        assert not registry.add_keywords(kept, analyze_chunks(texts))  # already in: not twice
+        assert registry.document_frequencies(["acme"], ["vault"]) == {"vault": 1}
     finally:
         registry.close()
 
