@@ -134,6 +134,11 @@ class Retriever:
         # scans every row: ~175 ms per question at 10M chunks).
         bits = {i: code for i in wanted_bits if (code := visible[i][1]) is not None}
         bits.update(await self._store.get_bits([i for i in wanted_bits if i not in bits]))
+        if unscorable := wanted_bits - bits.keys():
+            # Recorded before the registry kept codes and absent from this collection (a new MILVUS_URI before
+            # `bitrag reindex`): keyword search found it, nothing can rescore it, so it is left out.
+            lists = [candidates if h is not None else [c for c in candidates if c.id not in unscorable]
+                     for candidates, h in zip(lists, halves, strict=True)]
         chosen: list[list[tuple[Candidate, float]]] = []
         for query, candidates, h, weight in zip(queries, lists, halves, weights, strict=True):
             scores = self._scores(query, candidates, h, bits)

@@ -242,7 +242,8 @@ async def test_a_new_milvus_is_filled_from_the_registry_alone(make_settings: Cal
     its data lost), bitrag says what is missing and `bitrag reindex` rebuilds it from the registry, embedding nothing,
     every chunk under its own audience."""
     chunks = await private_and_sample_documents(make_settings, embedder, tmp_path)
-    moved = make_settings(milvus_uri=str(tmp_path / "new-milvus.db"))
+    # Dense retrieval: what the collection alone finds (hybrid's keyword search reads the registry, which has them).
+    moved = make_settings(milvus_uri=str(tmp_path / "new-milvus.db"), retrieval="dense")
     doctor = next(c for c in await diagnose(moved) if c.part.lower().startswith("milvus"))
     assert not doctor.ok and f"holds 0 of the {chunks} chunks" in doctor.detail and "bitrag reindex" in doctor.detail
     caplog.clear()
@@ -295,7 +296,8 @@ async def test_codes_missing_from_the_registry_come_from_the_old_collection_or_t
 
     drop_vault_codes()
     caplog.clear()
-    service = await open_service(make_settings(milvus_uri=str(tmp_path / "new-milvus.db")), embedder)
+    service = await open_service(make_settings(milvus_uri=str(tmp_path / "new-milvus.db"), retrieval="dense"),
+                                 embedder)  # what the rebuilt collection finds (the keyword index has the vault)
     try:
         vault = (await asyncio.to_thread(service.registry.documents, [PRIVATE]))[0]
         rebuilt = await service.reindex()
@@ -307,3 +309,15 @@ async def test_codes_missing_from_the_registry_come_from_the_old_collection_or_t
         assert "ZEBRA" not in asked.text and all(s.source != "vault.md" for s in asked.sources)
     finally:
         await service.close()
+    # Hybrid: keyword search reads the registry, which still has the vault. With its float16 copy (RESCORE=precise,
+    # the default) it is rescored and answered in its own audience; with neither a copy nor a code (asymmetric) it
+    # cannot be rescored and is left out, without failing the question. Never outside its audience.
+    for rescore, answered in (("precise", True), ("asymmetric", False)):
+        service = await open_service(make_settings(milvus_uri=str(tmp_path / "new-milvus.db"), rescore=rescore),
+                                     embedder)
+        try:
+            asked = await service.ask("What is the vault passphrase?", PRIVATE)
+            assert ("ZEBRA" in asked.text) == answered, rescore
+            assert "ZEBRA" not in (await service.ask("What is the vault passphrase?", "acme")).text
+        finally:
+            await service.close()
