@@ -52,10 +52,8 @@ async def korean(make_settings: Callable[..., Settings], embedder: LocalEncoder,
 
 
 async def test_a_korean_question_is_answered_from_its_korean_sentence(korean: RagService) -> None:
-    assert korean.settings.retrieval == "dense" and not korean.retriever.hybrid  # the default settings
-    # Under dense retrieval only what the model cannot read goes into the keyword index.
-    unindexed = {d.source for d in await asyncio.to_thread(korean.registry.unindexed)}
-    assert unindexed == {path.name for path in (ROOT / "examples" / "docs").iterdir()}  # English: not indexed
+    assert korean.settings.retrieval == "hybrid" and korean.retriever.hybrid  # the default settings
+    assert await asyncio.to_thread(korean.registry.unindexed) == []
     answer = await korean.ask("못 쓴 연차를 다음 해로 넘길 수 있나요?", "acme")
     assert answer.grounded and answer.sources[0].source == "handbook-ko.md"
     assert "최대 5일까지 이월" in first_quoted(answer.text)
@@ -80,3 +78,19 @@ async def test_korean_keyword_search_keeps_conversations_apart(korean: RagServic
     found = await korean.retriever.keyword_search_many(["acme"], [question], 100, fields=False)
     travel = await korean.retriever.keyword_search_many(["acme:C0PRIVATE"], [question], 100, fields=False)
     assert travel[0] and not {c.id for c in travel[0]} & {c.id for c in found[0]}
+
+
+async def test_under_dense_retrieval_only_what_the_model_cannot_read_is_keyword_indexed(
+        make_settings: Callable[..., Settings], embedder: LocalEncoder, tmp_path: Path) -> None:
+    service = await open_service(make_settings(retrieval="dense"), embedder)
+    try:
+        (tmp_path / "team").mkdir()
+        shutil.copy(KOREAN_DOCS / "handbook-ko.md", tmp_path / "team" / "handbook-ko.md")
+        files, _ = discover([tmp_path / "team", ROOT / "examples" / "docs"])
+        assert not (await service.ingest(files, "acme")).failed
+        unindexed = {d.source for d in await asyncio.to_thread(service.registry.unindexed)}
+        assert unindexed == {path.name for path in (ROOT / "examples" / "docs").iterdir()}  # English: not indexed
+        answer = await service.ask("못 쓴 연차를 다음 해로 넘길 수 있나요?", "acme")  # Korean: by its keywords
+        assert answer.grounded and "최대 5일까지 이월" in first_quoted(answer.text)
+    finally:
+        await service.close()

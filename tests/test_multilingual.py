@@ -115,9 +115,9 @@ async def test_prefixes_reach_the_model_and_korean_scores_are_trusted(
         marked, bare = reference.encode(["query: " + question, question])
         assert cosine(asked, marked) > tolerance and cosine(asked, marked) > cosine(asked, bare) + 0.001
 
-        # A model that reads Korean is trusted for Korean questions: dense search is used (the English default
-        # ranks them by keywords alone: weight 0).
-        assert service.retriever.weight_for(question) == 1.0
+        # A model that reads Korean is trusted for Korean questions: ranked by meaning and words, fused as for English
+        # (the English default ranks them by keywords alone: weight 0).
+        assert service.retriever.weight_for(question) == service.settings.hybrid_dense_weight > 0
         answer = await service.ask(question, "acme")
         assert answer.sources and answer.sources[0].source == "휴가.md"
     finally:

@@ -34,7 +34,7 @@ async def test_binary_retrieval_keeps_float32_quality_and_hybrid_beats_it(make_s
 async def test_asymmetric_rescoring_needs_no_float_copy_and_beats_hamming(make_settings, embedder) -> None:
     require_data(SCIFACT, "BEIR SciFact")
     data = load_beir(SCIFACT, max_docs=300, max_queries=40)
-    result = await evaluate(data, embedder, make_settings(rescore="asymmetric"))
+    result = await evaluate(data, embedder, make_settings(rescore="asymmetric", retrieval="dense"))
     assert result["modes"]["default"]["is"] == "rescored" and result["modes"]["default"]["disk_bytes_per_vector"] == 0
     assert result["modes"]["default"]["ndcg@10"] >= result["modes"]["binary"]["ndcg@10"]
 
