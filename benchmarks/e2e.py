@@ -59,23 +59,33 @@ STAGES = ("queue", "embed", "search", "rescore", "generate", "format")
 FILLER_BATCH = 50_000
 
 
-async def add_filler(service: RagService, n: int, scifact: Path) -> float:
-    """Insert `n` recombined real-text chunks as documents of 50k chunks, the way ingestion would; returns rows/s."""
+async def add_filler(service: RagService, n: int, scifact: Path, per_document: int = FILLER_BATCH) -> float:
+    """Insert `n` recombined real-text chunks as documents of `per_document` chunks, the way ingestion would (each
+    document pending, its chunks in Milvus, then ready); returns rows/s."""
     bank = await sentence_bank(scifact, service.embedder, ROOT / "data" / "cache" / "embeddings")
     started = time.perf_counter()
     for start in range(0, n, FILLER_BATCH):
         count = min(FILLER_BATCH, n - start)
         texts, vectors = await asyncio.to_thread(bank.chunks, start, count)
-        analyzed = await asyncio.to_thread(analyze_chunks, texts) if service.needs_keywords(texts) else None
         bits = binarize(vectors)
-        document, ids = await asyncio.to_thread(service.registry.begin, TENANT, f"filler-{start}", "filler.md",
-                                                f"filler-{start}", None, count,
-                                                vectors if service.settings.rescore == "precise" else None, None,
-                                                analyzed, [(text, {"location": None}) for text in texts], bits)
-        await service.store.insert([ChunkRecord(id=cid, tenant=TENANT, bits=bits[i].tobytes(), doc_id=document.doc_id,
-                                                source="filler.md", text=texts[i], meta={"location": None})
-                                    for i, cid in enumerate(ids)])
-        await asyncio.to_thread(service.registry.commit, document)
+        records, documents = [], []
+        for first in range(0, count, per_document):
+            part = slice(first, min(first + per_document, count))
+            part_texts = texts[part]
+            analyzed = (await asyncio.to_thread(analyze_chunks, part_texts)
+                        if service.needs_keywords(part_texts) else None)
+            name = f"filler-{start + first}"
+            document, ids = await asyncio.to_thread(
+                service.registry.begin, TENANT, name, "filler.md", name, None, len(part_texts),
+                vectors[part] if service.settings.rescore == "precise" else None, None, analyzed,
+                [(text, {"location": None}) for text in part_texts], bits[part])
+            documents.append(document)
+            records += [ChunkRecord(id=cid, tenant=TENANT, bits=bits[first + i].tobytes(), doc_id=document.doc_id,
+                                    source="filler.md", text=part_texts[i], meta={"location": None})
+                        for i, cid in enumerate(ids)]
+        await service.store.insert(records)
+        for document in documents:
+            await asyncio.to_thread(service.registry.commit, document)
         print(f"filler {start + count:,}/{n:,}", flush=True)
     return n / (time.perf_counter() - started)
 

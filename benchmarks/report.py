@@ -131,11 +131,53 @@ def korean(result: dict[str, Any]) -> list[str]:
         lines.append(f"| {name} | {r['ndcg@10']:.4f} | {r['right_document_first']:.1%} |")
     lines += ["", "| extractive answers | first quoted sentence is the answer | answerable refused | "
               "unanswerable refused |", "|---|---|---|---|"]
-    for name, r in result.items():
-        if name.startswith("extractive"):
-            lines.append(f"| {name.removeprefix('extractive, ')} | {r['first_sentence_is_the_answer']:.1%} | "
-                         f"{r['answerable_refused']:.1%} | {r['unanswerable_refused']:.1%} |")
+    for label, part in (("", result), ("fresh set, ", result.get("fresh set", {}))):
+        for name, r in part.items():
+            if name.startswith("extractive"):
+                lines.append(f"| {label}{name.removeprefix('extractive, ')} | {r['first_sentence_is_the_answer']:.1%} "
+                             f"| {r['answerable_refused']:.1%} | {r['unanswerable_refused']:.1%} |")
+    if fresh := result.get("fresh set"):
+        lines += ["", f"Fresh set ({fresh['answerable']} answerable, {fresh['unanswerable']} unanswerable, written "
+                  "afterwards and used to choose nothing), retrieval:", "",
+                  "| ranking | NDCG@10 (chunks) | right document first |", "|---|---|---|"]
+        lines += [f"| {name} | {r['ndcg@10']:.4f} | {r['right_document_first']:.1%} |"
+                  for name, r in fresh["retrieval"].items()]
     return [*lines, "", provenance(result)]
+
+
+def hybrid_curve(runs: dict[str, dict[str, Any]]) -> list[str]:
+    """Hybrid retrieval end to end from 100k to 10M chunks (`e2e.py --retrieval hybrid` at each size)."""
+    lines = ["### Hybrid retrieval end to end, 100k → 1M → 10M chunks (`benchmarks/e2e.py --retrieval hybrid`)", "",
+             "Instant LLM, batching on (wait 0 ms); each size one run on a collection filled for it. Goals: 1M "
+             "≤ 50 ms p50 for one asker and ≥ 100 asks/s at 50; 10M ≤ 150 ms p50 for one asker.", "",
+             "| chunks | one asker p50 ms | p99 ms | search / rescore ms (mean) | asks/s at 10 | asks/s at 50 | "
+             "p50 ms at 50 | Milvus Lite RSS | bitrag RSS | disk |", "|---" * 10 + "|"]
+    for result in runs.values():
+        levels = {level["concurrency"]: level for name, configuration in result["batching"].items()
+                  if name.startswith("on") for level in configuration}
+        one, memory = levels[1], result["memory"]
+        lines.append(f"| {result['chunks_in_collection']:,} | **{one['total_ms_p50']}** | {one['total_ms_p99']} | "
+                     f"{one['stage_ms_mean']['search']} / {one['stage_ms_mean']['rescore']} | "
+                     f"{levels[10]['asks_per_s'] if 10 in levels else '—'} | "
+                     f"**{levels[50]['asks_per_s'] if 50 in levels else '—'}** | "
+                     f"{levels[50]['total_ms_p50'] if 50 in levels else '—'} | "
+                     f"{memory['milvus_lite_rss_bytes'] / 2**30:.2f} GiB | "
+                     f"{memory['bitrag_rss_bytes'] / 2**30:.2f} GiB | {memory['disk_bytes'] / 2**30:.1f} GiB |")
+    return [*lines, "", *(provenance(r) for r in runs.values())]
+
+
+def upgrade(result: dict[str, Any]) -> list[str]:
+    b, d, a = (result[k] for k in ("retrieval_before", "retrieval_while_indexing", "retrieval_after"))
+    return ["### Turning hybrid on for a knowledge base written under dense (`benchmarks/upgrade.py`)", "",
+            f"{result['chunks']:,} chunks in {result['documents']:,} documents of {result['chunks_per_document']}; "
+            "a serving bitrag indexes them in the background from their stored text "
+            "(`RagService.index_missing_keywords`) while SciFact questions are retrieved one after another.", "",
+            "| indexing s | chunks/s | registry growth B/chunk | retrieval p50 / p99 ms before | while indexing | "
+            "after |", "|---|---|---|---|---|---|",
+            f"| {result['indexing_s']} | **{result['indexing_chunks_per_s']:,}** | "
+            f"{result['registry_growth_bytes_per_chunk']:,} | {b['p50_ms']} / {b['p99_ms']} | "
+            f"**{d['p50_ms']}** / {d['p99_ms']} ({d['questions']} questions) | {a['p50_ms']} / {a['p99_ms']} |",
+            "", provenance(result)]
 
 
 def fusion(result: dict[str, Any]) -> list[str]:
@@ -334,12 +376,16 @@ def main() -> None:
                  fusion(f) if (f := load("fusion")) else [],
                  keywords(k, load("keywords-rows-per-document")) if (k := load("keywords")) else [],
                  korean(k) if (k := load("korean")) else [],
+                 hybrid_curve(c) if (c := {n: r for n in ("e2e-hybrid-100k", "e2e-hybrid", "e2e-hybrid-10m")
+                                          if (r := load(n))}) else [],
+                 upgrade(u) if (u := load("upgrade")) else [],
                  memory(m) if (m := load("memory")) else [],
                  memory_text_in_milvus(m) if (m := load("memory-text-in-milvus")) else [],
                  extractive(x) if (x := load("extractive")) else [],
                  latency(load("ask-latency-extractive"), load("slack-ack-latency")),
                  *(e2e(e) for name in ("e2e-dense", "e2e-dense-300k", "e2e-hybrid", "e2e-dense-same-collection",
-                                       "e2e-encoders", "e2e-dense-schema2", "e2e-dense-asymmetric", "e2e-dense-10m")
+                                       "e2e-encoders", "e2e-dense-schema2", "e2e-dense-asymmetric", "e2e-dense-10m",
+                                       "e2e-hybrid-100k", "e2e-hybrid-10m")
                    if (e := load(name)) and "batching" in e),
                  *(ingest(i) for name in ("ingest", "ingest-files", "ingest-files-before") if (i := load(name))),
                  encoders(load("encoders-speed"), load("encoders-quality")),
