@@ -385,7 +385,7 @@ def main() -> None:
                  latency(load("ask-latency-extractive"), load("slack-ack-latency")),
                  *(e2e(e) for name in ("e2e-dense", "e2e-dense-300k", "e2e-hybrid", "e2e-dense-same-collection",
                                        "e2e-encoders", "e2e-dense-schema2", "e2e-dense-asymmetric", "e2e-dense-10m",
-                                       "e2e-hybrid-100k", "e2e-hybrid-10m")
+                                       "e2e-hybrid-100k", "e2e-hybrid-10m", "e2e-dense-10m-same")
                    if (e := load(name)) and "batching" in e),
                  *(ingest(i) for name in ("ingest", "ingest-files", "ingest-files-before") if (i := load(name))),
                  encoders(load("encoders-speed"), load("encoders-quality")),

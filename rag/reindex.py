@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 from rag.keywords import analyze_chunks
@@ -98,10 +99,13 @@ async def _milvus_records(store: MilvusStore, ids: list[int]) -> dict[int, Chunk
 
 
 async def index_keywords(store: MilvusStore, registry: Registry, progress: ReindexProgress | None = None,
-                         needs_keywords: Callable[[list[str]], bool] = lambda texts: True) -> int:
+                         needs_keywords: Callable[[list[str]], bool] = lambda texts: True, share: float = 1.0) -> int:
     """Step 1: every ready document not yet in the keyword index that `needs_keywords` (of its chunk texts), from
     its chunk text (the registry's; the collection's for chunks whose text is not there); returns how many were
-    indexed (a document forgotten or replaced meanwhile is left out: `Registry.add_keywords`)."""
+    indexed (a document forgotten or replaced meanwhile is left out: `Registry.add_keywords`). With `share` < 1 it
+    pauses after each document and each merge so that it takes at most that share of the time: a serving bitrag's
+    questions read the same registry, and wait while a document is written or a segment merged."""
+    pacer = _Pacer(share)
     documents = await asyncio.to_thread(registry.unindexed)
     indexed = 0
     for done, document in enumerate(documents, start=1):
@@ -118,9 +122,24 @@ async def index_keywords(store: MilvusStore, registry: Registry, progress: Reind
             indexed += await asyncio.to_thread(registry.add_keywords, document, analyzed)
         if progress is not None:
             progress("keywords", done, len(documents))
+        await pacer.pause()
     for tenant in await asyncio.to_thread(registry.tenants_with_keyword_rows):
-        await asyncio.to_thread(registry.merge_keywords, tenant)
+        while await asyncio.to_thread(registry.merge_keywords, tenant, 1):
+            await pacer.pause()
     return indexed
+
+
+class _Pacer:
+    """Sleeps after each step for as long as keeps the work to `share` of the time."""
+
+    def __init__(self, share: float) -> None:
+        self._share = share
+        self._since = time.perf_counter()
+
+    async def pause(self) -> None:
+        if self._share < 1.0:
+            await asyncio.sleep((time.perf_counter() - self._since) * (1 / self._share - 1))
+        self._since = time.perf_counter()
 
 
 async def finish_interrupted(store: MilvusStore, registry: Registry, progress: ReindexProgress | None = None) -> None:

@@ -57,6 +57,11 @@ NOT_MENTIONED = ("I don't know: the passages closest to your question never ment
                  "The closest sources are listed below.")
 EMPTY_KB = "I don't know: this knowledge base has no documents yet. Add some with ingest."
 INGEST_READ_AHEAD = 4  # batches of chunks (EMBED_BATCH_SIZE) read and split ahead of the embedder
+# The share of the time background keyword indexing may take (`index_missing_keywords`): questions wait for the
+# registry while it writes a document. Measured (`benchmarks/upgrade.py`, 100k chunks in documents of 50, questions
+# retrieved back to back): unpaced, retrieval p50 20 → 175 ms while it ran (461 chunks/s); at half the time, 43 ms
+# p50 (201 p99) while it runs at 248 chunks/s — 100k chunks in ~7 minutes, a one-time cost of an upgrade
+BACKGROUND_SHARE = 0.5
 LOCAL = Origin("local", "local")  # changes made without a recorded origin (library callers, benchmarks)
 
 # A policy decision supplied by the caller (the bot core): may this document be replaced / changed?
@@ -462,9 +467,8 @@ class RagService:
         """Put the ready documents that hybrid retrieval's keyword search cannot find yet (added before the index
         existed, or under RETRIEVAL=dense) into the keyword index, from the chunk text the registry keeps: nothing is
         re-embedded and Milvus is not touched, so a serving bitrag does it in the background at start
-        (`bitrag run`), one document per transaction, while it answers. Returns how many were indexed; a document
-        forgotten or replaced meanwhile is skipped. Measured: ~2,000–4,000 chunks/s on this 2-core machine
-        (`benchmarks/keywords.py`), so an upgrade of 100k chunks is searchable by keywords within a minute."""
+        (`bitrag run`), one document per transaction, while it answers, paced to `BACKGROUND_SHARE` of the time.
+        Returns how many were indexed; a document forgotten or replaced meanwhile is skipped."""
         if not (self.retriever.hybrid and self.retriever.keyword_index == "registry"):
             return 0  # under RETRIEVAL=dense only documents in a script the model does not cover are indexed
         missing = await asyncio.to_thread(self.registry.unindexed)
@@ -472,8 +476,9 @@ class RagService:
             return 0
         log.info("Indexing %d document(s) for keyword search in the background (no re-embedding)", len(missing))
         started = time.perf_counter()
-        indexed = await index_keywords(self.store, self.registry, needs_keywords=self.needs_keywords)
-        log.info("Keyword index complete: %d document(s) added in %.1f s", indexed, time.perf_counter() - started)
+        indexed = await index_keywords(self.store, self.registry, needs_keywords=self.needs_keywords,
+                                       share=BACKGROUND_SHARE)
+        log.warning("Keyword index complete: %d document(s) added in %.1f s", indexed, time.perf_counter() - started)
         return indexed
 
     def needs_keywords(self, texts: Sequence[str]) -> bool:
