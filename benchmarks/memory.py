@@ -8,9 +8,9 @@ writes them (`Registry.begin`, `MilvusStore.insert`, `Registry.commit`, in docum
 - `float32 dense, text in Milvus`: the layout of a float32 RAG on Milvus (and of bitrag before schema 2): 384-d
   FLOAT_VECTOR (FLAT, IP) with each chunk's text and metadata in the collection;
 - `1-bit dense, text in Milvus`: bitrag before schema 2 (BINARY_VECTOR, BIN_FLAT, HAMMING, text in the collection);
-- `1-bit dense (default)`: bitrag now: 1-bit codes, ids and tenants in Milvus; text, metadata and float16 copies in
-  the registry, on disk;
-- `1-bit hybrid`: the same, and the registry's keyword index (`RETRIEVAL=hybrid`).
+- `1-bit dense` (`RETRIEVAL=dense`): bitrag now: 1-bit codes, ids and tenants in Milvus; text, metadata and float16
+  copies in the registry, on disk;
+- `1-bit hybrid (default)`: the same, and the registry's keyword index (`RETRIEVAL=hybrid`).
 Then bitrag's side is opened afresh (a new milvus-lite server loads the collection, a new registry connection) and
 `--queries` questions are answered as `ask` retrieves: Hamming (or float) search for 50 candidates, keyword search
 for hybrid, and the text of the 5 kept, from wherever it lives. Reported: RSS per chunk of the whole process — the
@@ -48,9 +48,9 @@ from rag.store import TEXT_FIELDS, ChunkRecord, MilvusStore
 
 FLOAT32 = "float32 dense, text in Milvus"
 BEFORE = "1-bit dense, text in Milvus"
-DEFAULT = "1-bit dense (default)"
-HYBRID = "1-bit hybrid"
-CONFIGURATIONS = (FLOAT32, BEFORE, DEFAULT, HYBRID)
+DENSE = "1-bit dense"
+HYBRID = "1-bit hybrid (default)"
+CONFIGURATIONS = (FLOAT32, BEFORE, DENSE, HYBRID)
 DOCUMENT = 50_000  # chunks per registry document, as benchmarks/e2e.py fills
 TENANT = "bench"
 

@@ -93,7 +93,7 @@ class RagSettings(BaseSettings):
     # ... and unless every name the question uses ("Berlin", "CEO", "v3") is in one of them, whatever the score
     abstain_check_names: bool = True
     # hybrid adds BM25 keyword search to the 1-bit dense search: +12 % NDCG@10 on SciFact, 1.09x float32 on held-out
-    # data; its index costs ~1.7-1.9 KB of disk per chunk (benchmarks/keywords.py) and ~10 % of the asks/s at 1M
+    # data; its index costs ~1.7-1.9 KB of disk per chunk (benchmarks/keywords.py) and ~14 % of the asks/s at 1M
     # chunks (benchmarks/e2e.py). Under dense, questions in a script the model does not cover use keywords alone
     retrieval: RetrievalMode = "hybrid"
     # where hybrid's keyword search runs: the registry's BM25 index (on disk, every language: rag/keywords.py) or

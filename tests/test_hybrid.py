@@ -7,9 +7,10 @@ Everything runs on real Milvus Lite with the real model; the server without BM25
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -213,34 +214,27 @@ async def test_a_serving_bitrag_indexes_what_keyword_search_cannot_find_yet(
         return indexed.result()
 
     service.index_missing_keywords = reporting  # type: ignore[method-assign]
-    embedded: list[str] = []
-    original = service.embedder.embed
-
-    async def counting(texts: list[str]) -> np.ndarray:
-        embedded.extend(texts)
-        return await original(texts)
-
-    service.embedder.embed = counting  # type: ignore[method-assign]
     secret_words = "ZEBRA-QUOKKA-77 break-glass passphrase red binder"
     try:
         documents = len(await asyncio.to_thread(service.registry.unindexed))
         assert documents == len(await service.sources("acme")) + 1  # the sample documents and the vault
         assert await keyword_sources(service, "acme", "passwords characters") == []  # not in the index yet
-        await cli._beside(BotCore(service), settings, asyncio.shield(indexed))  # serving until indexing is done
+        with embedding_nothing(service):
+            await cli._beside(BotCore(service), settings, asyncio.shield(indexed))  # serving until indexing is done
         assert indexed.result() == documents
-        assert await asyncio.to_thread(service.registry.unindexed) == [] and embedded == []
+        assert await asyncio.to_thread(service.registry.unindexed) == []
         assert (await keyword_sources(service, "acme", "passwords characters", 3))[0] == "security-policy.pdf"
         assert await keyword_sources(service, "globex:private", secret_words) == ["vault.md"]  # the control
         for scope in ("acme", "globex", ["acme", "globex"]):
             assert "vault.md" not in await keyword_sources(service, scope, secret_words, 100)
         assert "not in the keyword index" not in (await service.stats("acme")).retrieval
     finally:
-        service.embedder.embed = original  # type: ignore[method-assign]
         await service.close()
 
 
-async def reindex_without_embedding(service: RagService) -> tuple[int, set[str]]:
-    """`service.reindex()`, checked to embed nothing; returns the chunks it rebuilt and the steps it reported."""
+@contextlib.contextmanager
+def embedding_nothing(service: RagService) -> Iterator[None]:
+    """Checks that what runs inside embeds nothing (the real embedder, counted)."""
     embedded: list[str] = []
     original = service.embedder.embed
 
@@ -249,12 +243,18 @@ async def reindex_without_embedding(service: RagService) -> tuple[int, set[str]]
         return await original(texts)
 
     service.embedder.embed = counting  # type: ignore[method-assign]
-    steps: set[str] = set()
     try:
-        chunks = await service.reindex(lambda step, done, total: steps.add(step))
+        yield
     finally:
         service.embedder.embed = original  # type: ignore[method-assign]
     assert embedded == []
+
+
+async def reindex_without_embedding(service: RagService) -> tuple[int, set[str]]:
+    """`service.reindex()`, checked to embed nothing; returns the chunks it rebuilt and the steps it reported."""
+    steps: set[str] = set()
+    with embedding_nothing(service):
+        chunks = await service.reindex(lambda step, done, total: steps.add(step))
     return chunks, steps
 
 
