@@ -70,6 +70,12 @@ class Retriever:
     def hybrid(self) -> bool:
         return self.dense_weight < 1.0 and self.keywords_searchable
 
+    @property
+    def indexes_every_document(self) -> bool:
+        """Whether every document belongs in the registry's keyword index (hybrid retrieval over it); otherwise only
+        those in a script the model does not cover do (`RagService.needs_keywords`)."""
+        return self.hybrid and self.keyword_index == "registry"
+
     def weight_for(self, text: str) -> float:
         """The dense share of the fused score for a question: 0 (keywords alone) when the model does not cover its
         script, else `dense_weight` (1.0 in dense mode)."""

@@ -129,8 +129,7 @@ class RagService:
         ready = await asyncio.to_thread(registry.ready_chunk_count)
         if ready and (missing := missing_note(store.collection, await store.count(), ready)):
             log.warning("The %s", missing)
-        if service.retriever.keyword_index == "registry" and service.retriever.hybrid and (
-                unindexed := await asyncio.to_thread(registry.unindexed)):
+        if service.retriever.indexes_every_document and (unindexed := await asyncio.to_thread(registry.unindexed)):
             log.warning("%s", _unindexed(len(unindexed)))
         if store.text_to_move:
             log.warning("Collection %s keeps every chunk's text in Milvus's memory (made before the registry held "
@@ -469,7 +468,7 @@ class RagService:
         re-embedded and Milvus is not touched, so a serving bitrag does it in the background at start
         (`bitrag run`), one document per transaction, while it answers, paced to `BACKGROUND_SHARE` of the time.
         Returns how many were indexed; a document forgotten or replaced meanwhile is skipped."""
-        if not (self.retriever.hybrid and self.retriever.keyword_index == "registry"):
+        if not self.retriever.indexes_every_document:
             return 0  # under RETRIEVAL=dense only documents in a script the model does not cover are indexed
         missing = await asyncio.to_thread(self.registry.unindexed)
         if not missing:
@@ -488,7 +487,7 @@ class RagService:
         end-to-end / encoder alone 0.94 → 0.91) and disk (~2–3 KB per chunk, `benchmarks/keywords.py`), so a dense
         English knowledge base does not pay it; switching to hybrid later indexes what is missing
         (`index_missing_keywords`)."""
-        if self.retriever.hybrid and self.retriever.keyword_index == "registry":
+        if self.retriever.indexes_every_document:
             return True
         return self.retriever.language_fallback and any(
             not model_covers(self.embedder.model_id, script_of(text)) for text in texts)
