@@ -5,14 +5,16 @@
 The questions (`data/abstention-questions.json`, written for this benchmark over `examples/docs`, the knowledge
 base of `make run`): 44 answerable (each with its source document), 40 unanswerable (near the documents' topics —
 401(k), dress code, the CEO, Kestrel v3 — or off-topic), 10 conversations of two questions (follow-ups and topic
-changes), and 5 Korean questions. Even positions tune the thresholds, odd positions test them.
+changes), and 5 Korean questions. Even positions tune the thresholds, odd positions test them. Three more sets were
+written later, each before the change it measures (`fresh`: the name check; `fresh_2`: the rare-word check;
+`fresh_3`: its noun condition); the file's `about` says which.
 
 1. The word-coverage thresholds of `rag/abstain.py` (ABSTAIN_MIN_COVERAGE, ABSTAIN_TRUSTED_SCORE) are chosen on the
    tune half from the retrieved chunks: the setting with the most unanswerable questions refused among those that
    refuse at most 5 % of answerable ones (ties: the one whose word check applies to the fewest questions).
 2. Every question is then asked through `RagService.ask` (extractive, no LLM), before (MIN_SIMILARITY alone, as
-   bitrag shipped) and now, and both halves are reported: unanswerable refused, answerable refused, answerable
-   answered without citing their document.
+   bitrag shipped) and with each check added in turn up to now, and every set is reported: unanswerable refused,
+   answerable refused, answerable answered without citing their document.
 
 With an LLM the gate runs first, the same way (the model is never asked what the gate refuses); what the model
 itself then declines is not measured here: no LLM is reachable from this machine.
@@ -44,16 +46,17 @@ TRUSTED = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 1.01)
 MAX_WRONG_REFUSALS = 0.05
 
 
-SETS = ("tune", "test", "fresh")
+SETS = ("tune", "test", "fresh", "fresh_2", "fresh_3")
 STATES = (("before (MIN_SIMILARITY alone)", {"abstain_min_coverage": 0.0}),
-          ("word check", {"abstain_check_names": False}),
-          ("now: word and name checks", {}))
+          ("word check", {"abstain_check_names": False, "abstain_check_rare_words": False}),
+          ("word and name checks", {"abstain_check_rare_words": False}),
+          ("now: word, name and rare-word checks", {}))
 
 
 def split(data: dict[str, Any], kind: str, part: str) -> list[Any]:
-    """One kind ("answerable", "unanswerable") of one set: the tune or test half, or the fresh questions."""
-    if part == "fresh":
-        return list(data["fresh"][kind])
+    """One kind ("answerable", "unanswerable") of one set: the tune or test half, or a fresh set."""
+    if part.startswith("fresh"):
+        return list(data[part][kind])
     return data[kind][0::2] if part == "tune" else data[kind][1::2]
 
 

@@ -18,7 +18,7 @@ The best sentence is quoted first.
 A question in a script the embedding model does not cover (Korean for the English default model) is ranked by
 words alone — the keyword index's terms (`analyze.py`: character pairs), not spaces — and the retrieval rank of its
 chunk: that model's vectors of such text are near noise. On the Korean set (`benchmarks/korean.py`) the first quoted
-sentence answers 19 of 24 questions and the other 5 are refused; none quotes a wrong sentence first.
+sentence answers 20 of 24 questions and the other 4 are refused; none quotes a wrong sentence first.
 """
 
 from __future__ import annotations

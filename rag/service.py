@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rag.abstain import off_topic, refers_back, unnamed
+from rag.abstain import off_topic, refers_back, unmentioned
 from rag.analyze import model_covers, script_of
 from rag.citations import renumber
 from rag.embed import Embedder, as_passages, create_embedder
@@ -205,17 +205,24 @@ class RagService:
         timings["generate"] = 0.0
         if not hits:
             return hits, Answer(EMPTY_KB, [], timings, self._mode, grounded=False)
+        refusal = await asyncio.to_thread(self._refusal, searched, hits)
+        if refusal is not None:
+            closest = [_source(n, hit) for n, hit in enumerate(hits[:3], start=1)]
+            return hits, Answer(refusal, closest, timings, self._mode, grounded=False)
+        return hits, None
+
+    def _refusal(self, searched: str, hits: list[Hit]) -> str | None:
+        """Why the hits do not answer the question (rag/abstain.py), or None. In a worker thread: the first Korean
+        question loads Kiwi (~1.2 s), the first English one the word lists (~45 ms)."""
         # A score from a model that does not cover the question's script means nothing: the word check decides.
         scored = model_covers(self.embedder.model_id, script_of(searched))
         settings = self.settings
-        if (scored and max(hit.score for hit in hits) < settings.min_similarity) or off_topic(
+        if not (scored and max(hit.score for hit in hits) < settings.min_similarity) and not off_topic(
                 searched, hits, settings.abstain_min_coverage, settings.abstain_trusted_score, scored=scored,
-                check_names=settings.abstain_check_names):
-            closest = [_source(n, hit) for n, hit in enumerate(hits[:3], start=1)]
-            missing = unnamed(searched, hits) if settings.abstain_check_names else []
-            text = NOT_MENTIONED.format(names=", ".join(f'"{n}"' for n in missing)) if missing else DONT_KNOW
-            return hits, Answer(text, closest, timings, self._mode, grounded=False)
-        return hits, None
+                check_names=settings.abstain_check_names, check_rare_words=settings.abstain_check_rare_words):
+            return None
+        missing = unmentioned(searched, hits, settings.abstain_check_names, settings.abstain_check_rare_words)
+        return NOT_MENTIONED.format(names=", ".join(f'"{n}"' for n in missing)) if missing else DONT_KNOW
 
     @property
     def _mode(self) -> AnswerMode:

@@ -88,10 +88,12 @@ class RagSettings(BaseSettings):
     min_similarity: float = Field(default=0.2, ge=-1.0, le=1.0)
     # "I don't know" unless the top chunks hold this share of the question's words (rag/abstain.py; 0 = off), or
     # the best score reaches ABSTAIN_TRUSTED_SCORE
-    abstain_min_coverage: float = Field(default=0.5, ge=0.0, le=1.0)
+    abstain_min_coverage: float = Field(default=0.34, ge=0.0, le=1.0)
     abstain_trusted_score: float = Field(default=0.5, ge=-1.0, le=1.0)
     # ... and unless every name the question uses ("Berlin", "CEO", "v3") is in one of them, whatever the score
     abstain_check_names: bool = True
+    # ... and every word of an English question that everyday English seldom uses ("bereavement", "pension")
+    abstain_check_rare_words: bool = True
     # hybrid adds BM25 keyword search to the 1-bit dense search: +12 % NDCG@10 on SciFact, 1.09x float32 on held-out
     # data; its index costs ~1.7-1.9 KB of disk per chunk (benchmarks/keywords.py) and ~14 % of the asks/s at 1M
     # chunks (benchmarks/e2e.py). Under dense, questions in a script the model does not cover use keywords alone

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from bot.settings import Settings
 from bot.wiring import open_service
-from rag.abstain import checkable, coverage, names, refers_back, unnamed
+from rag.abstain import checkable, coverage, names, rare_words, refers_back, unmentioned
 from rag.embed import LocalEncoder
 from rag.models import Answer, Turn
 from rag.retrieve import Hit
@@ -101,15 +101,70 @@ def test_names_are_capitals_inside_a_sentence_acronyms_and_codes() -> None:
     assert names("Kestrel v3는 언제 출시되나요?") == ["v3"]  # in a question of another script too
     assert names("Does the 1,000 EUR limit apply?") == ["EUR"]  # plain numbers are not names
     assert names("what is the address of the berlin office?") == []  # not covered: a name typed in lower case
+    assert names("¿Cuántos días de vacaciones tengo?") == []  # ¿ opens a Spanish sentence: its first word is no name
+
+
+def hit(text: str) -> Hit:
+    return Hit(id=1, score=0.5, doc_id="d", source="policy.md", text=text, meta={})
 
 
 def test_a_name_is_found_as_a_word_or_as_initials() -> None:
-    def hit(text: str) -> Hit:
-        return Hit(id=1, score=0.5, doc_id="d", source="policy.md", text=text, meta={})
-
-    assert unnamed("How many PTO days do I get?", [hit("You get 25 days of paid time off.")]) == []
-    assert unnamed("How many PTO days do I get?", [hit("You get 25 vacation days.")]) == ["PTO"]  # the control
-    assert unnamed("Is MFA required?", [hit("Multi-factor authentication is mandatory.")]) == []
-    assert unnamed("Is the Berlin office open?", [hit("The Lisbon office opens at 08:00."),
+    assert unmentioned("How many PTO days do I get?", [hit("You get 25 days of paid time off.")]) == []
+    assert unmentioned("How many PTO days do I get?", [hit("You get 25 vacation days.")]) == ["PTO"]  # the control
+    assert unmentioned("Is MFA required?", [hit("Multi-factor authentication is mandatory.")]) == []
+    assert unmentioned("Is the Berlin office open?", [hit("The Lisbon office opens at 08:00."),
                                                   hit("Visits to Berlin need approval.")]) == []  # any passage
-    assert unnamed("Are Labs open?", [hit("Aurora Lab is open.")]) == []  # stemmed like every other word
+    assert unmentioned("Are Labs open?", [hit("Aurora Lab is open.")]) == []  # stemmed like every other word
+
+
+async def test_a_topic_no_passage_mentions_is_refused_whatever_the_score(make_settings: Callable[..., Settings],
+                                                                       embedder: LocalEncoder) -> None:
+    """"Interns" (0.60, above the trusted score, beside the handbook's vacation days) and "bereavement" name
+    nothing, yet no passage mentions them: only the rare-word check refuses them."""
+    for check in (True, False):
+        service = await open_service(make_settings(abstain_check_rare_words=check), embedder)
+        try:
+            if check:  # the first pass ingests; the second opens the same knowledge base
+                await ingest_samples(service, "acme")
+            # the controls, both ways: phrasing the documents do not use ("handles") is no topic
+            handled = await service.ask("Who handles software subscriptions?", "acme")
+            assert not refused(handled) and "IT team" in handled.text
+            days = await service.ask("How many vacation days do full-time employees get?", "acme")
+            assert not refused(days) and "28 days" in days.text
+            interns = await service.ask("How many vacation days do interns get?", "acme")
+            assert refused(interns) is check, interns.text
+            bereavement = await service.ask("How many days of bereavement leave do I get?", "acme")
+            assert refused(bereavement) is check, bereavement.text
+            if check:  # the refusal says which word no passage mentions, and still lists the closest sources
+                assert '"interns"' in interns.text and interns.sources and not interns.grounded
+                assert '"bereavement"' in bereavement.text
+        finally:
+            await service.close()
+
+
+def test_rare_words_are_uncommon_nouns_of_an_english_question() -> None:
+    assert rare_words("How many days of bereavement leave do I get?") == ["bereavement"]
+    assert rare_words("Does Aurora Labs offer a pension plan?") == ["pension"]  # names are checked as names
+    assert rare_words("What is the salary range for a data scientist?") == ["salary", "scientist"]
+    assert rare_words("Who handles software subscriptions?") == ["subscriptions"]  # "handle" is everyday: a lemma
+    assert rare_words("What do I need to attach to an expense claim?") == ["expense"]  # "attach": a verb is phrasing
+    assert rare_words("How many days can I work remotely?") == []  # ... and so is an adverb
+    assert rare_words("How many vacation days do part-timers get?") == ["vacation"]  # "timers" is half a word
+    assert rare_words("Which kubernetes namespace runs the ingester?") == ["kubernetes", "namespace", "ingester"]
+    # Questions in other languages are not checked this way (their everyday words are rare in English) ...
+    assert rare_words("¿Cuántos días de vacaciones tengo?") == []
+    assert rare_words("Wie viele Urlaubstage bekomme ich?") == []
+    assert rare_words("Combien de jours de congé ai-je ?") == []
+    assert rare_words("Is het alcohol vergoed?") == []
+    assert rare_words("사내 헬스장이 있나요?") == []
+    # ... while the same kind of question in English is (the control)
+    assert rare_words("How many days of vacation do I have?") == ["vacation"]
+    assert rare_words("Do interns get a gym membership?") == ["interns", "gym", "membership"]
+
+
+def test_a_rare_word_is_found_as_a_word_of_any_passage() -> None:
+    question = "How many days of bereavement leave do I get?"
+    assert unmentioned(question, [hit("Full-time employees get 28 days of paid vacation.")]) == ["bereavement"]
+    assert unmentioned(question, [hit("Full-time employees get 28 days of paid vacation."),
+                                  hit("Bereavement leave is five days.")]) == []  # the control: any passage
+    assert unmentioned(question, [hit("Vacation days: 28.")], check_rare_words=False) == []
