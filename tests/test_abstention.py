@@ -4,9 +4,11 @@ earlier turn lends its passages only to a question that leans on it — each ref
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from bot.settings import Settings
 from bot.wiring import open_service
+from ingest.discover import discover
 from rag.abstain import checkable, coverage, names, rare_words, refers_back, unmentioned
 from rag.embed import LocalEncoder
 from rag.models import Answer, Turn
@@ -168,3 +170,26 @@ def test_a_rare_word_is_found_as_a_word_of_any_passage() -> None:
     assert unmentioned(question, [hit("Full-time employees get 28 days of paid vacation."),
                                   hit("Bereavement leave is five days.")]) == []  # the control: any passage
     assert unmentioned(question, [hit("Vacation days: 28.")], check_rare_words=False) == []
+
+
+async def test_a_refusal_says_nothing_about_documents_the_asker_may_not_read(service: RagService,
+                                                                            tmp_path: Path) -> None:
+    """The rare-word check reads the asker's passages and fixed word lists, never the knowledge base's other
+    documents: "acme" gets the same refusal before and after another audience adds the policy it asks about."""
+    await ingest_samples(service, "acme")
+    question = "How many days of bereavement leave do I get?"
+    before = await service.ask(question, "acme")
+    assert refused(before) and '"bereavement"' in before.text
+    private = tmp_path / "private"
+    private.mkdir()
+    (private / "leave-policy.md").write_text("# Leave\n\nBereavement leave is five paid days for a close relative.\n")
+    assert not (await service.ingest(discover([private])[0], "globex:private")).failed
+    inside = await service.ask(question, "globex:private")  # the control: answered where it may be read
+    assert not refused(inside) and "five paid days" in inside.text
+    assert inside.sources[0].source == "leave-policy.md"
+    for scope in ("acme", ["acme", "globex"], "globex"):
+        after = await service.ask(question, scope)
+        assert refused(after) and "five paid days" not in after.text, scope
+        assert "leave-policy.md" not in {s.source for s in after.sources}, scope
+    after = await service.ask(question, "acme")
+    assert after.text == before.text and [s.source for s in after.sources] == [s.source for s in before.sources]
