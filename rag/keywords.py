@@ -21,7 +21,7 @@ that stops being ready (replaced, forgotten) is left out of every search at once
 document), and cut out of the segment's rows when it is removed. Access is not decided here: retrieval keeps only
 chunks of the scope's ready documents (`Registry.visible`), whatever an index returns. Measured: 100k chunks in
 documents of 50 now 290k rows and 1.05 ms p50; merging is ~35–43 % of writing the index, and one merge holds the
-registry up to 1.1 s at 100k chunks, 3.7 s at 1M (`SEGMENT_CHUNKS` bounds it).
+registry's writer up to 1.1 s at 100k chunks, 3.7 s at 1M (`SEGMENT_CHUNKS` bounds it); searches read meanwhile.
 
 **Statistics per audience.** BM25 weighs a term by how rare it is. Lucene, FTS5 and Milvus count over the whole
 index, so one tenant's documents would move another tenant's rankings: a side channel (whether a word is common in
@@ -70,7 +70,7 @@ POSTING = np.dtype([("chunk", "<i8"), ("tf", "<u2"), ("length", "<u2")])
 K1, B = 1.2, 0.75  # Lucene's BM25 defaults
 MERGE_DOCUMENTS = 32  # a tenant's ready documents with rows of their own are merged into a segment this many at a time
 MERGE_SEGMENTS = 8  # ... and this many of its smaller segments into one
-SEGMENT_CHUNKS = 20_000  # segments grow by merging to about this size (a merge holds the registry for ~1 s per 20k)
+SEGMENT_CHUNKS = 20_000  # segments grow by merging to about this size (a merge holds the writer ~1 s per 20k)
 MAX_QUERY_TERMS = 64  # a question longer than this (a pasted log) is searched by its first terms
 STATS_MAX_AGE_S = 10.0  # another replica's changes reach this process's statistics after at most this long
 

@@ -10,6 +10,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from bot.wiring import open_service
 from ingest.discover import discover
 from rag import keywords
 from rag.analyze import question_terms, terms
+from rag.database import Database
 from rag.embed import LocalEncoder
 from rag.errors import ConfigError, DocumentNotFoundError
 from rag.keywords import analyze_chunks
@@ -454,3 +456,43 @@ async def test_two_replicas_share_postgres_registry_and_milvus_server(
         await asyncio.to_thread(first.store.client.drop_collection, first.store.collection)
         await first.close()
         await second.close()
+
+
+def test_a_read_goes_on_while_a_write_transaction_is_open(registry_url: str) -> None:
+    """A question is not held up by a long write (a large document's keyword rows, a merge, background indexing),
+    and still reads only committed state."""
+    db = Database(registry_url)
+    db.create("CREATE TABLE notes (id {id}, body TEXT NOT NULL)")
+    count = "SELECT count(*) FROM notes"
+    inside, release = threading.Event(), threading.Event()
+    seen_inside: list[int] = []
+
+    def write() -> None:
+        with db.transaction() as tx:
+            tx.execute("INSERT INTO notes (body) VALUES (?)", ("pending",))
+            seen_inside.append(db.execute(count)[0][0])  # the writing thread reads its own write
+            inside.set()
+            release.wait()
+
+    with ThreadPoolExecutor(2) as pool:
+        writer = pool.submit(write)
+        try:
+            assert inside.wait(60)
+            # With one connection this read waited for the transaction to end, which waits for this test: the
+            # bound only turns that deadlock into a failure.
+            during = pool.submit(db.execute, count).result(timeout=60)
+            assert during == [(0,)]  # the last committed state: nothing uncommitted reaches a reader
+        finally:
+            release.set()
+        writer.result(timeout=60)
+    assert seen_inside == [1]
+    assert db.execute(count) == [(1,)]  # the control: committed, it is read
+    db.close()
+
+
+def test_an_in_memory_registry_reads_through_its_one_connection() -> None:
+    db = Database("sqlite:///:memory:")  # a second connection would open another, empty database
+    db.create("CREATE TABLE notes (id {id}, body TEXT NOT NULL)")
+    db.execute("INSERT INTO notes (body) VALUES (?)", ("kept",))
+    assert db.execute("SELECT count(*) FROM notes") == [(1,)]
+    db.close()
