@@ -27,8 +27,8 @@ lower case ("the berlin office") is an ordinary word to this check, and a name s
 
 Most of what the name check still answered asked about a topic in ordinary words: "How many vacation days do
 *interns* get?", "bereavement leave", "a pension plan". So an English question's **rare words** (`rare_words`: nouns
-that everyday English seldom uses, `everyday.py`) are checked like names. On the set written before that check was
-first measured and after it was last changed (fresh_3), unanswerable questions refused 44 % → 52 %, answerable ones
+that everyday English seldom uses, `everyday.py`) are checked like names. On the set written before its final form
+was chosen and used to choose nothing (fresh_3), unanswerable questions refused 44 % → 52 %, answerable ones
 refused unchanged (13 %, from the coverage and name checks); with the check, the tune half chose a coverage of 0.34
 (0.34-0.5 tied). Figures for every set: README, "Knowing when not to answer".
 

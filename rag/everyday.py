@@ -59,6 +59,7 @@ def _frequencies(language: str) -> dict[str, float]:
         return get_frequency_dict(language, wordlist="small")
 
 
+@lru_cache(maxsize=16384)
 def _lemmas(word: str) -> dict[str, tuple[str, ...]]:
     """The lemmas of a lowercase English `word` by part of speech ({} for a word the dictionary does not know)."""
     from lemminflect import getAllLemmas

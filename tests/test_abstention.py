@@ -3,7 +3,7 @@ earlier turn lends its passages only to a question that leans on it — each ref
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.settings import Settings
@@ -71,26 +71,35 @@ def test_the_word_check_reads_words_not_spellings_and_leaves_other_scripts_alone
     assert not checkable("회사 복장 규정은 무엇인가요?") and checkable("Qual é o código de vestimenta?")
 
 
+async def each_way(make_settings: Callable[..., Settings], embedder: LocalEncoder, setting: str,
+                   check: Callable[[bool, RagService], Awaitable[None]]) -> None:
+    """`check` with `setting` on, then off, on the same knowledge base (the first service ingests the samples)."""
+    for on in (True, False):
+        service = await open_service(make_settings(**{setting: on}), embedder)
+        try:
+            if on:
+                await ingest_samples(service, "acme")
+            await check(on, service)
+        finally:
+            await service.close()
+
+
 async def test_a_name_no_passage_mentions_is_refused_whatever_the_score(make_settings: Callable[..., Settings],
                                                                       embedder: LocalEncoder) -> None:
     """"Kestrel v3" scores 0.76 against the slide on v2, above the trusted score: only the name check refuses it."""
-    for check_names in (True, False):
-        service = await open_service(make_settings(abstain_check_names=check_names), embedder)
-        try:
-            if check_names:  # the first pass ingests; the second opens the same knowledge base
-                await ingest_samples(service, "acme")
-            shipped = await service.ask("When does Kestrel v2 ship?", "acme")
-            assert not refused(shipped) and "September 15" in shipped.text  # the control, both ways
-            v3 = await service.ask("When does Kestrel v3 ship?", "acme")
-            assert refused(v3) is check_names, v3.text
-            if check_names:
-                assert '"v3"' in v3.text and v3.sources and not v3.grounded  # it says which name is missing
-            berlin = await service.ask("What is the address of the Berlin office?", "acme")
-            lisbon = await service.ask("What is the address of the Lisbon office?", "acme")
-            assert refused(berlin) is check_names and not refused(lisbon)
-            assert "Rua da Prata" in lisbon.text
-        finally:
-            await service.close()
+    async def check(check_names: bool, service: RagService) -> None:
+        shipped = await service.ask("When does Kestrel v2 ship?", "acme")
+        assert not refused(shipped) and "September 15" in shipped.text  # the control, both ways
+        v3 = await service.ask("When does Kestrel v3 ship?", "acme")
+        assert refused(v3) is check_names, v3.text
+        if check_names:
+            assert '"v3"' in v3.text and v3.sources and not v3.grounded  # it says which name is missing
+        berlin = await service.ask("What is the address of the Berlin office?", "acme")
+        lisbon = await service.ask("What is the address of the Lisbon office?", "acme")
+        assert refused(berlin) is check_names and not refused(lisbon)
+        assert "Rua da Prata" in lisbon.text
+
+    await each_way(make_settings, embedder, "abstain_check_names", check)
 
 
 def test_names_are_capitals_inside_a_sentence_acronyms_and_codes() -> None:
@@ -123,25 +132,21 @@ async def test_a_topic_no_passage_mentions_is_refused_whatever_the_score(make_se
                                                                        embedder: LocalEncoder) -> None:
     """"Interns" (0.60, above the trusted score, beside the handbook's vacation days) and "bereavement" name
     nothing, yet no passage mentions them: only the rare-word check refuses them."""
-    for check in (True, False):
-        service = await open_service(make_settings(abstain_check_rare_words=check), embedder)
-        try:
-            if check:  # the first pass ingests; the second opens the same knowledge base
-                await ingest_samples(service, "acme")
-            # the controls, both ways: phrasing the documents do not use ("handles") is no topic
-            handled = await service.ask("Who handles software subscriptions?", "acme")
-            assert not refused(handled) and "IT team" in handled.text
-            days = await service.ask("How many vacation days do full-time employees get?", "acme")
-            assert not refused(days) and "28 days" in days.text
-            interns = await service.ask("How many vacation days do interns get?", "acme")
-            assert refused(interns) is check, interns.text
-            bereavement = await service.ask("How many days of bereavement leave do I get?", "acme")
-            assert refused(bereavement) is check, bereavement.text
-            if check:  # the refusal says which word no passage mentions, and still lists the closest sources
-                assert '"interns"' in interns.text and interns.sources and not interns.grounded
-                assert '"bereavement"' in bereavement.text
-        finally:
-            await service.close()
+    async def check(rare_words_checked: bool, service: RagService) -> None:
+        # the controls, both ways: phrasing the documents do not use ("handles") is no topic
+        handled = await service.ask("Who handles software subscriptions?", "acme")
+        assert not refused(handled) and "IT team" in handled.text
+        days = await service.ask("How many vacation days do full-time employees get?", "acme")
+        assert not refused(days) and "28 days" in days.text
+        interns = await service.ask("How many vacation days do interns get?", "acme")
+        assert refused(interns) is rare_words_checked, interns.text
+        bereavement = await service.ask("How many days of bereavement leave do I get?", "acme")
+        assert refused(bereavement) is rare_words_checked, bereavement.text
+        if rare_words_checked:  # the refusal says which word no passage mentions, and lists the closest sources
+            assert '"interns"' in interns.text and interns.sources and not interns.grounded
+            assert '"bereavement"' in bereavement.text
+
+    await each_way(make_settings, embedder, "abstain_check_rare_words", check)
 
 
 def test_rare_words_are_uncommon_nouns_of_an_english_question() -> None:
