@@ -59,9 +59,9 @@ EMPTY_KB = "I don't know: this knowledge base has no documents yet. Add some wit
 INGEST_READ_AHEAD = 4  # batches of chunks (EMBED_BATCH_SIZE) read and split ahead of the embedder
 # The share of the time background keyword indexing may take (`index_missing_keywords`): questions share the CPU (and
 # the GIL) with its analysis. Measured (`benchmarks/upgrade.py`, 100k chunks in documents of 50, questions retrieved
-# back to back): unpaced, retrieval p50 20 → 175 ms while it ran (461 chunks/s); at half the time, 43 ms p50 (201
-# p99) while it runs at 248 chunks/s — 100k chunks in ~7 minutes, a one-time cost of an upgrade. (Then questions
-# also waited for its writes; they read through their own connection since: `rag/database.py`.)
+# back to back): unpaced, retrieval p50 20 → 175 ms while it ran (461 chunks/s; questions then also waited for its
+# writes, which they no longer do: `rag/database.py`); at half the time, 44 ms p50 (171 p99) while it runs at 241
+# chunks/s — 100k chunks in ~7 minutes, a one-time cost of an upgrade
 BACKGROUND_SHARE = 0.5
 LOCAL = Origin("local", "local")  # changes made without a recorded origin (library callers, benchmarks)
 
