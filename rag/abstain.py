@@ -101,11 +101,12 @@ def rare_words(question: str) -> list[str]:
     question not recognised as English has none."""
     named = {name.lower() for name in names(question)}
     text = unicodedata.normalize("NFC", question.lower())  # as the word lists spell: "é" one character
-    words = [w for w in WORD.findall(text) if w not in named and not any(c.isdigit() for c in w)]
-    if not checkable(question) or not english(words):
+    tokens = [(m.group(), "-" in text[max(m.start() - 1, 0):m.end() + 1]) for m in WORD.finditer(text)
+              if m.group() not in named and not any(c.isdigit() for c in m.group())]  # (word, hyphenated)
+    if not checkable(question) or not english([w for w, _ in tokens]):
         return []
-    alone = (m.group() for m in WORD.finditer(text) if "-" not in text[max(m.start() - 1, 0):m.end() + 1])
-    return list(dict.fromkeys(w for w in alone if w in words and len(w) > 1 and w not in FUNCTION_WORDS and topic(w)))
+    return list(dict.fromkeys(w for w, hyphenated in tokens
+                              if not hyphenated and len(w) > 1 and w not in FUNCTION_WORDS and topic(w)))
 
 
 def unmentioned(question: str, hits: Sequence[Hit], check_names: bool = True,

@@ -41,6 +41,7 @@ from functools import cache, lru_cache
 EVERYDAY_ZIPF = 4.5
 ENGLISH_ZIPF = 4.0
 COMPARED = ("de", "es", "fr", "it", "nl", "pt")
+LANGUAGES = ("en", *COMPARED)
 _LOADING = threading.Lock()
 
 
@@ -68,7 +69,6 @@ def _lemmas(word: str) -> dict[str, tuple[str, ...]]:
         return dict(getAllLemmas(word))
 
 
-@lru_cache(maxsize=16384)
 def commonness(word: str) -> float:
     """The Zipf frequency in English of the most common of a lowercase `word` and its lemmas ("handles": handle)."""
     forms = {word, *(lemma for lemmas in _lemmas(word).values() for lemma in lemmas)}
@@ -88,9 +88,9 @@ def topic(word: str) -> bool:
 def english(words: Sequence[str]) -> bool:
     """Whether lowercase `words` (a question's, without its names) read as English rather than a neighbour language,
     judged by the words at least one of the languages' lists knows."""
-    zipf = {w: {language: _zipf(w, language) for language in ("en", *COMPARED)} for w in set(words)}
+    zipf = {w: {language: _zipf(w, language) for language in LANGUAGES} for w in set(words)}
     known = [w for w in words if any(zipf[w].values())]  # jargon in no list ("kubernetes") says nothing
     if not known:
         return False
-    mean = {language: sum(zipf[w][language] for w in known) / len(known) for language in ("en", *COMPARED)}
+    mean = {language: sum(zipf[w][language] for w in known) / len(known) for language in LANGUAGES}
     return mean["en"] >= ENGLISH_ZIPF and all(mean["en"] >= mean[other] for other in COMPARED)

@@ -214,15 +214,19 @@ class RagService:
 
     def _refusal(self, searched: str, hits: list[Hit]) -> str | None:
         """Why the hits do not answer the question (rag/abstain.py), or None. In a worker thread: the first Korean
-        question loads Kiwi (~1.2 s), the first English one the word lists (~45 ms)."""
+        question loads Kiwi (~1.2 s), the first English one the word lists (~0.2 s)."""
         # A score from a model that does not cover the question's script means nothing: the word check decides.
         scored = model_covers(self.embedder.model_id, script_of(searched))
         settings = self.settings
-        if not (scored and max(hit.score for hit in hits) < settings.min_similarity) and not off_topic(
-                searched, hits, settings.abstain_min_coverage, settings.abstain_trusted_score, scored=scored,
-                check_names=settings.abstain_check_names, check_rare_words=settings.abstain_check_rare_words):
+        below = scored and max(hit.score for hit in hits) < settings.min_similarity
+        # The names and rare words no passage mentions refuse on their own (unless the word checks are off) and say
+        # why; found once, then the coverage check runs without them (`off_topic` would look for them again).
+        missing = unmentioned(searched, hits, settings.abstain_check_names, settings.abstain_check_rare_words) if (
+            below or settings.abstain_min_coverage > 0) else []
+        if not (below or missing or off_topic(searched, hits, settings.abstain_min_coverage,
+                                              settings.abstain_trusted_score, scored=scored, check_names=False,
+                                              check_rare_words=False)):
             return None
-        missing = unmentioned(searched, hits, settings.abstain_check_names, settings.abstain_check_rare_words)
         return NOT_MENTIONED.format(names=", ".join(f'"{n}"' for n in missing)) if missing else DONT_KNOW
 
     @property
