@@ -46,7 +46,7 @@ TRUSTED = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 1.01)
 MAX_WRONG_REFUSALS = 0.05
 
 
-SETS = ("tune", "test", "fresh", "fresh_2", "fresh_3")
+SETS = ("tune", "test", "fresh", "fresh_2", "fresh_3", "fresh_4")
 STATES = (("before (MIN_SIMILARITY alone)", {"abstain_min_coverage": 0.0}),
           ("word check", {"abstain_check_names": False, "abstain_check_rare_words": False}),
           ("word and name checks", {"abstain_check_rare_words": False}),
