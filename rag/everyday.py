@@ -61,7 +61,7 @@ def _frequencies(language: str) -> dict[str, float]:
 
 
 @lru_cache(maxsize=16384)
-def _lemmas(word: str) -> dict[str, tuple[str, ...]]:
+def lemmas(word: str) -> dict[str, tuple[str, ...]]:
     """The lemmas of a lowercase English `word` by part of speech ({} for a word the dictionary does not know)."""
     from lemminflect import getAllLemmas
 
@@ -71,7 +71,7 @@ def _lemmas(word: str) -> dict[str, tuple[str, ...]]:
 
 def commonness(word: str) -> float:
     """The Zipf frequency in English of the most common of a lowercase `word` and its lemmas ("handles": handle)."""
-    forms = {word, *(lemma for lemmas in _lemmas(word).values() for lemma in lemmas)}
+    forms = {word, *(lemma for forms_of_kind in lemmas(word).values() for lemma in forms_of_kind)}
     return max(_zipf(form, "en") for form in forms)
 
 
@@ -79,9 +79,12 @@ def commonness(word: str) -> float:
 def topic(word: str) -> bool:
     """Whether a lowercase English `word` can name a topic: it is uncommon (`commonness` under `EVERYDAY_ZIPF`) and can
     be a noun, or is unknown to the dictionary (jargon, a product: "kubernetes")."""
-    if commonness(word) >= EVERYDAY_ZIPF:
-        return False
-    kinds = _lemmas(word)
+    return commonness(word) < EVERYDAY_ZIPF and can_be_noun(word)
+
+
+def can_be_noun(word: str) -> bool:
+    """Whether a lowercase English `word` can be a noun, or the dictionary does not know it (jargon, a product)."""
+    kinds = lemmas(word)
     return not kinds or "NOUN" in kinds or "PROPN" in kinds
 
 

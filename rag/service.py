@@ -219,13 +219,13 @@ class RagService:
         scored = model_covers(self.embedder.model_id, script_of(searched))
         settings = self.settings
         below = scored and max(hit.score for hit in hits) < settings.min_similarity
-        # The names and rare words no passage mentions refuse on their own (unless the word checks are off) and say
-        # why; found once, then the coverage check runs without them (`off_topic` would look for them again).
-        missing = unmentioned(searched, hits, settings.abstain_check_names, settings.abstain_check_rare_words) if (
-            below or settings.abstain_min_coverage > 0) else []
+        # The names, rare words and asked-for nouns no passage mentions refuse on their own (unless the word checks
+        # are off) and say why; found once, then the coverage check runs without them (`off_topic` would look again).
+        missing = unmentioned(searched, hits, settings.abstain_check_names, settings.abstain_check_rare_words,
+                              settings.abstain_check_asked_for) if (below or settings.abstain_min_coverage > 0) else []
         if not (below or missing or off_topic(searched, hits, settings.abstain_min_coverage,
                                               settings.abstain_trusted_score, scored=scored, check_names=False,
-                                              check_rare_words=False)):
+                                              check_rare_words=False, check_asked_for=False)):
             return None
         return NOT_MENTIONED.format(names=", ".join(f'"{n}"' for n in missing)) if missing else DONT_KNOW
 

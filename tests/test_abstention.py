@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import pytest
+
 from bot.settings import Settings
 from bot.wiring import open_service
 from ingest.discover import discover
 from rag.abstain import checkable, coverage, names, rare_words, refers_back, unmentioned
+from rag.asked import asked_for
 from rag.embed import LocalEncoder
 from rag.models import Answer, Turn
 from rag.retrieve import Hit
@@ -177,24 +180,92 @@ def test_a_rare_word_is_found_as_a_word_of_any_passage() -> None:
     assert unmentioned(question, [hit("Vacation days: 28.")], check_rare_words=False) == []
 
 
-async def test_a_refusal_says_nothing_about_documents_the_asker_may_not_read(service: RagService,
-                                                                            tmp_path: Path) -> None:
-    """The rare-word check reads the asker's passages and fixed word lists, never the knowledge base's other
-    documents: "acme" gets the same refusal before and after another audience adds the policy it asks about."""
+@pytest.mark.parametrize(("question", "secret", "answer"), [
+    ("How many days of bereavement leave do I get?",
+     "# Leave\n\nBereavement leave is five paid days for a close relative.\n", "five paid days"),
+    ("What is the price of Kestrel v2?", "# Price list\n\nKestrel v2 costs 49 EUR per van and month.\n", "49 EUR"),
+], ids=["rare word", "asked for"])
+async def test_a_refusal_says_nothing_about_documents_the_asker_may_not_read(service: RagService, tmp_path: Path,
+                                                                            question: str, secret: str,
+                                                                            answer: str) -> None:
+    """The rare-word and asked-for checks read the asker's passages and fixed word lists, never the knowledge base's
+    other documents: "acme" gets the same refusal before and after another audience adds what it asks about."""
     await ingest_samples(service, "acme")
-    question = "How many days of bereavement leave do I get?"
     before = await service.ask(question, "acme")
-    assert refused(before) and '"bereavement"' in before.text
+    assert refused(before) and '"' in before.text  # it names the word no passage mentions
     private = tmp_path / "private"
     private.mkdir()
-    (private / "leave-policy.md").write_text("# Leave\n\nBereavement leave is five paid days for a close relative.\n")
+    (private / "private.md").write_text(secret)
     assert not (await service.ingest(discover([private])[0], "globex:private")).failed
     inside = await service.ask(question, "globex:private")  # the control: answered where it may be read
-    assert not refused(inside) and "five paid days" in inside.text
-    assert inside.sources[0].source == "leave-policy.md"
+    assert not refused(inside) and answer in inside.text
+    assert inside.sources[0].source == "private.md"
     for scope in ("acme", ["acme", "globex"], "globex"):
         after = await service.ask(question, scope)
-        assert refused(after) and "five paid days" not in after.text, scope
-        assert "leave-policy.md" not in {s.source for s in after.sources}, scope
+        assert refused(after) and answer not in after.text, scope
+        assert "private.md" not in {s.source for s in after.sources}, scope
     after = await service.ask(question, "acme")
     assert after.text == before.text and [s.source for s in after.sources] == [s.source for s in before.sources]
+
+
+async def test_what_no_passage_offers_is_refused_whatever_the_score(make_settings: Callable[..., Settings],
+                                                                   embedder: LocalEncoder) -> None:
+    """"What is the price of Kestrel v2?" scores ~0.57 against the slide on its launch, above the trusted score, and
+    names nothing new: only the asked-for check refuses it. The launch *date* and the printer's *name* are answered
+    although the passages never write "date" or "name": they hold a date and a name."""
+    async def check(asked_for_checked: bool, service: RagService) -> None:
+        launch = await service.ask("What is the launch date of Kestrel v2?", "acme")
+        assert not refused(launch) and "September 15" in launch.text  # the controls, both ways
+        printer = await service.ask("What is the name of the printer?", "acme")
+        assert not refused(printer) and "Magellan" in printer.text
+        price = await service.ask("What is the price of Kestrel v2?", "acme")
+        assert refused(price) is asked_for_checked, price.text
+        head = await service.ask("Who is the head of the platform team?", "acme")
+        assert refused(head) is asked_for_checked, head.text
+        if asked_for_checked:  # the refusal says what no passage offers, and lists the closest sources
+            assert '"price"' in price.text and price.sources and not price.grounded
+            assert '"head"' in head.text
+
+    await each_way(make_settings, embedder, "abstain_check_asked_for", check)
+
+
+def test_what_a_question_asks_for_is_the_noun_phrase_it_asks_about() -> None:
+    assert asked_for("What is the price of Kestrel v2?") == ["price"]
+    assert asked_for("Who is the head of the platform team?") == ["head"]
+    assert asked_for("What's the Lisbon office's phone number?") == ["phone", "number"]  # after the possessive
+    assert asked_for("How many sick days do I get?") == ["sick", "days"]
+    assert asked_for("When is the holiday party?") == ["holiday", "party"]
+    assert asked_for("What is the kind of laptop I get?") == ["laptop"]
+    assert asked_for("How many vans showed stale positions?") == ["vans"]  # not the verb
+    assert asked_for("How many senior backend engineers join the team?") == ["senior", "backend", "engineers"]
+    assert asked_for("When is the on-call handoff?") == ["call", "handoff"]  # "on" is a function word
+    # shaping nouns, adjectives and verbs are not what is asked about
+    assert asked_for("What is the best way to file an expense?") == []
+    assert asked_for("What is the yearly learning budget?") == ["learning", "budget"]
+    assert asked_for("How many people join the team?") == []
+    # a which-question names its answer's category, which passages leave out ("PagerDuty pages the primary")
+    assert asked_for("Which tool pages the on-call engineer?") == [] and asked_for("What tool pages me?") == []
+    # no object phrase: a verb asks ("Who founded…"), or the question asks yes or no
+    assert asked_for("Who founded Aurora Labs?") == [] and asked_for("When does Kestrel v2 ship?") == []
+    assert asked_for("Is alcohol reimbursed?") == [] and asked_for("How much does a replacement badge cost?") == []
+
+
+def test_an_asked_for_noun_is_a_word_of_a_passage_or_an_answer_of_its_kind() -> None:
+    vague = [hit("Kestrel v2 adds route replay.")]
+    assert unmentioned("What is the launch date of Kestrel v2?", vague) == ["launch", "date"]
+    assert unmentioned("What is the launch date of Kestrel v2?", [hit("Kestrel v2 launches on September 15.")]) == []
+    assert unmentioned("What is the price of Kestrel v2?", vague) == ["price"]
+    assert unmentioned("What is the price of Kestrel v2?", [hit("Kestrel v2 is 49 EUR a van.")]) == []
+    assert unmentioned("What is the price of Kestrel v2?", vague, check_asked_for=False) == []
+    # a rare word is required as a word even when it names a kind of answer: a salary is not any amount
+    assert unmentioned("What is the salary of an engineer?", [hit("Engineers get 300 EUR a week on call.")]) == [
+        "salary"]
+    # other languages are not checked this way (the control: the English question above)
+    assert unmentioned("¿Cuál es el precio del producto?", [hit("El producto tiene un nuevo diseño.")]) == []
+
+
+def test_initials_are_letters() -> None:
+    """"Q2" is no acronym: the "Q" of Q3 and the "2" of 2026 are not its initials."""
+    passage = [hit("Two backend engineers join in Q3 2026.")]
+    assert unmentioned("How many engineers left in Q2?", passage, check_asked_for=False) == ["Q2"]
+    assert unmentioned("How many engineers join in Q3?", passage, check_asked_for=False) == []  # the control
