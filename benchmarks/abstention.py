@@ -63,7 +63,7 @@ def split(data: dict[str, Any], kind: str, part: str) -> list[Any]:
 
 
 def refused(answer: Answer) -> bool:
-    return answer.text.startswith("I don't know")
+    return not answer.grounded
 
 
 async def retrieved(service: RagService, question: str) -> list[Hit]:

@@ -110,12 +110,12 @@ def _copy(chunks: dict[int, dict[str, Any]], mode: KoreanMode) -> Registry:
 
 async def extractive(service: RagService, questions: list[list[str]], unanswerable: list[str]) -> dict[str, Any]:
     right, refused, misses = 0, 0, []
-    answered = [q for q in unanswerable if not (await service.ask(q, TENANT)).text.startswith("I don't know")]
+    answered = [q for q in unanswerable if (await service.ask(q, TENANT)).grounded]
     for question, _, answer in questions:
         reply = await service.ask(question, TENANT)
         lines = [line for line in reply.text.splitlines() if line.startswith("- ")]
         quoted = " ".join(lines[0].split()) if lines else ""
-        refused += reply.text.startswith("I don't know")
+        refused += not reply.grounded
         if answer in quoted:
             right += 1
         else:

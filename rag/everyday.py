@@ -24,7 +24,7 @@ after that change (fresh_3) both forms refuse the same questions.
 Everyday English is English: a Spanish or German question's everyday words ("tengo", "bekomme") are rare in English
 and would all be required. A question is checked only when its words (names, codes, and words no list knows left out)
 are as common in English as in each of German, Spanish, French, Italian, Dutch and Portuguese, and common enough (mean
-Zipf ≥ `ENGLISH_ZIPF`): all 250 English questions of `benchmarks/data/abstention-questions.json` pass, and none of 23
+Zipf ≥ `LANGUAGE_ZIPF`): all 250 English questions of `benchmarks/data/abstention-questions.json` pass, and none of 23
 questions in those languages and in Polish, Swedish, Turkish, Indonesian, Hungarian and Czech
 (`tests/test_abstention.py` keeps some). Not covered: a question that is not recognised as English is not checked
 this way (questions in other languages keep the older checks only). The word lists and the lemma dictionary take
@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from functools import cache, lru_cache
 
 EVERYDAY_ZIPF = 4.5
-ENGLISH_ZIPF = 4.0
+LANGUAGE_ZIPF = 4.0
 COMPARED = ("de", "es", "fr", "it", "nl", "pt")
 LANGUAGES = ("en", *COMPARED)
 _LOADING = threading.Lock()
@@ -91,9 +91,16 @@ def can_be_noun(word: str) -> bool:
 def english(words: Sequence[str]) -> bool:
     """Whether lowercase `words` (a question's, without its names) read as English rather than a neighbour language,
     judged by the words at least one of the languages' lists knows."""
+    return language(words) == "en"
+
+
+def language(words: Sequence[str]) -> str | None:
+    """Which of `LANGUAGES` lowercase `words` read as: the one whose list finds them most common (English at a tie),
+    when their mean Zipf there reaches `LANGUAGE_ZIPF`; None when no list knows them well enough."""
     zipf = {w: {language: _zipf(w, language) for language in LANGUAGES} for w in set(words)}
     known = [w for w in words if any(zipf[w].values())]  # jargon in no list ("kubernetes") says nothing
     if not known:
-        return False
+        return None
     mean = {language: sum(zipf[w][language] for w in known) / len(known) for language in LANGUAGES}
-    return mean["en"] >= ENGLISH_ZIPF and all(mean["en"] >= mean[other] for other in COMPARED)
+    best = max(LANGUAGES, key=lambda language: mean[language])  # the first of equals: English
+    return best if mean[best] >= LANGUAGE_ZIPF else None

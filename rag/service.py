@@ -42,6 +42,7 @@ from rag.models import (
 from rag.prompt import build_messages
 from rag.quantize import binarize
 from rag.queries import QueryPipeline
+from rag.refusals import not_mentioned, refusals_for
 from rag.registry import DocumentRow, Registry
 from rag.reindex import ReindexProgress, finish_interrupted, index_keywords, missing_note, reindex
 from rag.retrieve import Hit, Retriever
@@ -51,11 +52,6 @@ from rag.tenants import Scope, scope_tenants, validate_tenant
 
 log = logging.getLogger(__name__)
 
-DONT_KNOW = ("I don't know: none of the documents in this knowledge base covers that closely enough. "
-             "The closest sources are listed below.")
-NOT_MENTIONED = ("I don't know: the passages closest to your question never mention {names}. "
-                 "The closest sources are listed below.")
-EMPTY_KB = "I don't know: this knowledge base has no documents yet. Add some with ingest."
 INGEST_READ_AHEAD = 4  # batches of chunks (EMBED_BATCH_SIZE) read and split ahead of the embedder
 # The share of the time background keyword indexing may take (`index_missing_keywords`): questions share the CPU (and
 # the GIL) with its analysis. Measured (`benchmarks/upgrade.py`, 100k chunks in documents of 50, questions retrieved
@@ -205,15 +201,16 @@ class RagService:
             hits = await self.queries.retrieve(query, tenant, top_k or self.settings.top_k, searched, timings)
         timings["generate"] = 0.0
         if not hits:
-            return hits, Answer(EMPTY_KB, [], timings, self._mode, grounded=False)
-        refusal = await asyncio.to_thread(self._refusal, searched, hits)
+            return hits, Answer(refusals_for(question).empty, [], timings, self._mode, grounded=False)
+        refusal = await asyncio.to_thread(self._refusal, question, searched, hits)
         if refusal is not None:
             closest = [_source(n, hit) for n, hit in enumerate(hits[:3], start=1)]
             return hits, Answer(refusal, closest, timings, self._mode, grounded=False)
         return hits, None
 
-    def _refusal(self, searched: str, hits: list[Hit]) -> str | None:
-        """Why the hits do not answer the question (rag/abstain.py), or None. In a worker thread: the first Korean
+    def _refusal(self, question: str, searched: str, hits: list[Hit]) -> str | None:
+        """Why the hits do not answer the question (rag/abstain.py; `searched`: with the previous question when it
+        leans on it), in the question's language (rag/refusals.py), or None. In a worker thread: the first Korean
         question loads Kiwi (~1.2 s), the first English one the word lists (~0.2 s)."""
         # A score from a model that does not cover the question's script means nothing: the word check decides.
         scored = model_covers(self.embedder.model_id, script_of(searched))
@@ -227,7 +224,7 @@ class RagService:
                                               settings.abstain_trusted_score, scored=scored, check_names=False,
                                               check_rare_words=False, check_asked_for=False)):
             return None
-        return NOT_MENTIONED.format(names=", ".join(f'"{n}"' for n in missing)) if missing else DONT_KNOW
+        return not_mentioned(question, missing) if missing else refusals_for(question).not_covered
 
     @property
     def _mode(self) -> AnswerMode:

@@ -64,7 +64,7 @@ async def test_a_korean_question_is_answered_from_its_korean_sentence(korean: Ra
 async def test_a_korean_question_the_documents_do_not_answer_gets_i_dont_know(korean: RagService) -> None:
     for question in ("회사에서 스톡옵션을 주나요?", "몽골의 수도는 어디인가요?", "병가는 며칠까지 쓸 수 있나요?"):
         answer = await korean.ask(question, "acme")
-        assert not answer.grounded and answer.text.startswith("I don't know"), question
+        assert not answer.grounded and answer.text.startswith("모르겠습니다:"), question  # in Korean
     # The control: a question the handbook answers, in the same words as the refused ones, is answered.
     assert (await korean.ask("휴가는 며칠 전에 신청해야 하나요?", "acme")).grounded
 
