@@ -176,10 +176,9 @@ def off_topic(question: str, hits: Sequence[Hit], min_coverage: float, trusted_s
               considered: int = 3, scored: bool = True, check_names: bool = True,
               check_rare_words: bool = True, check_asked_for: bool = True) -> bool:
     """True when a name, a rare word or an asked-for noun of the question (`unmentioned`) is in none of the hits,
-    whatever their
-    scores; or when none of the top `considered` hits covers `min_coverage` of the question's content words and the
-    best score is under `trusted_score` (`scored=False`: the model does not cover the question's script, so its
-    score is not trusted). Each hit is read with its document's name and heading, as it was embedded.
+    whatever their scores; or when none of the top `considered` hits covers `min_coverage` of the question's content
+    words and the best score is under `trusted_score` (`scored=False`: the model does not cover the question's
+    script, so its score is not trusted). Each hit is read with its document's name and heading, as it was embedded.
     `min_coverage` 0 turns all off; `check_names`, `check_rare_words` and `check_asked_for` False one check each."""
     if min_coverage <= 0 or not hits:
         return False

@@ -87,22 +87,31 @@ async def each_way(make_settings: Callable[..., Settings], embedder: LocalEncode
             await service.close()
 
 
+async def only_the_check_refuses(make_settings: Callable[..., Settings], embedder: LocalEncoder, setting: str,
+                                 answered: dict[str, str], refused_naming: dict[str, str]) -> None:
+    """With `setting` on and off: each question of `answered` is answered with its expected words (the controls),
+    each of `refused_naming` is refused only when the check is on, naming its word and listing the closest sources."""
+    async def check(on: bool, service: RagService) -> None:
+        for question, expected in answered.items():
+            answer = await service.ask(question, "acme")
+            assert not refused(answer) and expected in answer.text, (question, answer.text)
+        for question, word in refused_naming.items():
+            answer = await service.ask(question, "acme")
+            assert refused(answer) is on, (question, answer.text)
+            if on:
+                assert f'"{word}"' in answer.text and answer.sources and not answer.grounded, answer.text
+
+    await each_way(make_settings, embedder, setting, check)
+
+
 async def test_a_name_no_passage_mentions_is_refused_whatever_the_score(make_settings: Callable[..., Settings],
                                                                       embedder: LocalEncoder) -> None:
     """"Kestrel v3" scores 0.76 against the slide on v2, above the trusted score: only the name check refuses it."""
-    async def check(check_names: bool, service: RagService) -> None:
-        shipped = await service.ask("When does Kestrel v2 ship?", "acme")
-        assert not refused(shipped) and "September 15" in shipped.text  # the control, both ways
-        v3 = await service.ask("When does Kestrel v3 ship?", "acme")
-        assert refused(v3) is check_names, v3.text
-        if check_names:
-            assert '"v3"' in v3.text and v3.sources and not v3.grounded  # it says which name is missing
-        berlin = await service.ask("What is the address of the Berlin office?", "acme")
-        lisbon = await service.ask("What is the address of the Lisbon office?", "acme")
-        assert refused(berlin) is check_names and not refused(lisbon)
-        assert "Rua da Prata" in lisbon.text
-
-    await each_way(make_settings, embedder, "abstain_check_names", check)
+    await only_the_check_refuses(
+        make_settings, embedder, "abstain_check_names",
+        answered={"When does Kestrel v2 ship?": "September 15",
+                  "What is the address of the Lisbon office?": "Rua da Prata"},
+        refused_naming={"When does Kestrel v3 ship?": "v3", "What is the address of the Berlin office?": "Berlin"})
 
 
 def test_names_are_capitals_inside_a_sentence_acronyms_and_codes() -> None:
@@ -134,22 +143,14 @@ def test_a_name_is_found_as_a_word_or_as_initials() -> None:
 async def test_a_topic_no_passage_mentions_is_refused_whatever_the_score(make_settings: Callable[..., Settings],
                                                                        embedder: LocalEncoder) -> None:
     """"Interns" (0.60, above the trusted score, beside the handbook's vacation days) and "bereavement" name
-    nothing, yet no passage mentions them: only the rare-word check refuses them."""
-    async def check(rare_words_checked: bool, service: RagService) -> None:
-        # the controls, both ways: phrasing the documents do not use ("handles") is no topic
-        handled = await service.ask("Who handles software subscriptions?", "acme")
-        assert not refused(handled) and "IT team" in handled.text
-        days = await service.ask("How many vacation days do full-time employees get?", "acme")
-        assert not refused(days) and "28 days" in days.text
-        interns = await service.ask("How many vacation days do interns get?", "acme")
-        assert refused(interns) is rare_words_checked, interns.text
-        bereavement = await service.ask("How many days of bereavement leave do I get?", "acme")
-        assert refused(bereavement) is rare_words_checked, bereavement.text
-        if rare_words_checked:  # the refusal says which word no passage mentions, and lists the closest sources
-            assert '"interns"' in interns.text and interns.sources and not interns.grounded
-            assert '"bereavement"' in bereavement.text
-
-    await each_way(make_settings, embedder, "abstain_check_rare_words", check)
+    nothing, yet no passage mentions them: only the rare-word check refuses them. Phrasing the documents do not use
+    ("handles") is no topic."""
+    await only_the_check_refuses(
+        make_settings, embedder, "abstain_check_rare_words",
+        answered={"Who handles software subscriptions?": "IT team",
+                  "How many vacation days do full-time employees get?": "28 days"},
+        refused_naming={"How many vacation days do interns get?": "interns",
+                        "How many days of bereavement leave do I get?": "bereavement"})
 
 
 def test_rare_words_are_uncommon_nouns_of_an_english_question() -> None:
@@ -213,20 +214,11 @@ async def test_what_no_passage_offers_is_refused_whatever_the_score(make_setting
     """"What is the price of Kestrel v2?" scores ~0.57 against the slide on its launch, above the trusted score, and
     names nothing new: only the asked-for check refuses it. The launch *date* and the printer's *name* are answered
     although the passages never write "date" or "name": they hold a date and a name."""
-    async def check(asked_for_checked: bool, service: RagService) -> None:
-        launch = await service.ask("What is the launch date of Kestrel v2?", "acme")
-        assert not refused(launch) and "September 15" in launch.text  # the controls, both ways
-        printer = await service.ask("What is the name of the printer?", "acme")
-        assert not refused(printer) and "Magellan" in printer.text
-        price = await service.ask("What is the price of Kestrel v2?", "acme")
-        assert refused(price) is asked_for_checked, price.text
-        head = await service.ask("Who is the head of the platform team?", "acme")
-        assert refused(head) is asked_for_checked, head.text
-        if asked_for_checked:  # the refusal says what no passage offers, and lists the closest sources
-            assert '"price"' in price.text and price.sources and not price.grounded
-            assert '"head"' in head.text
-
-    await each_way(make_settings, embedder, "abstain_check_asked_for", check)
+    await only_the_check_refuses(
+        make_settings, embedder, "abstain_check_asked_for",
+        answered={"What is the launch date of Kestrel v2?": "September 15",
+                  "What is the name of the printer?": "Magellan"},
+        refused_naming={"What is the price of Kestrel v2?": "price", "Who is the head of the platform team?": "head"})
 
 
 def test_what_a_question_asks_for_is_the_noun_phrase_it_asks_about() -> None:
