@@ -9,6 +9,7 @@ from typing import Literal
 
 from bot.safety import inert, neutralize_mentions, safe_markdown
 from rag.models import Answer, AuditEntry, DocumentInfo, IndexStats, IngestReport
+from rag.replies import replies_in
 
 
 @dataclass
@@ -32,11 +33,13 @@ class AnswerView:
     grounded: bool
     notice: str | None = None  # shown apart from the answer, e.g. "the LLM failed, extractive answer"
     answer: Answer | None = field(default=None, repr=False)
+    language: str = "en"  # the question's: the heading of the sources is written in it
 
     @property
     def sources_title(self) -> str:
-        """Cited sources, or — for "I don't know" answers — merely the closest ones."""
-        return "Sources" if self.grounded else "Closest sources"
+        """Cited sources, or — for "I don't know" answers — merely the closest ones, in the question's language."""
+        replies = replies_in(self.language)
+        return replies.sources if self.grounded else replies.closest_sources
 
     @property
     def timing_line(self) -> str:
@@ -51,7 +54,8 @@ class AnswerView:
                    for s in answer.sources]
         body = safe_markdown(answer.text, [s.link for s in answer.sources if s.link])
         return cls(question=question, body=body, sources=sources, mode=answer.mode,
-                   timings_ms=answer.timings_ms, grounded=answer.grounded, notice=answer.warning, answer=answer)
+                   timings_ms=answer.timings_ms, grounded=answer.grounded, notice=answer.warning, answer=answer,
+                   language=answer.language)
 
 
 @dataclass

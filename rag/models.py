@@ -83,6 +83,7 @@ class Answer:
     mode: AnswerMode
     grounded: bool = True  # False when nothing retrieved was similar enough: the answer says "I don't know"
     warning: str | None = None  # e.g. the LLM failed and the extractive fallback answered
+    language: str = "en"  # the question's (rag/replies.py): bitrag's own words around the answer are in it
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {

@@ -42,9 +42,9 @@ from rag.models import (
 from rag.prompt import build_messages
 from rag.quantize import binarize
 from rag.queries import QueryPipeline
-from rag.refusals import not_mentioned, refusals_for
 from rag.registry import DocumentRow, Registry
 from rag.reindex import ReindexProgress, finish_interrupted, index_keywords, missing_note, reindex
+from rag.replies import language_of, not_mentioned, replies_in
 from rag.retrieve import Hit, Retriever
 from rag.settings import RagSettings
 from rag.store import ChunkRecord, MilvusStore
@@ -161,17 +161,17 @@ class RagService:
     async def ask(self, question: str, tenant: Scope, history: Sequence[Turn] = (), top_k: int | None = None) -> Answer:
         """Answer in one piece (the LLM is called without streaming). `tenant` may be several tenants to search."""
         timings: dict[str, float] = {}
-        hits, early = await self._retrieve(question, tenant, history, top_k, timings)
+        hits, early, language = await self._retrieve(question, tenant, history, top_k, timings)
         if early is not None:
             return early
         raw, mode, warning = await self._generate(question, hits, history, None, timings)
-        return self._finish(raw, hits, mode, timings, warning)
+        return self._finish(raw, hits, mode, timings, warning, language)
 
     async def ask_stream(self, question: str, tenant: Scope, history: Sequence[Turn] = (),
                          top_k: int | None = None) -> AsyncIterator[AnswerEvent]:
         """Yield `AnswerDelta`s as the LLM writes, then one `AnswerDone` with the cleaned, cited answer."""
         timings: dict[str, float] = {}
-        hits, early = await self._retrieve(question, tenant, history, top_k, timings)
+        hits, early, language = await self._retrieve(question, tenant, history, top_k, timings)
         if early is not None:
             yield AnswerDone(early)
             return
@@ -183,10 +183,11 @@ class RagService:
             raw, mode, warning = await task
         finally:
             task.cancel()
-        yield AnswerDone(self._finish(raw, hits, mode, timings, warning))
+        yield AnswerDone(self._finish(raw, hits, mode, timings, warning, language))
 
     async def _retrieve(self, question: str, tenant: Scope, history: Sequence[Turn], top_k: int | None,
-                        timings: dict[str, float]) -> tuple[list[Hit], Answer | None]:
+                        timings: dict[str, float]) -> tuple[list[Hit], Answer | None, str]:
+        """The hits, a refusal when they do not answer the question, and the question's language (rag/replies.py)."""
         tenant = scope_tenants(tenant)
         question = question.strip()
         if not question:
@@ -201,17 +202,20 @@ class RagService:
             hits = await self.queries.retrieve(query, tenant, top_k or self.settings.top_k, searched, timings)
         timings["generate"] = 0.0
         if not hits:
-            return hits, Answer(refusals_for(question).empty, [], timings, self._mode, grounded=False)
-        refusal = await asyncio.to_thread(self._refusal, question, searched, hits)
+            language = await asyncio.to_thread(language_of, question)  # may load the word lists (~0.2 s)
+            empty = Answer(replies_in(language).empty, [], timings, self._mode, grounded=False, language=language)
+            return hits, empty, language
+        language, refusal = await asyncio.to_thread(self._refusal, question, searched, hits)
         if refusal is not None:
             closest = [_source(n, hit) for n, hit in enumerate(hits[:3], start=1)]
-            return hits, Answer(refusal, closest, timings, self._mode, grounded=False)
-        return hits, None
+            return hits, Answer(refusal, closest, timings, self._mode, grounded=False, language=language), language
+        return hits, None, language
 
-    def _refusal(self, question: str, searched: str, hits: list[Hit]) -> str | None:
-        """Why the hits do not answer the question (rag/abstain.py; `searched`: with the previous question when it
-        leans on it), in the question's language (rag/refusals.py), or None. In a worker thread: the first Korean
-        question loads Kiwi (~1.2 s), the first English one the word lists (~0.2 s)."""
+    def _refusal(self, question: str, searched: str, hits: list[Hit]) -> tuple[str, str | None]:
+        """The question's language (rag/replies.py) and why the hits do not answer it (rag/abstain.py; `searched`:
+        with the previous question when it leans on it), in that language, or None. In a worker thread: the first
+        Korean question loads Kiwi (~1.2 s), the first English one the word lists (~0.2 s)."""
+        language = language_of(question)
         # A score from a model that does not cover the question's script means nothing: the word check decides.
         scored = model_covers(self.embedder.model_id, script_of(searched))
         settings = self.settings
@@ -223,8 +227,8 @@ class RagService:
         if not (below or missing or off_topic(searched, hits, settings.abstain_min_coverage,
                                               settings.abstain_trusted_score, scored=scored, check_names=False,
                                               check_rare_words=False, check_asked_for=False)):
-            return None
-        return not_mentioned(question, missing) if missing else refusals_for(question).not_covered
+            return language, None
+        return language, not_mentioned(language, missing) if missing else replies_in(language).not_covered
 
     @property
     def _mode(self) -> AnswerMode:
@@ -268,12 +272,12 @@ class RagService:
             return answer, "extractive", f"{exc} Showing an extractive answer instead."
 
     def _finish(self, raw: str, hits: list[Hit], mode: AnswerMode, timings: dict[str, float],
-                warning: str | None) -> Answer:
+                warning: str | None, language: str) -> Answer:
         text, order = renumber(raw, len(hits))
         sources = [_source(n, hits[original - 1]) for n, original in enumerate(order, start=1)]
         if not sources:  # nothing cited (e.g. the model said it does not know): show what was closest
             sources = [_source(n, hit) for n, hit in enumerate(hits[:3], start=1)]
-        return Answer(text, sources, timings, mode, grounded=bool(order), warning=warning)
+        return Answer(text, sources, timings, mode, grounded=bool(order), warning=warning, language=language)
 
     # --- ingesting -------------------------------------------------------------------------------------------
 
