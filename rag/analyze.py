@@ -74,8 +74,10 @@ KoreanMode = Literal["morphemes", "bigrams", "both", "strict"]
 INDEX_KOREAN: KoreanMode = "bigrams"
 MAX_TERM_CHARS = 200  # a longer "word" (a hash, a base64 blob) is cut, the same way in chunks and in questions
 
-_HANGUL = "\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff"
-_CJK = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # kana and Han
+HANGUL = "\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff"  # character ranges, for a [class]
+KANA = "\u3040-\u30ff\u31f0-\u31ff"
+HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_HANGUL, _CJK = HANGUL, KANA + HAN
 SPACED_WORD = re.compile(rf"[^\W_{_HANGUL}{_CJK}]+", re.UNICODE)  # a word of a space-separated script, case kept
 _RUNS = re.compile(rf"(?P<hangul>[{_HANGUL}]+)|(?P<cjk>[{_CJK}]+)|(?P<word>[^\W_{_HANGUL}{_CJK}]+)", re.UNICODE)
 # Kiwi part-of-speech tags that carry meaning: nouns, numerals, pronouns, verb/adjective stems, roots, adverbs,

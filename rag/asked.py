@@ -52,9 +52,9 @@ SHAPING = frozenset("""
 
 _NUMBER = re.compile(r"(?<![^\W\d_])\d")  # a number, not the digit of a code ("v2", "Q3")
 _MONEY = re.compile(r"\d[\d,.]*\s*(?:EUR|USD|GBP|CHF|JPY|€|\$|£|euros?|dollars?|pounds?)\b|[€$£]\s*\d", re.IGNORECASE)
-_DATE_OR_TIME = re.compile(r"(?<![^\W\d_])\d|\b(?:january|february|march|april|may|june|july|august|september|"
+_DATE_OR_TIME = re.compile(_NUMBER.pattern + r"|\b(?:january|february|march|april|may|june|july|august|september|"
                            r"october|november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
-                           r"noon|midnight)\b", re.IGNORECASE)
+                           r"noon|midnight)\b", re.IGNORECASE)  # a number (a day, an hour) or a day's or month's name
 _NAME = re.compile(r"[\"“'`]\w|[\w,)]\s+[A-Z]")  # quoted, or a capital inside a sentence
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 _PHONE = re.compile(r"\+?\d[\d ()-]{6,}\d")

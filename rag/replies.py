@@ -20,12 +20,10 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.analyze import WORD
+from rag.analyze import HAN, HANGUL, KANA, WORD
 from rag.everyday import language
 
-_HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
-_KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff]")
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_HANGUL, _KANA, _HAN = (re.compile(f"[{letters}]") for letters in (HANGUL, KANA, HAN))
 
 
 @dataclass(frozen=True)

@@ -207,8 +207,8 @@ class RagService:
             return hits, empty, language
         language, refusal = await asyncio.to_thread(self._refusal, question, searched, hits)
         if refusal is not None:
-            closest = [_source(n, hit) for n, hit in enumerate(hits[:3], start=1)]
-            return hits, Answer(refusal, closest, timings, self._mode, grounded=False, language=language), language
+            refused = Answer(refusal, _closest(hits), timings, self._mode, grounded=False, language=language)
+            return hits, refused, language
         return hits, None, language
 
     def _refusal(self, question: str, searched: str, hits: list[Hit]) -> tuple[str, str | None]:
@@ -276,7 +276,7 @@ class RagService:
         text, order = renumber(raw, len(hits))
         sources = [_source(n, hits[original - 1]) for n, original in enumerate(order, start=1)]
         if not sources:  # nothing cited (e.g. the model said it does not know): show what was closest
-            sources = [_source(n, hit) for n, hit in enumerate(hits[:3], start=1)]
+            sources = _closest(hits)
         return Answer(text, sources, timings, mode, grounded=bool(order), warning=warning, language=language)
 
     # --- ingesting -------------------------------------------------------------------------------------------
@@ -674,3 +674,8 @@ def _unindexed(count: int) -> str:
 def _source(n: int, hit: Hit) -> Source:
     return Source(n=n, source=hit.source, doc_id=hit.doc_id, location=hit.location, score=hit.score, text=hit.text,
                   link=hit.link)
+
+
+def _closest(hits: list[Hit]) -> list[Source]:
+    """The sources shown when nothing is cited: the three closest hits, for the asker to judge."""
+    return [_source(n, hit) for n, hit in enumerate(hits[:3], start=1)]
