@@ -7,7 +7,8 @@ base of `make run`): 44 answerable (each with its source document), 40 unanswera
 401(k), dress code, the CEO, Kestrel v3 — or off-topic), 10 conversations of two questions (follow-ups and topic
 changes), and 5 Korean questions. Even positions tune the thresholds, odd positions test them. Five more sets were
 written later, each before the change it measures (`fresh`: the name check; `fresh_2`: the rare-word check;
-`fresh_3`: its noun condition; `fresh_4`: the asked-for check; `fresh_5`: the next change); the file's `about` says which.
+`fresh_3`: its noun condition; `fresh_4`: the asked-for check; `fresh_5`: existence questions, part of the asked-for
+check); the file's `about` says which.
 
 1. The word-coverage thresholds of `rag/abstain.py` (ABSTAIN_MIN_COVERAGE, ABSTAIN_TRUSTED_SCORE) are chosen on the
    tune half from the retrieved chunks: the setting with the most unanswerable questions refused among those that

@@ -94,7 +94,7 @@ class RagSettings(BaseSettings):
     abstain_check_names: bool = True
     # ... and every word of an English question that everyday English seldom uses ("bereavement", "pension")
     abstain_check_rare_words: bool = True
-    # ... and the nouns of what an English question asks for ("What is the *price* of…", "How many *sick* days…")
+    # ... and the nouns of what an English question asks for ("What is the *price* of…", "Is there a *shower*?")
     abstain_check_asked_for: bool = True
     # hybrid adds BM25 keyword search to the 1-bit dense search: +12 % NDCG@10 on SciFact, 1.09x float32 on held-out
     # data; its index costs ~1.7-1.9 KB of disk per chunk (benchmarks/keywords.py) and ~14 % of the asks/s at 1M

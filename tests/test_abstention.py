@@ -221,6 +221,18 @@ async def test_what_no_passage_offers_is_refused_whatever_the_score(make_setting
         refused_naming={"What is the price of Kestrel v2?": "price", "Who is the head of the platform team?": "head"})
 
 
+async def test_a_thing_whose_existence_no_passage_mentions_is_refused(make_settings: Callable[..., Settings],
+                                                                      embedder: LocalEncoder) -> None:
+    """A yes-or-no question about whether something exists asks for that thing: "Does the office have a *kitchen*?"
+    is answered from the office notes without the check. Its last noun is what is required, so a "daily *food*
+    allowance" is answered by the daily meal allowance (the control)."""
+    await only_the_check_refuses(
+        make_settings, embedder, "abstain_check_asked_for",
+        answered={"Is there a daily food allowance on trips?": "60 EUR",
+                  "Is there a home office budget?": "750 EUR"},
+        refused_naming={"Does the office have a kitchen?": "kitchen", "Is there a shower at the office?": "shower"})
+
+
 def test_what_a_question_asks_for_is_the_noun_phrase_it_asks_about() -> None:
     assert asked_for("What is the price of Kestrel v2?") == ["price"]
     assert asked_for("Who is the head of the platform team?") == ["head"]
@@ -240,6 +252,12 @@ def test_what_a_question_asks_for_is_the_noun_phrase_it_asks_about() -> None:
     # no object phrase: a verb asks ("Who founded…"), or the question asks yes or no
     assert asked_for("Who founded Aurora Labs?") == [] and asked_for("When does Kestrel v2 ship?") == []
     assert asked_for("Is alcohol reimbursed?") == [] and asked_for("How much does a replacement badge cost?") == []
+    # a yes-or-no question about whether something exists asks for its last noun
+    assert asked_for("Is there a daily food allowance on trips?") == ["allowance"]
+    assert asked_for("Are there any showers at the office?") == ["showers"]
+    assert asked_for("Does the office have a kitchen?") == ["kitchen"]
+    assert asked_for("Does Aurora Labs offer stock options?") == ["stock"]  # "options" only shapes it
+    assert asked_for("Do I have to file an expense?") == []  # "have to" is no thing
 
 
 def test_an_asked_for_noun_is_a_word_of_a_passage_or_an_answer_of_its_kind() -> None:
@@ -249,6 +267,9 @@ def test_an_asked_for_noun_is_a_word_of_a_passage_or_an_answer_of_its_kind() -> 
     assert unmentioned("What is the price of Kestrel v2?", vague) == ["price"]
     assert unmentioned("What is the price of Kestrel v2?", [hit("Kestrel v2 is 49 EUR a van.")]) == []
     assert unmentioned("What is the price of Kestrel v2?", vague, check_asked_for=False) == []
+    meals = [hit("The daily meal allowance while travelling is 60 EUR.")]
+    assert unmentioned("Is there a daily food allowance on trips?", meals) == []
+    assert unmentioned("Is there a bike allowance?", [hit("Bicycle parking is in the basement.")]) == ["allowance"]
     # a rare word is required as a word even when it names a kind of answer: a salary is not any amount
     assert unmentioned("What is the salary of an engineer?", [hit("Engineers get 300 EUR a week on call.")]) == [
         "salary"]
