@@ -195,7 +195,9 @@ def off_topic(question: str, hits: Sequence[Hit], min_coverage: float, trusted_s
 
 
 def _passage(hit: Hit) -> str:
-    return f"{hit.source} {hit.location or ''} {hit.text}"
+    """A hit as it was embedded: its document's name and heading, each on its own line (so that neither runs into the
+    text as one sentence: "policy.md The printer…" is no capital inside a sentence), then its text."""
+    return f"{hit.source}\n{hit.location or ''}\n{hit.text}"
 
 
 _REFERS_BACK = re.compile(r"^(and|but|also|what about|how about|then)\b|\b(it|its|they|them|their|that|this|those|"

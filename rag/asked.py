@@ -70,7 +70,8 @@ _MONEY = re.compile(r"\d[\d,.]*\s*(?:EUR|USD|GBP|CHF|JPY|€|\$|£|euros?|dollar
 _DATE_OR_TIME = re.compile(_NUMBER.pattern + r"|\b(?:january|february|march|april|may|june|july|august|september|"
                            r"october|november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
                            r"noon|midnight)\b", re.IGNORECASE)  # a number (a day, an hour) or a day's or month's name
-_NAME = re.compile(r"[\"“'`]\w|[\w,)]\s+[A-Z]")  # quoted, or a capital inside a sentence
+_NAME = re.compile(r"(?<!\w)[\"“'`]\w|[\w,)][ \t]+[A-Z]")  # quoted (an apostrophe is no quote: "don't"), or a capital
+# inside a sentence (within a line: the line after a heading starts a sentence)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 _PHONE = re.compile(r"\+?\d[\d ()-]{6,}\d")
 _CODE = re.compile(r"`[^`\n]+`|^\s*\$ \S", re.MULTILINE)

@@ -267,6 +267,9 @@ def test_an_asked_for_noun_is_a_word_of_a_passage_or_an_answer_of_its_kind() -> 
     assert unmentioned("What is the price of Kestrel v2?", vague) == ["price"]
     assert unmentioned("What is the price of Kestrel v2?", [hit("Kestrel v2 is 49 EUR a van.")]) == []
     assert unmentioned("What is the price of Kestrel v2?", vague, check_asked_for=False) == []
+    # a name is quoted or capitalised inside a sentence; an apostrophe is neither
+    assert unmentioned("What is the name of the printer?", [hit("The printer doesn't print at night.")]) == ["name"]
+    assert unmentioned("What is the name of the printer?", [hit('The printer is called "Magellan".')]) == []
     meals = [hit("The daily meal allowance while travelling is 60 EUR.")]
     assert unmentioned("Is there a daily food allowance on trips?", meals) == []
     assert unmentioned("Is there a bike allowance?", [hit("Bicycle parking is in the basement.")]) == ["allowance"]
