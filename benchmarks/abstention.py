@@ -27,6 +27,7 @@ import asyncio
 import itertools
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,9 @@ async def retrieved(service: RagService, question: str) -> list[Hit]:
     return await service.retriever.retrieve(query, TENANT, service.settings.top_k, text=question)
 
 
+Refuses = Callable[[str, list[Hit], float, float], bool]  # question, hits, min coverage, trusted score
+
+
 async def choose(service: RagService, data: dict[str, Any]) -> dict[str, Any]:
     """The thresholds, from the tune half's retrieved chunks."""
     minimum = service.settings.min_similarity
@@ -81,6 +85,13 @@ async def choose(service: RagService, data: dict[str, Any]) -> dict[str, Any]:
     def refuses(question: str, hits: list[Hit], coverage: float, trusted: float) -> bool:
         return max(h.score for h in hits) < minimum or off_topic(question, hits, coverage, trusted)
 
+    return choose_on(answerable, unanswerable, refuses)
+
+
+def choose_on(answerable: list[tuple[str, list[Hit]]], unanswerable: list[tuple[str, list[Hit]]],
+              refuses: Refuses) -> dict[str, Any]:
+    """The grid of thresholds over the tune half's questions with their retrieved chunks, and the setting with the
+    most unanswerable questions refused among those that refuse at most 5 % of answerable ones."""
     grid = []
     for coverage, trusted in itertools.product(COVERAGES, TRUSTED):
         wrong = sum(refuses(q, h, coverage, trusted) for q, h in answerable) / len(answerable)
