@@ -33,7 +33,7 @@ from benchmarks.common import ROOT, save
 from bot.settings import get_settings
 from bot.wiring import open_service
 from ingest.discover import discover
-from rag.abstain import _passage, checkable, content_words, names, off_topic, rare_words, unmentioned
+from rag.abstain import checkable, content_words, names, off_topic, passage_of, rare_words, unmentioned
 from rag.analyze import FUNCTION_WORDS, WORD, stem
 from rag.asked import asked_phrase
 from rag.everyday import EVERYDAY_ZIPF, can_be_noun, commonness, english, lemmas
@@ -76,11 +76,11 @@ def variants(minimum: float, vectors: dict[str, np.ndarray]) -> dict[str, Refuse
                                  check_asked_for=False)
             if min_coverage <= 0 or max(h.score for h in hits) >= trusted:
                 return False
-            return max(coverage(question, _passage(h)) for h in hits[:3]) < min_coverage
+            return max(coverage(question, passage_of(h)) for h in hits[:3]) < min_coverage
         return refuses
 
     def text_of(hits: list[Hit]) -> str:
-        return "\n".join(_passage(h) for h in hits)
+        return "\n".join(passage_of(h) for h in hits)
 
     def absent(words: list[str], hits: list[Hit]) -> list[str]:
         found = content_words(text_of(hits))
@@ -140,7 +140,7 @@ async def main() -> None:
                     questions = [q[0] if kind == "answerable" else q for q in split(data, kind, part)]
                     asked[(part, kind)] = [(q, await retrieved(service, q)) for q in questions]
             vocabulary = sorted({w for pairs in asked.values() for q, hits in pairs
-                                 for w in words_of(q + "\n" + "\n".join(_passage(h) for h in hits))})
+                                 for w in words_of(q + "\n" + "\n".join(passage_of(h) for h in hits))})
             embedded = await service.embedder.embed(vocabulary)
             minimum = service.settings.min_similarity
         finally:

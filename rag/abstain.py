@@ -149,7 +149,7 @@ def unmentioned(question: str, hits: Sequence[Hit], check_names: bool = True, ch
     asked.update((word, word) for word in objects)
     if not asked:
         return []
-    text = "\n".join(_passage(hit) for hit in hits)
+    text = "\n".join(passage_of(hit) for hit in hits)
     words = content_words(text)
     missing = [word for word in asked.values() if stem(word.lower()) not in words]
     if any(word.isalpha() and word.isupper() for word in missing):  # initials are letters: "Q2" is not "Q3 2026"
@@ -193,11 +193,11 @@ def off_topic(question: str, hits: Sequence[Hit], min_coverage: float, trusted_s
         return False  # a model that reads the question's (non-Latin) script is trusted as before: not measured here
     if scored and max(hit.score for hit in hits) >= trusted_score:
         return False
-    best = max(coverage(question, _passage(hit)) for hit in hits[:considered])
+    best = max(coverage(question, passage_of(hit)) for hit in hits[:considered])
     return best < min_coverage
 
 
-def _passage(hit: Hit) -> str:
+def passage_of(hit: Hit) -> str:
     """A hit as it was embedded: its document's name and heading, each on its own line (so that neither runs into the
     text as one sentence: "policy.md The printer…" is no capital inside a sentence), then its text."""
     return f"{hit.source}\n{hit.location or ''}\n{hit.text}"
