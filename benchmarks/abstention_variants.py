@@ -33,10 +33,10 @@ from benchmarks.common import ROOT, save
 from bot.settings import get_settings
 from bot.wiring import open_service
 from ingest.discover import discover
-from rag.abstain import checkable, content_words, names, off_topic, passage_of, rare_words, unmentioned
+from rag.abstain import checkable, content_words, english_words, names, off_topic, passage_of, rare_words, unmentioned
 from rag.analyze import FUNCTION_WORDS, WORD, stem
 from rag.asked import asked_phrase
-from rag.everyday import EVERYDAY_ZIPF, can_be_noun, commonness, english, lemmas
+from rag.everyday import EVERYDAY_ZIPF, can_be_noun, commonness, lemmas
 from rag.retrieve import Hit
 
 TENANT = "bench"
@@ -48,16 +48,8 @@ def words_of(text: str) -> list[str]:
     return sorted({w for w in WORD.findall(text.lower()) if len(w) > 1 and w not in FUNCTION_WORDS})
 
 
-def english_words(question: str) -> list[str]:
-    """The words of an English question without its names and codes, as the rare-noun check reads them; [] when the
-    question is not English."""
-    named = {n.lower() for n in names(question)}
-    words = [w for w in WORD.findall(question.lower()) if w not in named and not any(c.isdigit() for c in w)]
-    return words if checkable(question) and english(words) else []
-
-
 def uncommon_verbs(question: str) -> list[str]:
-    return [w for w in english_words(question) if w not in FUNCTION_WORDS and "VERB" in lemmas(w)
+    return [w for w, _ in english_words(question) or () if w not in FUNCTION_WORDS and "VERB" in lemmas(w)
             and not can_be_noun(w) and commonness(w) < EVERYDAY_ZIPF]
 
 
@@ -88,7 +80,7 @@ def variants(minimum: float, vectors: dict[str, np.ndarray]) -> dict[str, Refuse
 
     def every_noun(question: str, hits: list[Hit]) -> list[str]:
         nouns, existence = asked_phrase(question)
-        extra = absent(nouns, hits) if existence and english_words(question) else []
+        extra = absent(nouns, hits) if existence and english_words(question) is not None else []
         return unmentioned(question, hits) + extra
 
     def last_noun(question: str, hits: list[Hit]) -> list[str]:

@@ -111,11 +111,11 @@ def rare_words(question: str) -> list[str]:
     "interns"): a topic, not a way of asking. Names (`names`), function words, numbers and codes are left out, and
     so are the parts of a hyphenated word ("part-timers" is not about timers; the documents write "part-time"); a
     question not recognised as English has none."""
-    tokens = _english_words(question)
+    tokens = english_words(question)
     return [] if tokens is None else _rare(tokens)
 
 
-def _english_words(question: str) -> list[tuple[str, bool]] | None:
+def english_words(question: str) -> list[tuple[str, bool]] | None:
     """The words of `question` that are not names, numbers or codes, each with whether it is part of a hyphenated
     word; None when the question is not recognised as English (`everyday.english`)."""
     if not checkable(question):
@@ -138,7 +138,7 @@ def unmentioned(question: str, hits: Sequence[Hit], check_names: bool = True, ch
     that none of the hits mentions: as a word (stemmed); a name in capitals also as the initials of consecutive
     words ("PTO": "paid time off"); a noun naming the kind of answer ("date", "price") also by an answer of that
     kind."""
-    english = _english_words(question) if check_rare_words or check_asked_for else None
+    english = english_words(question) if check_rare_words or check_asked_for else None
     asked: dict[str, str] = {}  # by lowercase: "SLA" the name and "sla" the object are one word, checked as the name
     for word in [*(names(question) if check_names else ()),
                  *(_rare(english) if check_rare_words and english is not None else ())]:

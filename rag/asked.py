@@ -135,8 +135,6 @@ def _object_phrase(words: list[str]) -> list[str]:
     with_be = words[at] in _BE  # "What is the price of…", "When is the holiday party?", "How much is the…"
     if with_be:
         at += 1
-        while at < count and words[at] in _DETERMINERS:
-            at += 1
     elif not counted or words[at] in FUNCTION_WORDS:  # "What tool pages…" (a category), "How much does…"
         return []
     phrase, at = _phrase(words, at)
@@ -153,13 +151,14 @@ def _existence_at(words: list[str]) -> int | None:
     at = next((i + 2 for i in range(min(count - 1, 3)) if words[i] in _BE and words[i + 1] == "there"), None)
     if at is None and count and words[0] in ("do", "does", "did"):
         at = next((i + 1 for i in range(2, min(count, 6)) if words[i] in _OFFERING), None)
-    while at is not None and at < count and words[at] in _DETERMINERS:
-        at += 1
     return at
 
 
 def _phrase(words: list[str], at: int) -> tuple[list[str], int]:
-    """The noun phrase's words from `at` to the next function word or number, and where it ends."""
+    """The noun phrase's words from `at`, after its determiners ("the", "a", "any"), to the next function word or
+    number, and where it ends."""
+    while at < len(words) and words[at] in _DETERMINERS:
+        at += 1
     phrase: list[str] = []
     while at < len(words) and words[at] not in FUNCTION_WORDS and not words[at].isdigit():
         word = words[at]
